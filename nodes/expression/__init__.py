@@ -1,0 +1,1 @@
+"""Pure modules (no ComfyUI imports)."""

@@ -1,0 +1,1 @@
+"""Face geometry: landmark detection, the FACE_LANDMARKS format, zones and their masks (pure modules)."""

