@@ -110,3 +110,22 @@ def photo_tensor(name: str):
 @pytest.fixture(scope="session")
 def photos_dir() -> Path:
     return PHOTOS
+
+
+_LANDMARK_CACHE: dict = {}
+
+
+def landmarks_for(name: str, max_faces: int = 8) -> dict:
+    """FACE_LANDMARKS (core format, faces left to right) of a test photo, detected with the real model (cached)."""
+    key = (name, max_faces)
+    if key not in _LANDMARK_CACHE:
+        import facelab
+
+        facelab.load_pack()
+        from comfyui_facelab.nodes.face import face_landmarks as fl
+        from comfyui_facelab.nodes.face import landmarker
+
+        rgb = load_photo(name)
+        faces = fl.sort_faces(landmarker.detect_faces(rgb, max_faces=max_faces), "left_to_right")
+        _LANDMARK_CACHE[key] = fl.make_face_landmarks([faces], rgb.shape[:2], landmarker.connection_sets())
+    return _LANDMARK_CACHE[key]
