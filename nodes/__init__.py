@@ -12,6 +12,7 @@ log = logging.getLogger("FaceLab")
 
 NODE_MODULES = (
     "node_landmarks",
+    "node_zones",
     "node_compose",
     "node_aging",
     "node_identity",

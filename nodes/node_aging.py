@@ -1,4 +1,283 @@
-"""Placeholder: nodes of this capability are being built."""
+"""Aging nodes: per-zone scores, regional aging conditioning (one sampling pass), wrinkle score and comparison."""
 
-NODE_CLASS_MAPPINGS: dict = {}
-NODE_DISPLAY_NAME_MAPPINGS: dict = {}
+from __future__ import annotations
+
+import json
+import logging
+
+import numpy as np
+import torch
+
+from . import comfy_adapter, types
+from .aging import prompts, regional_conditioning, wrinkle_score, zone_scores
+from .aging.image_fit import fit_landmarks_to_image
+from .compose.tensors import as_rgb
+from .face import face_landmarks as fl
+
+log = logging.getLogger("FaceLab")
+
+_SCORE_WIDGET = {"default": 0.0, "min": -1.0, "max": 1.0, "step": 0.05}
+_ZONE_TIPS = {
+    "forehead": "horizontal forehead lines",
+    "glabella": "frown lines between the eyebrows",
+    "crows_feet": "crow's feet at the outer eye corners (both sides)",
+    "under_eye": "lines and bags under the eyes (both sides)",
+    "inter_ocular": "lines on the nose bridge between the eyes",
+    "nasolabial": "the folds from the nose to the mouth corners (both sides)",
+    "marionette": "lines down from the mouth corners (both sides)",
+    "upper_lip": "vertical lines above the upper lip",
+    "chin": "creases of the chin",
+    "cheeks": "cheek skin (both sides)",
+    "jawline": "sagging along the jawline",
+}
+
+
+def _zone_choices() -> list[str]:
+    """'mean', the scored groups, then single sides ("crows_feet_left")."""
+    scored = wrinkle_score.wrinkle_zones()
+    groups = [g for g in zone_scores.AGING_GROUPS if set(zone_scores.group_zones(g)) <= set(scored)]
+    return ["mean", *groups, *(z for z in scored if z not in groups)]
+
+
+def _rgb(image: torch.Tensor, what: str = "image") -> np.ndarray:
+    """IMAGE [B,H,W,C] (C = 1, 3 or 4) -> writable float32 numpy [B,H,W,3]."""
+    return np.ascontiguousarray(as_rgb(image, what).detach().cpu().numpy())
+
+
+class FaceLabZoneScores:
+    DESCRIPTION = (
+        "Sets how much each face zone should age or rejuvenate, from -1 (smoother / younger) through 0 (untouched) "
+        "to +1 (more lines / older). Pick a preset and fine-tune it: the sliders are added to the preset's values "
+        "(with preset 'custom' they are the values). Feed the result to Aging Zone Conditioning."
+    )
+    CATEGORY = types.category("Aging")
+    FUNCTION = "build"
+    RETURN_TYPES = (types.ZONE_SCORES, "STRING")
+    RETURN_NAMES = ("zone_scores", "scores_json")
+    OUTPUT_TOOLTIPS = (
+        "Per-zone scores for Aging Zone Conditioning (one value per zone and side).",
+        "The same scores as JSON text, to read or save.",
+    )
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        required = {
+            "preset": (list(zone_scores.PRESETS), {"default": zone_scores.CUSTOM, "tooltip": (
+                "Starting values. 'custom' uses the sliders alone; any other preset adds the sliders to its values "
+                "(see the docs for each preset's values).")}),
+            "preset_strength": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 2.0, "step": 0.05, "tooltip": (
+                "Multiplies the preset's values before the sliders are added (0.5 = half the effect).")}),
+        }
+        for group in zone_scores.AGING_GROUPS:
+            required[group] = ("FLOAT", {**_SCORE_WIDGET, "tooltip": (
+                f"{_ZONE_TIPS[group].capitalize()}: -1 smoother/younger, 0 untouched, +1 more lines/older "
+                "(added to the preset's value).")})
+        return {
+            "required": required,
+            "optional": {
+                "side_overrides": ("STRING", {"default": "", "tooltip": (
+                    "Exact values for single sides, replacing the above, e.g. 'crows_feet_left=0.4, "
+                    "nasolabial_right=-0.2'. Left/right are the person's own sides.")}),
+            },
+        }
+
+    def build(self, preset, preset_strength, side_overrides="", **group_values):
+        scores = zone_scores.build_scores(preset, group_values, preset_strength, side_overrides or "")
+        return (scores, zone_scores.to_json(scores))
+
+
+class FaceLabAgingConditioning:
+    DESCRIPTION = (
+        "Ages or rejuvenates each face zone in ONE sampling pass: the base prompt for the whole image plus, for every "
+        "zone with a non-zero score, a regional prompt limited to that zone (as core Conditioning (Set Mask) + "
+        "Conditioning (Combine) would build). Also outputs a per-pixel denoise mask that grows with each zone's score: "
+        "use it with Differential Diffusion and InpaintModelConditioning, KSampler denoise 1.0."
+    )
+    CATEGORY = types.category("Aging")
+    FUNCTION = "build"
+    RETURN_TYPES = ("CONDITIONING", "CONDITIONING", "MASK", "STRING")
+    RETURN_NAMES = ("positive", "negative", "denoise_mask", "prompts_json")
+    OUTPUT_TOOLTIPS = (
+        "Base positive prompt plus one masked regional prompt per changed zone.",
+        "Base negative prompt plus masked regional negatives (what each changed zone should avoid).",
+        "Per-pixel denoise strength: 0 outside the changed zones, up to max_denoise in a zone scored +-1.",
+        "The prompt, score and denoise strength used for each zone, as JSON.",
+    )
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        def text(default, tip, multiline=False):
+            return ("STRING", {"default": default, "multiline": multiline, "tooltip": tip})
+
+        return {
+            "required": {
+                "clip": ("CLIP", {"tooltip": "The CLIP of your SDXL (inpainting) checkpoint, to encode the prompts."}),
+                "image": ("IMAGE", {"tooltip": "The photo to edit; only its size and batch size are used here."}),
+                "face_landmarks": (types.FACE_LANDMARKS, {"tooltip": "Face landmarks of this image (FaceLab's or core's landmark node)."}),
+                "zone_scores": (types.ZONE_SCORES, {"tooltip": "Per-zone scores from Aging Zone Scores."}),
+                "positive": text("a photo of a person, natural skin texture, detailed skin pores", (
+                    "What the whole picture shows; each zone prompt starts with it."), True),
+                "negative": text("blurry, plastic skin, painting, cartoon, deformed", "What to avoid everywhere.", True),
+                "face_index": ("INT", {"default": 0, "min": -1, "max": 63, "tooltip": (
+                    "Which face to edit, counted from the left starting at 0; -1 edits every face.")}),
+                "feather": ("FLOAT", {"default": 10.0, "min": 0.0, "max": 100.0, "step": 1.0, "tooltip": (
+                    "Soft edge of each zone, in % of the distance between the eyes.")}),
+                "max_denoise": ("FLOAT", {"default": 0.32, "min": 0.0, "max": 1.0, "step": 0.01, "tooltip": (
+                    "Denoise strength of a zone scored +-1; a zone gets |score| x this. 0.18-0.32 suits wrinkle "
+                    "reduction; adding age needs more.")}),
+                "regional_strength": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 10.0, "step": 0.05, "tooltip": (
+                    "Weight of the zone prompts against the base prompt inside their zones (core's mask strength).")}),
+            },
+            "optional": {
+                "older_template": text(prompts.OLDER_TEMPLATE, (
+                    "Positive prompt of a zone scored above 0. Placeholders: {prompt} {area} {feature} {amount} {weight}.")),
+                "younger_template": text(prompts.YOUNGER_TEMPLATE, (
+                    "Positive prompt of a zone scored below 0. Placeholders: {prompt} {area} {feature} {amount} {weight}.")),
+                "older_negative_template": text(prompts.OLDER_NEGATIVE_TEMPLATE, (
+                    "Regional negative of an aged zone ({negative} {area} {feature} {amount} {weight}); empty = none.")),
+                "younger_negative_template": text(prompts.YOUNGER_NEGATIVE_TEMPLATE, (
+                    "Regional negative of a rejuvenated zone ({negative} {area} {feature} {amount} {weight}); empty = none.")),
+                "zone_phrases": text(prompts.DEFAULT_ZONE_PHRASES, (
+                    "One line per zone: 'zone: area in words | what ages there'. Missing zones use the defaults."), True),
+            },
+        }
+
+    def build(self, clip, image, face_landmarks, zone_scores, positive, negative, face_index, feather, max_denoise,
+              regional_strength, older_template=None, younger_template=None, older_negative_template=None,
+              younger_negative_template=None, zone_phrases=None):
+        pos, neg, mask, report = regional_conditioning.build_aging_conditioning(
+            clip, (image.shape[0], image.shape[1], image.shape[2]), face_landmarks, zone_scores, positive, negative,
+            face_index=face_index, feather=feather, max_denoise=max_denoise, regional_strength=regional_strength,
+            older_template=prompts.OLDER_TEMPLATE if older_template is None else older_template,
+            younger_template=prompts.YOUNGER_TEMPLATE if younger_template is None else younger_template,
+            zone_phrases=prompts.DEFAULT_ZONE_PHRASES if zone_phrases is None else zone_phrases,
+            older_negative_template=prompts.OLDER_NEGATIVE_TEMPLATE if older_negative_template is None else older_negative_template,
+            younger_negative_template=prompts.YOUNGER_NEGATIVE_TEMPLATE if younger_negative_template is None else younger_negative_template,
+        )
+        return (pos, neg, mask.to(comfy_adapter.intermediate_device()), json.dumps(report, indent=2))
+
+
+def _measure(rgb: np.ndarray, face_landmarks: dict, face_index: int, with_heatmap: bool):
+    """Per batch image: scores dict (None when no face) and, optionally, the heat-map images."""
+    face_landmarks = fit_landmarks_to_image(fl.validate(face_landmarks), rgb.shape[1:3])
+    per_image, heat = [], rgb.copy() if with_heatmap else None
+    for b in comfy_adapter.iterate_with_progress(range(rgb.shape[0])):
+        face = wrinkle_score.select_face(face_landmarks, b, face_index)
+        if face is None:
+            per_image.append(None)
+            continue
+        ridge = wrinkle_score.face_ridge_map(rgb[b], face["landmarks_xy"])
+        per_image.append(wrinkle_score.zone_scores_from_map(ridge))
+        if with_heatmap:
+            wrinkle_score.paint_heatmap(heat[b], ridge)
+    if all(s is None for s in per_image):
+        log.warning("FaceLab Wrinkle Score: no face %d in the landmarks; nothing measured", face_index)
+    return per_image, heat
+
+
+def _no_face_note(face_index: int) -> dict:
+    return {"no_face": True, "note": f"no face number {face_index} in the landmarks: nothing was measured"}
+
+
+class FaceLabWrinkleScore:
+    DESCRIPTION = (
+        "Measures wrinkle severity per face zone from the photo itself (thin dark valleys in the skin, at scales "
+        "relative to the face size, averaged over each zone), and paints them as a heat map. Use it to see where "
+        "lines are, to set targets ('30% smoother') and, with Wrinkle Compare, to check an edit."
+    )
+    CATEGORY = types.category("Aging")
+    FUNCTION = "score"
+    RETURN_TYPES = ("STRING", "FLOAT", types.IMAGE)
+    RETURN_NAMES = ("scores_json", "score", "heatmap")
+    OUTPUT_TOOLTIPS = (
+        "Score per zone as JSON {zone: score} (a list, one per image, for a batch). 0 = smooth; higher = more lines.",
+        "The score of the chosen zone (mean over the batch images with a face; 0 when there is no face).",
+        "The photo with the valley response coloured over the scored zones (dark = smooth, bright = lines).",
+    )
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "image": (types.IMAGE, {"tooltip": "The photo to measure."}),
+                "face_landmarks": (types.FACE_LANDMARKS, {"tooltip": "Face landmarks of this image."}),
+                "face_index": ("INT", {"default": 0, "min": 0, "max": 63, "tooltip": "Which face to measure, counted from the left starting at 0."}),
+                "zone": (_zone_choices(), {"default": "mean", "tooltip": (
+                    "Zone whose score goes to the 'score' output; a group averages its sides, 'mean' averages all zones.")}),
+            }
+        }
+
+    def score(self, image, face_landmarks, face_index, zone):
+        rgb = _rgb(image)
+        per_image, heat = _measure(rgb, face_landmarks, face_index, True)
+        found = [s for s in per_image if s is not None]
+        value = float(np.mean([wrinkle_score.group_mean(s, zone) for s in found])) if found else 0.0
+        if len(per_image) == 1:
+            report = per_image[0] if per_image[0] is not None else _no_face_note(face_index)
+        else:
+            report = per_image
+        out = torch.from_numpy(heat).to(comfy_adapter.intermediate_device()) if found else image.to(comfy_adapter.intermediate_device())
+        return (json.dumps(report, indent=2), round(value, 3), out)
+
+
+class FaceLabWrinkleCompare:
+    DESCRIPTION = (
+        "Compares the wrinkle score of each zone before and after an edit, with the same landmarks for both, and "
+        "optionally checks a goal such as 'make the zones 30% smoother' (target = before x 0.7)."
+    )
+    CATEGORY = types.category("Aging")
+    FUNCTION = "compare"
+    RETURN_TYPES = ("STRING", "FLOAT")
+    RETURN_NAMES = ("report_json", "change_percent")
+    OUTPUT_TOOLTIPS = (
+        "Per zone: before, after, change, change_pct (negative = smoother) and, with a target, whether it was reached.",
+        "Change of the chosen zone's score in percent (negative = smoother); 0 when there is no face.",
+    )
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "before": (types.IMAGE, {"tooltip": "The original photo."}),
+                "after": (types.IMAGE, {"tooltip": "The edited photo (same size and framing as the original)."}),
+                "face_landmarks": (types.FACE_LANDMARKS, {"tooltip": "Face landmarks of the original photo (used for both)."}),
+                "face_index": ("INT", {"default": 0, "min": 0, "max": 63, "tooltip": "Which face to compare, counted from the left starting at 0."}),
+                "zone": (_zone_choices(), {"default": "mean", "tooltip": "Zone whose change goes to the 'change_percent' output."}),
+                "target_reduction": ("FLOAT", {"default": 0.0, "min": -100.0, "max": 100.0, "step": 5.0, "tooltip": (
+                    "Goal in percent: 30 = each zone 30% smoother than before, -20 = 20% more lines; 0 = no goal.")}),
+            }
+        }
+
+    def compare(self, before, after, face_landmarks, face_index, zone, target_reduction):
+        if tuple(before.shape[:3]) != tuple(after.shape[:3]):
+            raise ValueError(
+                f"FaceLab: before {tuple(before.shape[:3])} and after {tuple(after.shape[:3])} differ in batch or size; "
+                "compare the edited image with the original it came from"
+            )
+        scores_before, _ = _measure(_rgb(before, "before"), face_landmarks, face_index, False)
+        scores_after, _ = _measure(_rgb(after, "after"), face_landmarks, face_index, False)
+        fraction = target_reduction / 100.0 if target_reduction else None
+        reports, changes = [], []
+        for b_scores, a_scores in zip(scores_before, scores_after):
+            if b_scores is None:
+                reports.append(_no_face_note(face_index))
+                continue
+            reports.append(wrinkle_score.compare_scores(b_scores, a_scores, fraction))
+            mb, ma = wrinkle_score.group_mean(b_scores, zone), wrinkle_score.group_mean(a_scores, zone)
+            changes.append(100.0 * (ma - mb) / mb if mb > 0 else 0.0)
+        report = reports[0] if len(reports) == 1 else reports
+        return (json.dumps(report, indent=2), round(float(np.mean(changes)), 2) if changes else 0.0)
+
+
+NODE_CLASS_MAPPINGS = {
+    "FaceLabZoneScores": FaceLabZoneScores,
+    "FaceLabAgingConditioning": FaceLabAgingConditioning,
+    "FaceLabWrinkleScore": FaceLabWrinkleScore,
+    "FaceLabWrinkleCompare": FaceLabWrinkleCompare,
+}
+NODE_DISPLAY_NAME_MAPPINGS = {
+    "FaceLabZoneScores": "Aging Zone Scores",
+    "FaceLabAgingConditioning": "Aging Zone Conditioning",
+    "FaceLabWrinkleScore": "Wrinkle Score",
+    "FaceLabWrinkleCompare": "Wrinkle Compare",
+}

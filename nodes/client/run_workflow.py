@@ -1,0 +1,213 @@
+"""One input image through a ComfyUI server: upload, queue, follow the run, download the outputs atomically.
+
+The websocket only drives progress display and tells us early that the run ended; the outcome (success,
+execution_error, interrupted) and the output files are always read from GET /history/<id>, so a lost websocket
+degrades to polling without changing results.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from . import workflow_inputs as wi
+from .api import ComfyClient, ComfyError
+from .websocket import WebSocketError
+
+log = logging.getLogger("FaceLab")
+
+POLL_INTERVAL = 1.0  # seconds between GET /history polls without a websocket
+QUIET_CHECK = 5.0  # with a websocket, check /history after this long without a message (covers a missed final event)
+FINAL_EVENTS = ("execution_success", "execution_error", "execution_interrupted")
+
+
+class ExecutionFailed(ComfyError):
+    """A node raised while the prompt ran (ComfyUI's execution_error)."""
+
+    def __init__(self, data: dict):
+        self.data = data
+        node = f"node #{data.get('node_id')} ({data.get('node_type')})" if data.get("node_id") else "a node"
+        super().__init__(f"{node} failed: {data.get('exception_type', 'error')}: "
+                         f"{str(data.get('exception_message', '')).strip() or 'no message'}")
+
+
+class ExecutionInterrupted(ComfyError):
+    """The run was interrupted on the server (Cancel in the UI, POST /interrupt)."""
+
+    def __init__(self, data: dict):
+        self.data = data
+        where = f" at node #{data['node_id']} ({data.get('node_type')})" if data.get("node_id") else ""
+        super().__init__(f"the run was interrupted on the server{where}")
+
+
+class RunTimeout(ComfyError):
+    pass
+
+
+class Events:
+    """The /ws event stream for one client id, or nothing once it failed (then callers poll /history)."""
+
+    def __init__(self, client: ComfyClient, client_id: str):
+        self.client, self.client_id, self.ws = client, client_id, None
+
+    def open(self) -> bool:
+        try:
+            self.ws = self.client.open_events(self.client_id)
+        except (OSError, ValueError) as exc:
+            log.warning("no progress stream (websocket %s: %s); polling /history instead", self.client.base_url, exc)
+            self.ws = None
+        return self.ws is not None
+
+    def next(self, timeout: float) -> tuple[str, dict] | None:
+        """(type, data) of the next JSON event; None after `timeout` or once the stream is lost."""
+        if self.ws is None:
+            return None
+        deadline = time.monotonic() + timeout
+        while (remaining := deadline - time.monotonic()) > 0:
+            try:
+                message = self.ws.recv(timeout=remaining)
+            except (OSError, WebSocketError) as exc:
+                log.warning("progress stream lost (%s); polling /history instead", exc)
+                self.close()
+                return None
+            if message is None:
+                return None
+            if isinstance(message, bytes):  # binary preview frames: not shown
+                continue
+            try:
+                event = json.loads(message)
+                return str(event["type"]), dict(event.get("data") or {})
+            except (ValueError, KeyError, TypeError):
+                log.debug("ignoring malformed event %r", message[:200])
+        return None
+
+    def close(self) -> None:
+        if self.ws is not None:
+            self.ws.close()
+            self.ws = None
+
+
+def wait_for_history(client: ComfyClient, events: Events, prompt_id: str, deadline: float,
+                     on_event: Callable[[str, dict], None]) -> dict:
+    """Follow the prompt until it ends; return its /history entry. Raises RunTimeout at `deadline`."""
+    ended = False
+    while not ended:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise RunTimeout(f"prompt {prompt_id} gave no result within the time limit (--timeout)")
+        if events.ws is None:
+            entry = client.history(prompt_id)
+            if entry:
+                return entry
+            time.sleep(min(POLL_INTERVAL, max(remaining, 0)))
+            continue
+        event = events.next(min(remaining, QUIET_CHECK))
+        if event is None:
+            ended = bool(client.history(prompt_id))
+            continue
+        kind, data = event
+        if data.get("prompt_id") not in (None, prompt_id):
+            continue  # another client's prompt (broadcast events)
+        on_event(kind, data)
+        ended = kind in FINAL_EVENTS or (kind == "executing" and data.get("node") is None and "prompt_id" in data)
+    # ComfyUI sends the final event just before it stores the history entry: give it a moment.
+    while not (entry := client.history(prompt_id)):
+        if time.monotonic() > deadline:
+            raise RunTimeout(f"prompt {prompt_id} ended but its history never appeared")
+        time.sleep(0.1)
+    return entry
+
+
+def check_outcome(entry: dict) -> None:
+    """Raise ExecutionFailed / ExecutionInterrupted from a history entry's status messages."""
+    status = entry.get("status") or {}
+    for message in status.get("messages") or []:
+        if not isinstance(message, (list, tuple)) or len(message) != 2:
+            continue
+        kind, data = message
+        if kind == "execution_error":
+            raise ExecutionFailed(data)
+        if kind == "execution_interrupted":
+            raise ExecutionInterrupted(data)
+    if status.get("status_str") == "error":
+        raise ExecutionFailed({"exception_message": "ComfyUI reported an error without details"})
+
+
+@dataclass
+class Job:
+    """What stays the same for every input of a run."""
+
+    client: ComfyClient
+    events: Events
+    graph: dict  # API workflow with all options applied except the image
+    loader_id: str  # node receiving the uploaded image
+    timeout: float
+    on_event: Callable[[str, dict], None] = lambda kind, data: None
+
+    def run(self, image: Path, out_dir: Path) -> list[Path]:
+        """Upload, queue, wait, download; return the written files. Cancels the prompt on timeout or Ctrl-C."""
+        ref = self.client.upload_image(image)
+        graph = copy.deepcopy(self.graph)
+        graph[self.loader_id]["inputs"]["image"] = f"{ref['subfolder']}/{ref['name']}" if ref.get("subfolder") else ref["name"]
+        deadline = time.monotonic() + self.timeout
+        prompt_id = self.client.queue_prompt(graph, self.events.client_id)
+        try:
+            entry = wait_for_history(self.client, self.events, prompt_id, deadline, self.on_event)
+        except RunTimeout as exc:
+            self.client.cancel(prompt_id)
+            raise RunTimeout(f"{exc}; it was cancelled on the server") from None
+        except KeyboardInterrupt:
+            self.client.cancel(prompt_id)
+            raise
+        check_outcome(entry)
+        return save_outputs(self.client, output_refs(entry), graph, out_dir, image.stem)
+
+
+def output_refs(entry: dict) -> list[tuple[str, dict]]:
+    """(node id, file ref) of every saved image ("output" type; previews are "temp" and skipped), by node id."""
+    outputs = entry.get("outputs") or {}
+    refs = []
+    for node_id in sorted(outputs, key=wi.node_order):
+        for ref in (outputs[node_id] or {}).get("images") or []:
+            if isinstance(ref, dict) and ref.get("filename") and ref.get("type", "output") == "output":
+                refs.append((node_id, ref))
+    return refs
+
+
+def output_names(refs: list[tuple[str, dict]], graph: dict, stem: str) -> list[str]:
+    """<input stem>_<node title>_<n><ext>, n counting from 1 per title."""
+    counters: dict[str, int] = {}
+    names = []
+    for node_id, ref in refs:
+        label = wi.file_label(graph, node_id)
+        counters[label] = counters.get(label, 0) + 1
+        names.append(f"{stem}_{label}_{counters[label]}{Path(ref['filename']).suffix or '.png'}")
+    return names
+
+
+def save_outputs(client: ComfyClient, refs: list[tuple[str, dict]], graph: dict, out_dir: Path, stem: str) -> list[Path]:
+    """Download every output to a hidden temp name in `out_dir`, then rename all of them into place: an input
+    gets all of its outputs or none, and a failed download leaves no file behind."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    finals = [out_dir / name for name in output_names(refs, graph, stem)]
+    temps: list[Path] = []
+    try:
+        for (_, ref), final in zip(refs, finals):
+            temps.append(final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.part"))
+            client.download(ref, temps[-1])
+        for temp, final in zip(temps, finals):
+            os.replace(temp, final)
+    finally:
+        for temp in temps:
+            try:
+                temp.unlink()
+            except FileNotFoundError:
+                pass
+    return finals

@@ -1,0 +1,130 @@
+"""Blend masks for stitching: an outward feather around the edited region, a taper at crop edges, a ring.
+
+The feather keeps the blend at 1 over the whole masked region (the edit lands completely) and ramps it
+down to exactly 0 over `width` pixels outside it, with a raised-cosine profile. There the inpainted crop
+and the original agree up to the model's drift, so the ramp hides the transition. Dilation and blur run
+at a reduced resolution (the ramp is smooth, so nothing is lost) to stay fast on 1024-px crops.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+LOWRES_RAMP_PX = 12  # the ramp is computed at a scale where it spans about this many pixels
+
+
+def _max_filter(x: torch.Tensor, radius: int) -> torch.Tensor:
+    """Square dilation of [N,1,H,W] (separable max filter)."""
+    if radius <= 0:
+        return x
+    k = 2 * radius + 1
+    x = F.max_pool2d(x, (1, k), stride=1, padding=(0, radius))
+    return F.max_pool2d(x, (k, 1), stride=1, padding=(radius, 0))
+
+
+def _hann_blur(x: torch.Tensor, width: float) -> torch.Tensor:
+    """Blur [N,1,H,W] with a normalised separable raised-cosine kernel spanning `width` pixels (compact support)."""
+    n = int(math.ceil(width)) | 1
+    if n < 3:
+        return x
+    r = n // 2
+    t = torch.arange(-r, r + 1, dtype=x.dtype, device=x.device)
+    k = 0.5 + 0.5 * torch.cos(math.pi * t / (r + 1))
+    k = k / k.sum()
+    x = F.conv2d(F.pad(x, (r, r, 0, 0), mode="replicate"), k.view(1, 1, 1, n))
+    return F.conv2d(F.pad(x, (0, 0, r, r), mode="replicate"), k.view(1, 1, n, 1))
+
+
+def _lowres(mask: torch.Tensor, width: float) -> tuple[torch.Tensor, int]:
+    f = max(1, int(width // LOWRES_RAMP_PX))
+    x = mask[None, None]
+    if f > 1:
+        x = F.max_pool2d(x, f, stride=f, ceil_mode=True)  # conservative: any masked pixel keeps its cell
+    return x, f
+
+
+def feather(mask: torch.Tensor, width: float) -> torch.Tensor:
+    """Blend weights [h, w]: >= mask everywhere, 1 where mask is 1, falling to 0 within `width` px outside it."""
+    mask = mask.clamp(0.0, 1.0)
+    if width < 1.0 or not bool((mask > 0).any()):
+        return mask
+    x, f = _lowres(mask, width)
+    w = width / f
+    x = _hann_blur(_max_filter(x, int(round(w / 2))), w)
+    if f > 1:
+        x = F.interpolate(x, size=mask.shape, mode="bilinear", align_corners=False)
+    x = x[0, 0]
+    x = torch.where(x < 1e-4, torch.zeros_like(x), x.clamp(max=1.0))  # compact support, no float dust
+    return torch.maximum(mask, x)
+
+
+def ring(mask: torch.Tensor, width: float) -> torch.Tensor:
+    """bool [h, w]: pixels outside the mask within about `width` px of it."""
+    support = (mask > 0).to(torch.float32)
+    x, f = _lowres(support, max(width, 1.0))
+    x = _max_filter(x, max(1, int(round(width / f))))
+    if f > 1:
+        x = F.interpolate(x, size=mask.shape, mode="nearest")
+    return (x[0, 0] > 0) & (mask <= 0)
+
+
+def _ramp(d: torch.Tensor, width: float) -> torch.Tensor:
+    return 0.5 - 0.5 * torch.cos(math.pi * (d / max(width, 1.0)).clamp(0.0, 1.0))
+
+
+def edge_taper(crop_to_image: np.ndarray, crop_hw, image_hw, width: float, window=None, device=None) -> torch.Tensor:
+    """Weights that fall to 0 at every crop edge beyond which the image continues, over `window` (u0, v0, u1, v1).
+
+    Edges that lie outside the image (a crop padded past the border) are not tapered: nothing is stitched
+    beyond them, and the mask there must keep its full weight up to the image border.
+    """
+    h, w = crop_hw
+    u0, v0, u1, v1 = window if window is not None else (0, 0, w, h)
+    u = torch.arange(u0, u1, device=device, dtype=torch.float32)
+    v = torch.arange(v0, v1, device=device, dtype=torch.float32)
+
+    def continues(points_uv: np.ndarray) -> torch.Tensor:
+        """Whether each crop-space point just outside an edge maps inside the image."""
+        p = crop_to_image @ np.vstack([points_uv, np.ones(points_uv.shape[1])])
+        ih, iw = image_hw
+        ok = (p[0] >= -0.5) & (p[0] <= iw - 0.5) & (p[1] >= -0.5) & (p[1] <= ih - 0.5)
+        return torch.as_tensor(ok, device=device)
+
+    rows, cols = np.arange(v0, v1, dtype=np.float64), np.arange(u0, u1, dtype=np.float64)
+    left = continues(np.vstack([np.full(len(rows), -1.0), rows]))[:, None]
+    right = continues(np.vstack([np.full(len(rows), float(w)), rows]))[:, None]
+    top = continues(np.vstack([cols, np.full(len(cols), -1.0)]))[None, :]
+    bottom = continues(np.vstack([cols, np.full(len(cols), float(h))]))[None, :]
+    one = torch.ones((), device=device)
+    t = torch.where(left, _ramp(u, width)[None, :], one)
+    t = t * torch.where(right, _ramp(w - 1 - u, width)[None, :], one)
+    t = t * torch.where(top, _ramp(v, width)[:, None], one)
+    return t * torch.where(bottom, _ramp(h - 1 - v, width)[:, None], one)
+
+
+def grow(box, margin: float, hw) -> tuple[int, int, int, int]:
+    """(u0, v0, u1, v1) grown by margin px on every side, clipped to an hw grid."""
+    u0, v0, u1, v1 = box
+    m = int(math.ceil(margin))
+    return max(u0 - m, 0), max(v0 - m, 0), min(u1 + m, hw[1]), min(v1 + m, hw[0])
+
+
+def support_box(weights: torch.Tensor, margin: int = 2) -> tuple[int, int, int, int] | None:
+    """(u0, v0, u1, v1) bounding the nonzero pixels of [h, w] weights, grown by margin; None if all zero."""
+    nz = weights > 0
+    rows, cols = nz.any(1).nonzero(), nz.any(0).nonzero()
+    if rows.numel() == 0:
+        return None
+    h, w = weights.shape
+    return (
+        max(int(cols[0]) - margin, 0),
+        max(int(rows[0]) - margin, 0),
+        min(int(cols[-1]) + 1 + margin, w),
+        min(int(rows[-1]) + 1 + margin, h),
+    )
+

@@ -1,0 +1,119 @@
+"""Put (inpainted) crops back into their source images, with a feathered blend that leaves no seam.
+
+Per crop: build the blend weights in crop space (the crop's mask, feathered outward by a width relative
+to the masked region's size, kept off other crops' pixels, tapered to 0 at crop edges inside the image),
+optionally colour-match the crop to the original in a ring around the mask, then map the weights and the
+crop back with the inverse transform, inside the region the weights cover only.
+
+Two blend modes:
+- "add" (default) adds the crop's change, crop - (original resampled exactly as the crop was), to the
+  original. Resampling only touches the change, so the original's full-resolution detail survives and an
+  unmodified crop reproduces the input (to float rounding, far below 1/255).
+- "replace" pastes the crop's pixels (resampled back). Fine detail lost to the crop's scale is lost.
+
+Guarantee: every pixel whose blend weight is 0 is copied bit for bit (out = where(w > 0, blend, original)).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+import torch
+
+from .. import comfy_adapter
+from . import feather as feathering
+from . import warp
+from .color_match import match_to_reference
+from .plan import StitchPlan, check_original, check_source, fit_batch
+
+log = logging.getLogger("FaceLab")
+
+MODES = ("add", "replace")
+NODE = "Stitch Face Region"
+MIN_TAPER = 0.03  # crop-edge taper, as a fraction of the crop's shorter side, when the feather is narrower
+RING_WIDTH = 0.05  # colour-match ring, as a fraction of the region size, when the feather is narrower
+
+
+def region_side(box) -> float:
+    """Size (px) of a masked region from its bounding box: the geometric mean of the sides."""
+    u0, v0, u1, v1 = box
+    return math.sqrt((u1 - u0) * (v1 - v0))
+
+
+def stitch(original: torch.Tensor, crops: torch.Tensor, plan: StitchPlan, feather: float = 0.1, color_match: bool = True, mode: str = "add") -> tuple[torch.Tensor, torch.Tensor]:
+    """original [B,H,W,3], crops [N,h,w,3] -> (stitched [B,H,W,3], blend weights used [B,H,W])."""
+    if mode not in MODES:
+        raise ValueError(f"FaceLab {NODE}: blend mode must be one of {MODES}, got {mode!r}")
+    if not feather >= 0.0:
+        raise ValueError(f"FaceLab {NODE}: feather must be >= 0, got {feather}")
+    check_original(original, plan.batch_size, plan.source_hw, NODE)
+    check_source(original, plan.probes, NODE)
+    crops = fit_batch(crops, len(plan.entries), plan.crop_hw, NODE, "crops").to(original.device)
+    bsz, h, w, _ = original.shape
+    out = original.clone()
+    used = torch.zeros((bsz, h, w), dtype=torch.float32, device=original.device)
+    for k, entry in comfy_adapter.iterate_with_progress(list(enumerate(plan.entries))):
+        if not entry.empty:
+            _stitch_one(out, used, original, crops[k], entry, plan.crop_hw, feather, color_match, mode)
+    if all(e.empty for e in plan.entries):
+        log.info("FaceLab %s: nothing was cropped (no mask or face), the image passes through unchanged", NODE)
+    return out, used
+
+
+def blend_weights(entry, crop_hw, image_hw, feather: float, window, side: float, device) -> torch.Tensor:
+    """Blend weights of one crop over a crop-space window (u0, v0, u1, v1): 0 wherever it may not change anything."""
+    u0, v0, u1, v1 = window
+    width = feather * side
+    w = feathering.feather(entry.mask[v0:v1, u0:u1].to(device), width)
+    if entry.keepout is not None:
+        w = w * (1.0 - entry.keepout[v0:v1, u0:u1].to(device))
+    taper_width = max(width, MIN_TAPER * min(crop_hw))
+    return w * feathering.edge_taper(entry.crop_to_image, crop_hw, image_hw, taper_width, window, device)
+
+
+def _stitch_one(out, used, original, crop, entry, crop_hw, feather, color_match, mode) -> None:
+    device = original.device
+    b = entry.batch_index
+    h, w = original.shape[1:3]
+    mask_box = feathering.support_box(entry.mask, margin=0)
+    if mask_box is None:
+        return
+    side = region_side(mask_box)
+    ring_width = max(feather * side, RING_WIDTH * side, 3.0)
+    # Everything happens in a window around the mask: its feather and colour-match ring fit inside.
+    window = feathering.grow(mask_box, max(feather * side, ring_width if color_match else 0.0) + 4, crop_hw)
+    u0, v0, u1, v1 = window
+    sub_hw = (v1 - v0, u1 - u0)
+    sub = entry.crop_to_image @ warp.translation(u0, v0)  # window pixel -> image pixel
+    weights = blend_weights(entry, crop_hw, (h, w), feather, window, side, device)
+    if not bool((weights > 0).any()):
+        return
+
+    reference = warp.sample(original[b].permute(2, 0, 1), sub, sub_hw).permute(1, 2, 0)  # resampled as the crop was
+    edited = torch.nan_to_num(crop[v0:v1, u0:u1].to(torch.float32), nan=0.0).clamp(0.0, 1.0)
+    if color_match:
+        own = entry.mask[v0:v1, u0:u1].to(device)
+        ring = feathering.ring(own, ring_width) & warp.inside(sub, sub_hw, (h, w), device)
+        if entry.keepout is not None:
+            ring &= entry.keepout[v0:v1, u0:u1].to(device) <= 0
+        edited = match_to_reference(edited, reference, ring)
+    payload = edited - reference if mode == "add" else edited
+
+    # Back to the image, over the pixels the window covers.
+    fx0, fy0, fx1, fy1 = warp.footprint(sub, sub_hw)
+    x0, y0 = max(0, math.floor(fx0 + 0.5)), max(0, math.floor(fy0 + 0.5))
+    x1, y1 = min(w, math.ceil(fx1 + 0.5)), min(h, math.ceil(fy1 + 0.5))
+    if x1 <= x0 or y1 <= y0:
+        return
+    back = np.linalg.inv(sub) @ warp.translation(x0, y0)  # image ROI pixel -> window pixel
+    roi_hw = (y1 - y0, x1 - x0)
+    sampled = warp.sample(torch.cat([payload.permute(2, 0, 1), weights[None]]), back, roi_hw, padding="border")
+    m = (sampled[3] * warp.inside(back, roi_hw, sub_hw, device)).clamp(0.0, 1.0)
+    change = sampled[:3].permute(1, 2, 0)
+    o = out[b, y0:y1, x0:x1]
+    mm = m[..., None]
+    blended = o + mm * change if mode == "add" else o + mm * (change - o)
+    out[b, y0:y1, x0:x1] = torch.where(mm > 0, blended.clamp(0.0, 1.0), o)
+    used[b, y0:y1, x0:x1] = torch.maximum(used[b, y0:y1, x0:x1], m)

@@ -1,0 +1,122 @@
+"""Affine resampling between an image and a crop, in pure torch.
+
+Coordinates are pixel centres: pixel (row i, column j) sits at (x=j, y=i) and covers [j-0.5, j+0.5].
+A crop is described by a 3x3 matrix mapping crop pixel coordinates (u, v, 1) to image coordinates
+(x, y, 1): a similarity (uniform scale, rotation, translation). Sampling is bilinear; when the
+destination is much coarser than the source, the source is first box-averaged (integer factor)
+so that downscaling does not alias.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+def crop_matrix(center_xy, scale: float, angle: float, crop_wh) -> np.ndarray:
+    """Crop pixel -> image pixel for a crop of size crop_wh centred on center_xy.
+
+    `scale` is crop pixels per image pixel, `angle` the rotation (radians) of the crop's x axis in the image.
+    """
+    w, h = crop_wh
+    c, s = math.cos(angle), math.sin(angle)
+    a = np.array([[c, -s], [s, c]], dtype=np.float64) / float(scale)
+    t = np.asarray(center_xy, dtype=np.float64) - a @ np.array([w / 2.0 - 0.5, h / 2.0 - 0.5])
+    m = np.eye(3)
+    m[:2, :2], m[:2, 2] = a, t
+    return m
+
+
+def translation(dx: float, dy: float) -> np.ndarray:
+    m = np.eye(3)
+    m[0, 2], m[1, 2] = dx, dy
+    return m
+
+
+def integer_offset(m: np.ndarray) -> tuple[int, int] | None:
+    """(x0, y0) when m is a pure integer translation (an exact copy), else None."""
+    if np.abs(m[:2, :2] - np.eye(2)).max() > 1e-9:
+        return None
+    t = m[:2, 2]
+    if np.abs(t - np.round(t)).max() > 1e-6:
+        return None
+    return int(round(t[0])), int(round(t[1]))
+
+
+def footprint(m: np.ndarray, out_hw) -> tuple[float, float, float, float]:
+    """Bounding box (x0, y0, x1, y1) in source coordinates of the pixel areas of an out_hw grid mapped by m."""
+    h, w = out_hw
+    corners = np.array([[-0.5, -0.5, 1], [w - 0.5, -0.5, 1], [-0.5, h - 0.5, 1], [w - 0.5, h - 0.5, 1]]).T
+    p = (m @ corners)[:2]
+    return float(p[0].min()), float(p[1].min()), float(p[0].max()), float(p[1].max())
+
+
+def mapped_grid(m: np.ndarray, out_hw, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Source x and y (float32 [h, w]) of every destination pixel centre."""
+    h, w = out_hw
+    u = torch.arange(w, device=device, dtype=torch.float32)
+    v = torch.arange(h, device=device, dtype=torch.float32)
+    mt = torch.as_tensor(m, dtype=torch.float32, device=device)
+    x = mt[0, 0] * u[None, :] + mt[0, 1] * v[:, None] + mt[0, 2]
+    y = mt[1, 0] * u[None, :] + mt[1, 1] * v[:, None] + mt[1, 2]
+    return x, y
+
+
+def inside(m: np.ndarray, out_hw, src_hw, device=None) -> torch.Tensor:
+    """bool [h, w]: destination pixels whose centre maps inside the source's pixel area."""
+    x, y = mapped_grid(m, out_hw, device)
+    sh, sw = src_hw
+    return (x >= -0.5) & (x <= sw - 0.5) & (y >= -0.5) & (y <= sh - 0.5)
+
+
+def sample(src: torch.Tensor, m: np.ndarray, out_hw, padding: str = "border") -> torch.Tensor:
+    """Resample src [C,H,W] onto an out_hw grid whose pixel (u, v) lies at m @ (u, v, 1) in src.
+
+    padding "border" replicates the edge pixels for points outside src (never mirrors), "zeros" gives 0.
+    A pure integer translation is an exact copy (bit-identical values).
+    """
+    c, sh, sw = src.shape
+    h, w = int(out_hw[0]), int(out_hw[1])
+    off = integer_offset(m)
+    if off is not None:
+        return _copy_window(src, off, (h, w), padding)
+
+    # Box-average first when 2 or more source pixels fall on one destination pixel (anti-aliasing).
+    step = math.sqrt(abs(np.linalg.det(m[:2, :2])))
+    k = int(step) if step >= 2.0 else 1
+
+    # Only the part of src that the grid touches (plus the bilinear neighbour) is read. The window starts
+    # on a multiple of k so that the averaging grid, hence every value, does not depend on the window.
+    fx0, fy0, fx1, fy1 = footprint(m, (h, w))
+    x0 = min(max(math.floor(fx0) - k, 0), sw - 1) // k * k
+    y0 = min(max(math.floor(fy0) - k, 0), sh - 1) // k * k
+    x1 = max(min(-(-(math.ceil(fx1) + 2 * k) // k) * k, sw), x0 + 1)
+    y1 = max(min(-(-(math.ceil(fy1) + 2 * k) // k) * k, sh), y0 + 1)
+    roi = src[:, y0:y1, x0:x1]
+    local = translation(-x0, -y0) @ m
+    if k > 1:
+        roi = F.avg_pool2d(roi[None], k, stride=k, ceil_mode=True)[0]
+        local = np.diag([1.0 / k, 1.0 / k, 1.0]) @ translation(-(k - 1) / 2.0, -(k - 1) / 2.0) @ local
+    rh, rw = roi.shape[-2:]
+    x, y = mapped_grid(local, (h, w), src.device)
+    grid = torch.stack([(2.0 * x + 1.0) / rw - 1.0, (2.0 * y + 1.0) / rh - 1.0], dim=-1)[None]
+    out = F.grid_sample(roi[None].contiguous(), grid, mode="bilinear", padding_mode=padding, align_corners=False)[0]
+    return out
+
+
+def _copy_window(src: torch.Tensor, off: tuple[int, int], out_hw, padding: str) -> torch.Tensor:
+    c, sh, sw = src.shape
+    h, w = out_hw
+    x0, y0 = off
+    if 0 <= x0 and 0 <= y0 and x0 + w <= sw and y0 + h <= sh:
+        return src[:, y0 : y0 + h, x0 : x0 + w].clone()
+    cols = torch.arange(x0, x0 + w, device=src.device)
+    rows = torch.arange(y0, y0 + h, device=src.device)
+    out = src.index_select(1, rows.clamp(0, sh - 1)).index_select(2, cols.clamp(0, sw - 1))
+    if padding == "zeros":
+        keep = ((rows >= 0) & (rows < sh))[:, None] & ((cols >= 0) & (cols < sw))[None, :]
+        out = out * keep.to(out.dtype)
+    return out

@@ -1,0 +1,329 @@
+"""Zone masks: rasterise atlas zones from one face's landmarks into soft, face-relative masks.
+
+Sizes are relative to the face: grow (negative = shrink) and feather are given in % of the inter-ocular
+distance (IOD, between the eye centres), so the same settings give the same mask on a 512 px and a 6000 px
+photo. Feather is the width of the soft edge, centred on the (grown) zone outline: the mask is 1 inside by
+feather/2 and exactly 0 beyond grow + feather/2 outside (plus one working pixel of anti-aliasing).
+
+Speed and memory: a face is processed only inside its region of interest (ROI), at a working resolution where
+the IOD spans about WORK_IOD pixels (never above the image's own resolution); the result is upsampled
+bilinearly into the full-resolution ROI and pasted into the output. A 4096 px image therefore costs one
+full-size output array, not one per zone. Anti-aliasing: polygons are drawn with PIL at SUPERSAMPLE x the
+working resolution and box-reduced; grow and feather use a signed distance from scipy's Euclidean distance
+transform, refined with the sub-pixel coverage on edge pixels.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, NamedTuple
+
+import numpy as np
+from PIL import Image, ImageChops, ImageDraw
+from scipy import ndimage
+from scipy.spatial import ConvexHull
+
+from .. import comfy_adapter
+from . import face_landmarks as fl
+from .zone_atlas import EYE_RIGHT, MESH_OUTLINE, MIRROR, ZONES, Lerp, Up, resolve_subtract, resolve_zones
+
+WORK_IOD = 128.0  # working-resolution IOD in pixels: ~0.8% IOD per pixel, far finer than any use of a mask
+SUPERSAMPLE = 4  # anti-aliasing: 17 coverage levels per working pixel
+
+_EYE_LEFT = tuple(MIRROR[i] for i in EYE_RIGHT)
+
+
+class FaceFrame(NamedTuple):
+    """A face's own frame: eye centres, inter-ocular distance, unit up-axis and height (chin -> mesh top)."""
+
+    eye_right: np.ndarray
+    eye_left: np.ndarray
+    iod: float
+    up: np.ndarray
+    height: float
+    outline: np.ndarray  # convex hull of the mesh (MESH_OUTLINE), positively oriented (scipy order)
+
+
+def _as_landmarks(landmarks_xy) -> np.ndarray:
+    lm = np.asarray(landmarks_xy, dtype=np.float64)
+    if lm.ndim != 2 or lm.shape[1] != 2 or lm.shape[0] < 468:
+        raise ValueError(f"FaceLab: landmarks_xy must be MediaPipe mesh points of shape (478, 2), got {lm.shape}")
+    if not np.isfinite(lm[:468]).all():
+        raise ValueError("FaceLab: landmarks_xy contains NaN or infinite values; detect the landmarks again")
+    return lm
+
+
+def face_frame(landmarks_xy) -> FaceFrame:
+    lm = _as_landmarks(landmarks_xy)
+    eye_r = lm[list(EYE_RIGHT)].mean(axis=0)
+    eye_l = lm[list(_EYE_LEFT)].mean(axis=0)
+    axis = lm[10] - lm[152]  # chin -> top of the mesh: follows roll and survives yaw
+    height = float(np.hypot(*axis))
+    if height <= 1e-6:
+        raise ValueError("FaceLab: degenerate landmarks (chin and forehead coincide); detect the landmarks again")
+    mesh = lm[:468]
+    outline = mesh[ConvexHull(mesh).vertices]
+    return FaceFrame(eye_r, eye_l, float(np.hypot(*(eye_l - eye_r))), axis / height, height, outline)
+
+
+def inter_ocular_distance(landmarks_xy) -> float:
+    """Distance in pixels between the two eye centres (means of the eye-contour landmarks)."""
+    return face_frame(landmarks_xy).iod
+
+
+def _ring_points(lm: np.ndarray, frame: FaceFrame, ring) -> np.ndarray:
+    if ring == MESH_OUTLINE:
+        return frame.outline
+    pts = np.empty((len(ring), 2), dtype=np.float64)
+    for k, p in enumerate(ring):
+        if isinstance(p, Up):
+            pts[k] = lm[p.index] + frame.up * (p.frac * frame.height)
+        elif isinstance(p, Lerp):
+            pts[k] = lm[p.a] + p.t * (lm[p.b] - lm[p.a])
+        else:
+            pts[k] = lm[p]
+    return pts
+
+
+def _zone(zone: str):
+    if zone not in ZONES:
+        resolve_zones(zone)  # raises the error listing valid names (or resolves a group)
+        raise ValueError(f"FaceLab: {zone!r} is a zone group; pass one zone name (or use resolve_zones)")
+    return ZONES[zone]
+
+
+def _clip_convex(poly: np.ndarray, clip: np.ndarray) -> np.ndarray:
+    """Sutherland-Hodgman: the part of `poly` inside the convex counter-clockwise polygon `clip`."""
+    out = poly
+    for a, b in zip(clip, np.roll(clip, -1, axis=0)):
+        if len(out) == 0:
+            break
+        edge = b - a
+        side = edge[0] * (out[:, 1] - a[1]) - edge[1] * (out[:, 0] - a[0]) >= 0  # left of a->b = inside
+        nxt = np.roll(out, -1, axis=0)
+        nxt_side = np.roll(side, -1)
+        pts = []
+        for p, q, sp, sq in zip(out, nxt, side, nxt_side):
+            if sp:
+                pts.append(p)
+            if sp != sq:
+                d = q - p
+                denom = edge[0] * d[1] - edge[1] * d[0]
+                t = (edge[1] * (p[0] - a[0]) - edge[0] * (p[1] - a[1])) / denom
+                pts.append(p + t * d)
+        out = np.array(pts, dtype=np.float64).reshape(-1, 2)
+    return out
+
+
+def _shape(lm: np.ndarray, frame: FaceFrame, name: str) -> tuple[list, list]:
+    """(filled outlines, holes) of one zone in pixels, clipped to the face outline where the zone asks for it."""
+    zone = _zone(name)
+    fills = [_ring_points(lm, frame, r) for r in zone.rings]
+    holes = [_ring_points(lm, frame, r) for r in zone.holes]
+    if zone.inside_face and MESH_OUTLINE not in zone.rings:
+        fills = [c for c in (_clip_convex(p, frame.outline) for p in fills) if len(c) >= 3]
+    return fills, holes
+
+
+def zone_polygons(landmarks_xy, zone: str) -> list[np.ndarray]:
+    """Pixel outlines (N, 2) of one zone on one face: the filled outlines (see zone_hole_polygons for holes)."""
+    lm = _as_landmarks(landmarks_xy)
+    return _shape(lm, face_frame(lm), zone)[0]
+
+
+def zone_hole_polygons(landmarks_xy, zone: str) -> list[np.ndarray]:
+    """Pixel outlines cut out of a zone (e.g. the mouth opening for 'lips', the features for 'skin')."""
+    lm = _as_landmarks(landmarks_xy)
+    return _shape(lm, face_frame(lm), zone)[1]
+
+
+def _zone_shapes(lm: np.ndarray, frame: FaceFrame, names: Iterable[str]) -> list[tuple[list, list]]:
+    return [_shape(lm, frame, n) for n in names]
+
+
+class _Grid(NamedTuple):
+    """The working grid of an ROI: full-res box [x0, x1) x [y0, y1), scale s (work px per full-res px)."""
+
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+    s: float
+
+    @property
+    def work_size(self) -> tuple[int, int]:
+        return max(1, int(np.ceil((self.x1 - self.x0) * self.s))), max(1, int(np.ceil((self.y1 - self.y0) * self.s)))
+
+
+def _coverage(shapes: list[tuple[list, list]], grid: _Grid) -> np.ndarray:
+    """Anti-aliased union of zones (each zone's holes cut from that zone only) on the working grid, float32 0..1."""
+    ww, wh = grid.work_size
+    ss = SUPERSAMPLE
+    k = grid.s * ss
+    origin = np.array([grid.x0, grid.y0], dtype=np.float64)
+
+    def flat(poly: np.ndarray) -> list[float]:
+        # pixel i covers [i, i+1) here; PIL samples pixel centres at integer coordinates
+        return ((poly - origin) * k - 0.5).ravel().tolist()
+
+    canvas = Image.new("L", (ww * ss, wh * ss), 0)
+    draw = ImageDraw.Draw(canvas)
+    for fills, holes in shapes:
+        if not holes:
+            for poly in fills:
+                draw.polygon(flat(poly), fill=255)
+            continue
+        layer = Image.new("L", canvas.size, 0)
+        ldraw = ImageDraw.Draw(layer)
+        for poly in fills:
+            ldraw.polygon(flat(poly), fill=255)
+        for poly in holes:
+            ldraw.polygon(flat(poly), fill=0)
+        canvas = ImageChops.lighter(canvas, layer)
+        draw = ImageDraw.Draw(canvas)
+    small = canvas.reduce(ss) if ss > 1 else canvas
+    return np.asarray(small, dtype=np.float32) * np.float32(1.0 / 255.0)
+
+
+def _soft_edge(cov: np.ndarray, grow: float, feather: float) -> np.ndarray:
+    """Coverage -> mask grown by `grow` and with a soft edge `feather` wide (both in working pixels).
+
+    Signed distance sd to the zone outline (negative inside) from two Euclidean distance transforms; on edge
+    pixels the sub-pixel coverage gives sd = 0.5 - coverage. value = 1 for sd <= grow - w/2, 0 for
+    sd >= grow + w/2 (w = max(feather, 1 px): a 1 px ramp is plain anti-aliasing), smoothstep in between.
+    """
+    width = max(feather, 1.0)
+    lo, hi = grow - width / 2, grow + width / 2
+    if lo >= -0.5 and hi <= 0.5:  # no grow, no feather: the anti-aliased coverage is the answer
+        return cov
+    inside = cov >= 0.5
+    sd = 0.5 - cov
+    full_out = cov <= 0.0
+    full_in = cov >= 1.0
+    if hi > 0.5:
+        sd = np.where(full_out, ndimage.distance_transform_edt(~inside).astype(np.float32) - 0.5, sd)
+    else:
+        sd = np.where(full_out, np.float32(hi + 1.0), sd)
+    if lo < -0.5:
+        sd = np.where(full_in, np.float32(0.5) - ndimage.distance_transform_edt(inside).astype(np.float32), sd)
+    else:
+        sd = np.where(full_in, np.float32(lo - 1.0), sd)
+    v = np.clip((hi - sd) / np.float32(width), 0.0, 1.0).astype(np.float32)
+    if feather > 1.0:
+        v = v * v * (3.0 - 2.0 * v)
+    return v
+
+
+def _grid_for(shapes: list[tuple[list, list]], frame: FaceFrame, image_size, margin_px: float) -> _Grid | None:
+    h, w = int(image_size[0]), int(image_size[1])
+    polys = [p for fills, _ in shapes for p in fills]
+    if not polys:
+        return None
+    pts = np.concatenate(polys)
+    x0 = max(0, int(np.floor(pts[:, 0].min() - margin_px)))
+    y0 = max(0, int(np.floor(pts[:, 1].min() - margin_px)))
+    x1 = min(w, int(np.ceil(pts[:, 0].max() + margin_px)) + 1)
+    y1 = min(h, int(np.ceil(pts[:, 1].max() + margin_px)) + 1)
+    if x1 <= x0 or y1 <= y0:
+        return None  # the zones lie outside the image
+    s = min(1.0, WORK_IOD / max(frame.iod, 1e-6))
+    return _Grid(x0, y0, x1, y1, s)
+
+
+def _upsample(work: np.ndarray, grid: _Grid) -> np.ndarray:
+    rw, rh = grid.x1 - grid.x0, grid.y1 - grid.y0
+    if grid.s >= 1.0:
+        return work[:rh, :rw]
+    # box maps output pixel centres exactly onto the working grid (work px j covers full-res [j/s, (j+1)/s))
+    img = Image.fromarray(work, mode="F").resize((rw, rh), Image.BILINEAR, box=(0.0, 0.0, rw * grid.s, rh * grid.s))
+    return np.clip(np.asarray(img, dtype=np.float32), 0.0, 1.0)
+
+
+def _check_size(image_size) -> tuple[int, int]:
+    try:
+        h, w = int(image_size[0]), int(image_size[1])
+    except (TypeError, ValueError, IndexError):
+        raise ValueError(f"FaceLab: image_size must be (height, width), got {image_size!r}") from None
+    if h <= 0 or w <= 0:
+        raise ValueError(f"FaceLab: image_size must be positive (height, width), got {image_size!r}")
+    return h, w
+
+
+def face_zone_mask_roi(
+    landmarks_xy, zones, image_size, grow: float = 0.0, feather: float = 0.0, subtract=()
+) -> tuple[np.ndarray, tuple[int, int, int, int]] | None:
+    """The mask of face_zone_mask only inside its region of interest: (mask (y1-y0, x1-x0), (x0, y0, x1, y1)).
+
+    None when the zones lie entirely outside the image. Use it to combine many zones or faces without
+    allocating a full-size array per zone.
+    """
+    names = resolve_zones(zones)
+    if not names:
+        raise ValueError("FaceLab: no zone selected; give at least one zone name (e.g. 'forehead, cheeks')")
+    protected = resolve_subtract(subtract)
+    h, w = _check_size(image_size)
+    lm = _as_landmarks(landmarks_xy)
+    frame = face_frame(lm)
+    grow_px = float(grow) / 100.0 * frame.iod
+    feather_px = max(0.0, float(feather)) / 100.0 * frame.iod
+    shapes = _zone_shapes(lm, frame, names)
+    grid = _grid_for(shapes, frame, (h, w), max(grow_px, 0.0) + feather_px / 2 + 2.0 / min(1.0, WORK_IOD / frame.iod))
+    if grid is None:
+        return None
+    work = _soft_edge(_coverage(shapes, grid), grow_px * grid.s, feather_px * grid.s)
+    if protected:
+        # Protected features are removed entirely, including every pixel they touch; the soft edge lies outside
+        # them (grown by half the feather plus one working pixel), so an edit never reaches them.
+        f = feather_px * grid.s
+        keep = _soft_edge(_coverage(_zone_shapes(lm, frame, protected), grid), f / 2 + 1.0, f)
+        work = work * (1.0 - keep)
+    return _upsample(work, grid), (grid.x0, grid.y0, grid.x1, grid.y1)
+
+
+def face_zone_mask(landmarks_xy, zones, image_size, grow: float = 0.0, feather: float = 0.0, subtract=()) -> np.ndarray:
+    """Union of `zones` of ONE face as a float32 (H, W) mask in [0, 1], exactly 0 outside the feathered band.
+
+    image_size is (height, width). zones: names or groups (see zone_atlas.resolve_zones). grow (negative =
+    shrink) and feather in % of the inter-ocular distance. subtract: protected zones removed from the result
+    (a zone_atlas.SUBTRACT_PRESETS key such as "eyes+brows+lips", or zone names).
+    """
+    h, w = _check_size(image_size)
+    out = np.zeros((h, w), dtype=np.float32)
+    roi = face_zone_mask_roi(landmarks_xy, zones, (h, w), grow, feather, subtract)
+    if roi is not None:
+        mask, (x0, y0, x1, y1) = roi
+        out[y0:y1, x0:x1] = mask
+    return out
+
+
+def zones_mask(face_landmarks: dict, batch_size: int, zones, face_index: int = -1, grow: float = 0.0,
+               feather: float = 0.0, subtract=()):
+    """MASK [B, H, W] (torch float32, CPU): per batch image, the union of `zones` over the selected faces.
+
+    face_index -1 = all faces, otherwise that face counted left to right (by bounding-box centre). A
+    single-frame FACE_LANDMARKS applies to every image of the batch. All-zero where an image has no face.
+    """
+    import torch
+
+    fl.validate(face_landmarks)
+    names = resolve_zones(zones)
+    if not names:
+        raise ValueError("FaceLab: no zone selected; give at least one zone name (e.g. 'forehead, cheeks')")
+    protected = resolve_subtract(subtract)
+    h, w = _check_size(face_landmarks.get("image_size", (0, 0)))
+    n_frames = len(face_landmarks["frames"])
+    if n_frames not in (0, 1, int(batch_size)):
+        raise ValueError(
+            f"FaceLab: the landmarks have {n_frames} frames but the image batch has {batch_size} images; "
+            "detect landmarks on the same image batch"
+        )
+    out = torch.zeros((int(batch_size), h, w), dtype=torch.float32)
+    for b in comfy_adapter.iterate_with_progress(range(int(batch_size))):
+        faces = fl.select_faces(fl.sort_faces(fl.frame_faces(face_landmarks, b), "left_to_right"), int(face_index))
+        for face in faces:
+            roi = face_zone_mask_roi(face["landmarks_xy"], names, (h, w), grow, feather, protected)
+            if roi is None:
+                continue
+            mask, (x0, y0, x1, y1) = roi
+            region = out[b, y0:y1, x0:x1]
+            torch.maximum(region, torch.from_numpy(mask), out=region)
+    return out

@@ -1,0 +1,134 @@
+"""Makeup transfer over IMAGE batches: face selection, reference checks, per-face transfer, report.
+
+Everything the node returns is built here; the node only converts inputs and outputs.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import torch
+
+from .. import comfy_adapter
+from ..face import face_landmarks as fl
+from . import describe, reference_check, transfer
+
+log = logging.getLogger("FaceLab")
+
+MAKEUP_FORMAT = "facelab.makeup/1"
+
+
+@dataclass
+class MakeupBatch:
+    image: torch.Tensor  # [B, H, W, 3]
+    mask: torch.Tensor  # [B, H, W]
+    makeup: dict  # FACELAB_MAKEUP (JSON-serialisable)
+    prompt: str
+    report: str
+
+
+def _landmarks_or_detect(images: torch.Tensor, landmarks: dict | None, what: str) -> dict:
+    if landmarks is None:
+        from ..face import detection
+
+        return detection.detect(images, order="left_to_right")
+    fl.validate(landmarks)
+    size = tuple(int(v) for v in landmarks.get("image_size", ()))
+    if size and size != (int(images.shape[1]), int(images.shape[2])):
+        raise ValueError(
+            f"FaceLab: the {what} landmarks were found on a {size[1]}x{size[0]} image but the {what} image is "
+            f"{images.shape[2]}x{images.shape[1]}; detect the landmarks on this image"
+        )
+    return landmarks
+
+
+def _reference_for(reference: torch.Tensor, b: int) -> int:
+    return b if reference.shape[0] > 1 else 0
+
+
+def transfer_batch(
+    source: torch.Tensor,
+    reference: torch.Tensor,
+    source_landmarks: dict | None = None,
+    reference_landmarks: dict | None = None,
+    face_index: int = -1,
+    reference_face_index: int = 0,
+    strengths: dict[str, float] | None = None,
+    feather: float = 8.0,
+    normalize_illumination: bool = True,
+) -> MakeupBatch:
+    """Makeup prior for every selected face of every source image.
+
+    source [B, H, W, 3], reference [1 or B, h, w, 3] (float 0..1). face_index -1 = every source face, else
+    that face counted left to right; reference_face_index picks the reference face the same way. A source
+    image without a usable face or without a usable reference face passes through unchanged (reported).
+    """
+    if reference.shape[0] not in (1, source.shape[0]):
+        raise ValueError(
+            f"FaceLab: {reference.shape[0]} reference images for {source.shape[0]} source images; "
+            "give one reference (used for every image) or one per source image"
+        )
+    if reference_face_index < 0:
+        raise ValueError("FaceLab: reference_face_index must be 0 or more (faces of the reference counted left to right)")
+    src_lm = _landmarks_or_detect(source, source_landmarks, "source")
+    ref_lm = _landmarks_or_detect(reference, reference_landmarks, "reference")
+
+    images, masks, lines, faces_out = [], [], [], []
+    summary: dict[str, dict] = {}
+    bar = comfy_adapter.progress_bar(source.shape[0])
+    for b in range(source.shape[0]):
+        comfy_adapter.check_interrupt()
+        image = source[b]
+        mask = torch.zeros(image.shape[:2], dtype=torch.float32, device=image.device)
+        rb = _reference_for(reference, b)
+        ref_faces = fl.sort_faces(fl.frame_faces(ref_lm, rb), "left_to_right")
+        ref_face = ref_faces[reference_face_index] if reference_face_index < len(ref_faces) else None
+        ref_ok, ref_msgs = reference_check.check_face(ref_face, "reference")
+        if ref_face is None and ref_faces:
+            ref_msgs = [f"the reference has {len(ref_faces)} face(s); reference_face_index {reference_face_index} does not exist"]
+        src_faces = fl.select_faces(fl.sort_faces(fl.frame_faces(src_lm, b), "left_to_right"), int(face_index))
+        prefix = f"image {b + 1}"
+        lines.extend(f"{prefix}: {m}" for m in ref_msgs)
+        if not ref_ok:
+            lines.append(f"{prefix}: passed through unchanged (no usable reference face)")
+        elif not src_faces:
+            lines.append(f"{prefix}: no source face{'' if face_index < 0 else f' at index {face_index}'}: passed through unchanged")
+        else:
+            for i, face in enumerate(src_faces):
+                label = f"{prefix}, face {i + 1 if face_index < 0 else face_index + 1}"
+                ok, msgs = reference_check.check_face(face, "source")
+                gap = reference_check.pose_gap_message(face, ref_face)
+                lines.extend(f"{label}: {m}" for m in msgs + ([gap] if gap else []))
+                if not ok:
+                    lines.append(f"{label}: skipped")
+                    continue
+                result = transfer.transfer_face(image, face, reference[rb], ref_face, strengths, feather, normalize_illumination)
+                image = result.image
+                mask = torch.maximum(mask, result.mask)
+                lines.extend(f"{label}: {m}" for m in result.messages)
+                done = ", ".join(f"{k} {v['hex']} ({v['coverage']:.0%} seen)" for k, v in result.regions.items())
+                lines.append(f"{label}: applied {done or 'nothing (all strengths 0)'}")
+                faces_out.append({"image": b, "face": i if face_index < 0 else int(face_index), "regions": result.regions})
+                for name, info in result.regions.items():
+                    if name not in summary:
+                        summary[name] = dict(info)
+                    else:
+                        summary[name]["area_px"] = round(summary[name]["area_px"] + info["area_px"], 1)
+        images.append(image)
+        masks.append(mask)
+        bar.update_absolute(b + 1)
+
+    prompt = describe.prompt_fragment(summary)
+    makeup = {
+        "format": MAKEUP_FORMAT,
+        "regions": summary,
+        "faces": faces_out,
+        "prompt": prompt,
+        "feather": float(feather),
+        "lighting_normalized": bool(normalize_illumination),
+    }
+    report = "\n".join(lines) if lines else "nothing to do"
+    for line in lines:
+        log.info("FaceLab makeup: %s", line)
+    return MakeupBatch(torch.stack(images), torch.stack(masks), makeup, prompt, report)

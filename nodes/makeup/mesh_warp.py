@@ -1,0 +1,167 @@
+"""Piecewise-affine warping of one face onto another face's geometry over the MediaPipe mesh.
+
+Triangulation: the triangles are the 3-cycles of MediaPipe's tesselation edge graph (the edges
+`landmarker.connection_sets()["tesselation"]` gives, i.e. the canonical face mesh's own faces), minus
+the two "separating" 3-cycles that are not mesh faces (each of their edges already borders two real
+triangles). That leaves 852 triangles over the 468 mesh points; the eye and mouth openings are holes.
+Triangles are oriented consistently by walking the mesh (neighbours traverse their shared edge in
+opposite directions), so a triangle whose orientation disagrees with the rest of its face is folded
+over (self-occlusion at high yaw) and is masked out.
+
+Warping: the destination face's triangles are rasterised into a triangle-id image once (PIL, C speed);
+each destination pixel then gets the affine map of its triangle (destination -> reference pixels) and
+everything is sampled in one torch grid_sample call.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from collections import Counter, defaultdict, deque
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, ImageDraw
+
+N_MESH_POINTS = 468  # the tesselation covers the mesh points, not the 10 iris points
+
+
+def _tesselation_edges() -> set[tuple[int, int]]:
+    from ..face import landmarker  # lazy: mediapipe is imported only when a mesh is first needed
+
+    return {(min(a, b), max(a, b)) for a, b in landmarker.connection_sets()["tesselation"]}
+
+
+def triangles_from_edges(edges) -> np.ndarray:
+    """Mesh faces (T, 3) of a triangulated surface given by its edges, consistently oriented."""
+    edges = {(min(a, b), max(a, b)) for a, b in edges}
+    adj = defaultdict(set)
+    for a, b in edges:
+        adj[a].add(b)
+        adj[b].add(a)
+    cycles = {tuple(sorted((a, b, c))) for a, b in edges for c in adj[a] & adj[b]}
+    uses = Counter(e for t in cycles for e in itertools.combinations(t, 2))
+    # A separating 3-cycle is not a face: each of its edges borders two faces plus itself.
+    faces = [t for t in cycles if not all(uses[e] >= 3 for e in itertools.combinations(t, 2))]
+    return _orient(sorted(faces))
+
+
+def _orient(faces: list[tuple[int, int, int]]) -> np.ndarray:
+    """Give every face the orientation of its neighbours (breadth-first over shared edges)."""
+    by_edge = defaultdict(list)
+    for i, t in enumerate(faces):
+        for e in itertools.combinations(t, 2):
+            by_edge[e].append(i)
+    oriented: list[tuple[int, int, int] | None] = [None] * len(faces)
+    for seed in range(len(faces)):
+        if oriented[seed] is not None:
+            continue
+        oriented[seed] = faces[seed]
+        queue = deque([seed])
+        while queue:
+            i = queue.popleft()
+            a, b, c = oriented[i]
+            directed = {(a, b), (b, c), (c, a)}
+            for u, v in directed:
+                for j in by_edge[(min(u, v), max(u, v))]:
+                    if oriented[j] is not None:
+                        continue
+                    x, y, z = faces[j]
+                    cand = (x, y, z)
+                    # the neighbour must traverse the shared edge as (v, u)
+                    if {(x, y), (y, z), (z, x)} & {(u, v)}:
+                        cand = (x, z, y)
+                    oriented[j] = cand
+                    queue.append(j)
+    return np.asarray(oriented, dtype=np.int64)
+
+
+@functools.lru_cache(maxsize=1)
+def mesh_triangles() -> np.ndarray:
+    """The 852 oriented triangles (T, 3) of the MediaPipe face mesh (computed once per process)."""
+    tris = triangles_from_edges(_tesselation_edges())
+    tris.setflags(write=False)
+    return tris
+
+
+def signed_areas(points: np.ndarray, tris: np.ndarray) -> np.ndarray:
+    """Signed area of each triangle (positive = counter-clockwise in x-right / y-up axes)."""
+    p = np.asarray(points, dtype=np.float64)[tris]
+    return 0.5 * ((p[:, 1, 0] - p[:, 0, 0]) * (p[:, 2, 1] - p[:, 0, 1]) - (p[:, 2, 0] - p[:, 0, 0]) * (p[:, 1, 1] - p[:, 0, 1]))
+
+
+def unfolded_triangles(points: np.ndarray, tris: np.ndarray, min_area: float = 1e-3) -> np.ndarray:
+    """True for triangles facing the camera: oriented like the face as a whole and not degenerate."""
+    areas = signed_areas(points, tris)
+    sign = 1.0 if areas.sum() >= 0 else -1.0
+    return areas * sign > min_area
+
+
+def rasterize_triangle_ids(points: np.ndarray, tris: np.ndarray, size: tuple[int, int], keep: np.ndarray | None = None) -> np.ndarray:
+    """(H, W) int32 image: the index of the triangle covering each pixel centre, -1 where none.
+
+    `points` are pixel coordinates with pixel (row i, col j) centred on (j + 0.5, i + 0.5).
+    """
+    h, w = size
+    canvas = Image.new("I", (w, h), -1)
+    draw = ImageDraw.Draw(canvas)
+    pts = np.asarray(points, dtype=np.float64) - 0.5  # PIL's integer grid is the pixel centres
+    idx = np.arange(len(tris)) if keep is None else np.flatnonzero(keep)
+    for t in idx:
+        draw.polygon([tuple(q) for q in pts[tris[t]]], fill=int(t))
+    return np.asarray(canvas, dtype=np.int32)
+
+
+def triangle_affines(dst_points: np.ndarray, src_points: np.ndarray, tris: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per triangle, the 2x3 affine map from destination pixels to source pixels, and a validity flag."""
+    d = np.asarray(dst_points, dtype=np.float64)[tris]  # (T, 3, 2)
+    s = np.asarray(src_points, dtype=np.float64)[tris]
+    m = np.concatenate([d.transpose(0, 2, 1), np.ones((len(tris), 1, 3))], axis=1)  # (T, 3, 3) columns = vertices
+    det = np.linalg.det(m)
+    ok = np.abs(det) > 1e-6
+    m[~ok] = np.eye(3)
+    affine = s.transpose(0, 2, 1) @ np.linalg.inv(m)  # (T, 2, 3)
+    return affine, ok
+
+
+def warp_face(
+    image: torch.Tensor,
+    image_points: np.ndarray,
+    dst_points: np.ndarray,
+    dst_size: tuple[int, int],
+    dst_offset: tuple[float, float] = (0.0, 0.0),
+) -> tuple[torch.Tensor, np.ndarray]:
+    """Warp the face in `image` ([H, W, C] float) onto the mesh `dst_points`.
+
+    dst_points are landmark pixels of the destination face (any frame); the output covers the
+    destination window of `dst_size` (h, w) whose top-left is at `dst_offset` (x, y) in that frame.
+    Returns (warped [h, w, C] float32, valid [h, w] bool). A pixel is valid when a mesh triangle
+    covers it, that triangle faces the camera in both faces, and it samples inside `image`.
+    """
+    tris = mesh_triangles()
+    src = np.asarray(image_points, dtype=np.float64)[:N_MESH_POINTS]
+    dst = np.asarray(dst_points, dtype=np.float64)[:N_MESH_POINTS] - np.asarray(dst_offset, dtype=np.float64)
+    affine, solvable = triangle_affines(dst, src, tris)
+    keep = solvable & unfolded_triangles(src, tris) & unfolded_triangles(dst, tris)
+    h, w = dst_size
+    ids = rasterize_triangle_ids(dst, tris, (h, w), keep)
+    rows, cols = np.nonzero(ids >= 0)
+    t = ids[rows, cols]
+    homog = np.stack([cols + 0.5, rows + 0.5, np.ones_like(rows, dtype=np.float64)], axis=1)  # (N, 3)
+    xy = np.einsum("nij,nj->ni", affine[t], homog)  # source pixel coordinates (continuous)
+    ih, iw = image.shape[:2]
+    inside = (xy[:, 0] >= 0) & (xy[:, 0] <= iw) & (xy[:, 1] >= 0) & (xy[:, 1] <= ih)
+    rows, cols, xy = rows[inside], cols[inside], xy[inside]
+
+    img = image.to(torch.float32)
+    out = torch.zeros((h, w, img.shape[-1]), dtype=torch.float32, device=img.device)
+    valid = np.zeros((h, w), dtype=bool)
+    if len(rows):
+        grid = torch.from_numpy(np.stack([2 * xy[:, 0] / iw - 1, 2 * xy[:, 1] / ih - 1], axis=1).astype(np.float32))
+        grid = grid.to(img.device).view(1, 1, -1, 2)
+        samples = F.grid_sample(img.permute(2, 0, 1)[None], grid, mode="bilinear", padding_mode="border", align_corners=False)
+        r_t, c_t = torch.from_numpy(rows).to(img.device), torch.from_numpy(cols).to(img.device)
+        out[r_t, c_t] = samples[0, :, 0].T
+        valid[rows, cols] = True
+    return out, valid

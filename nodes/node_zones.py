@@ -1,0 +1,164 @@
+"""Zone nodes: a soft MASK of named face zones, and a labelled preview to choose them."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import torch
+
+from . import comfy_adapter, types
+from .compose.tensors import as_rgb
+from .face import face_landmarks as fl
+from .face import zone_atlas, zone_masks, zone_preview
+
+log = logging.getLogger("FaceLab")
+
+_ZONES_TIP = (
+    "Zones to include, separated by commas, e.g. 'crows_feet, under_eye_left, forehead'. Zone names: "
+    + ", ".join(zone_atlas.ZONE_NAMES + zone_atlas.EXTRA_ZONE_NAMES)
+    + ". Groups (both sides): " + ", ".join(zone_atlas.ZONE_GROUPS)
+    + ". Left/right are the person's own sides (their left eye is on the image's right). "
+    "Face Zone Preview shows every zone with its name."
+)
+_FACE_INDEX_TIP = "Which face: -1 = every face, 0 = the leftmost face in the image, 1 = the next one to the right, ..."
+
+
+def _landmarks_for(face_landmarks: dict, image: torch.Tensor) -> dict:
+    """Landmarks validated against the image; rescaled when they were detected on a resized copy of it."""
+    fl.validate(face_landmarks)
+    b, h, w = int(image.shape[0]), int(image.shape[1]), int(image.shape[2])
+    n = len(face_landmarks["frames"])
+    if n not in (0, 1, b):
+        raise ValueError(
+            f"FaceLab: the landmarks have {n} frames but the image batch has {b} images; "
+            "detect landmarks on this image batch (or a batch of the same length)"
+        )
+    lh, lw = (int(v) for v in face_landmarks.get("image_size", (h, w)))
+    if (lh, lw) == (h, w) or n == 0:
+        return face_landmarks
+    if lh <= 0 or lw <= 0 or abs(lw / lh - w / h) > 0.01 * (w / h):
+        raise ValueError(
+            f"FaceLab: the landmarks were detected on a {lw}x{lh} image but this image is {w}x{h} with a different "
+            "shape; detect the landmarks on this image"
+        )
+    sx, sy = w / lw, h / lh
+    scale = np.array([sx, sy], dtype=np.float32)
+    frames = [
+        [dict(f, landmarks_xy=np.asarray(f["landmarks_xy"], np.float32) * scale,
+              bbox_xyxy=np.asarray(f["bbox_xyxy"], np.float32) * np.array([sx, sy, sx, sy], np.float32)) for f in faces]
+        for faces in face_landmarks["frames"]
+    ]
+    return dict(face_landmarks, frames=frames, image_size=(h, w))
+
+
+class FaceLabZoneMask:
+    DESCRIPTION = (
+        "Makes a soft mask of named face zones (crow's feet, under-eyes, nasolabial folds, lips, skin, ...) from "
+        "face landmarks, for every image of the batch. Grow and feather are relative to the face size, so the same "
+        "settings work on small and very large photos. Protected features (eyes, brows, lips) can be cut out. "
+        "Use it to inpaint or adjust exactly one area of a face; use Face Zone Preview to see the zones."
+    )
+    CATEGORY = types.category("Zones")
+    FUNCTION = "make_mask"
+    RETURN_TYPES = (types.MASK, "STRING")
+    RETURN_NAMES = ("mask", "report")
+    OUTPUT_TOOLTIPS = (
+        "Soft mask (0..1) of the chosen zones, one per image, same size as the image; empty where no face was found.",
+        "What was masked per image (faces, zones, covered area) or 'no face'.",
+    )
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "image": (types.IMAGE, {"tooltip": "The image the mask is for (gives the size and the batch)."}),
+                "face_landmarks": (types.FACE_LANDMARKS, {"tooltip": (
+                    "Face landmarks of this image, from FaceLab's Face Landmarks node or ComfyUI's MediaPipe Face "
+                    "Landmarker.")}),
+                "zones": ("STRING", {"default": "crows_feet, under_eye", "multiline": False, "tooltip": _ZONES_TIP}),
+                "face_index": ("INT", {"default": -1, "min": -1, "max": 63, "tooltip": _FACE_INDEX_TIP}),
+                "grow": ("FLOAT", {"default": 0.0, "min": -50.0, "max": 100.0, "step": 0.5, "tooltip": (
+                    "Enlarge (positive) or shrink (negative) the zones, in % of the distance between the eyes "
+                    "(about 6 cm on an adult): 10 grows every edge by about 6 mm.")}),
+                "feather": ("FLOAT", {"default": 10.0, "min": 0.0, "max": 100.0, "step": 0.5, "tooltip": (
+                    "Width of the soft edge, in % of the distance between the eyes, centred on the zone outline. "
+                    "The mask is exactly 0 beyond half of it outside the zone. 0 = a crisp (anti-aliased) edge.")}),
+                "subtract": (list(zone_atlas.SUBTRACT_PRESETS), {"default": "none", "tooltip": (
+                    "Protected features cut out of the mask, so an edit never touches them ('lips' protects the "
+                    "whole mouth; 'hairline' the hair above the forehead).")}),
+            }
+        }
+
+    def make_mask(self, image, face_landmarks, zones, face_index, grow, feather, subtract):
+        rgb = as_rgb(image)
+        names = zone_atlas.resolve_zones(zones)
+        if not names:
+            raise ValueError("FaceLab: the zones input is empty; give zone names such as 'crows_feet, forehead'")
+        landmarks = _landmarks_for(face_landmarks, rgb)
+        b = int(rgb.shape[0])
+        mask = zone_masks.zones_mask(landmarks, b, names, int(face_index), float(grow), float(feather), subtract)
+        lines = []
+        for i in range(b):
+            faces = fl.frame_faces(landmarks, i)
+            used = fl.select_faces(faces, int(face_index))
+            if not faces:
+                lines.append(f"image {i}: no face, mask is empty")
+            elif not used:
+                lines.append(f"image {i}: no face {face_index} ({len(faces)} found), mask is empty")
+            else:
+                lines.append(f"image {i}: {len(used)} of {len(faces)} face(s), {float(mask[i].mean()) * 100:.2f}% of the image masked")
+        if not any(fl.frame_faces(landmarks, i) for i in range(b)):
+            log.info("FaceLab Zone Mask: no face in the image(s); the mask is empty")
+        report = f"zones: {', '.join(names)}; grow {grow:g}%, feather {feather:g}%, subtract {subtract}\n" + "\n".join(lines)
+        return (mask.to(comfy_adapter.intermediate_device()), report)
+
+
+class FaceLabZonePreview:
+    DESCRIPTION = (
+        "Draws the chosen face zones on the image, each in its own colour with its name, so you can see where every "
+        "zone lies and type the names you want into Face Zone Mask. Use 'all' to see every zone. Images without a "
+        "face pass through unchanged."
+    )
+    CATEGORY = types.category("Zones")
+    FUNCTION = "preview"
+    RETURN_TYPES = (types.IMAGE,)
+    RETURN_NAMES = ("preview",)
+    OUTPUT_TOOLTIPS = ("The image with the zones coloured, outlined and labelled.",)
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "image": (types.IMAGE, {"tooltip": "The image to draw the zones on."}),
+                "face_landmarks": (types.FACE_LANDMARKS, {"tooltip": (
+                    "Face landmarks of this image, from FaceLab's Face Landmarks node or ComfyUI's MediaPipe Face "
+                    "Landmarker.")}),
+                "zones": ("STRING", {"default": "all", "multiline": False, "tooltip": _ZONES_TIP + " 'all' = every zone."}),
+            },
+            "optional": {
+                "opacity": ("FLOAT", {"default": 0.45, "min": 0.0, "max": 1.0, "step": 0.05, "tooltip": (
+                    "How strongly the zone colours cover the photo (0 = outlines only).")}),
+                "labels": ("BOOLEAN", {"default": True, "tooltip": "Write each zone's name on it."}),
+            },
+        }
+
+    def preview(self, image, face_landmarks, zones, opacity=0.45, labels=True):
+        rgb = as_rgb(image)
+        zone_atlas.resolve_zones(zones)  # fail early with the list of valid names
+        landmarks = _landmarks_for(face_landmarks, rgb)
+        out = []
+        for i in comfy_adapter.iterate_with_progress(range(int(rgb.shape[0]))):
+            faces = fl.frame_faces(landmarks, i)
+            if not faces:
+                log.info("FaceLab Zone Preview: no face in image %d; passed through unchanged", i)
+                out.append(rgb[i].cpu())
+                continue
+            frame = np.clip(rgb[i].cpu().numpy() * 255.0 + 0.5, 0, 255).astype(np.uint8)
+            drawn = zone_preview.render_preview(frame, faces, zones, opacity=float(opacity), labels=bool(labels))
+            out.append(torch.from_numpy(drawn.astype(np.float32) / 255.0))
+        return (torch.stack(out).to(comfy_adapter.intermediate_device()),)
+
+
+NODE_CLASS_MAPPINGS = {"FaceLabZoneMask": FaceLabZoneMask, "FaceLabZonePreview": FaceLabZonePreview}
+NODE_DISPLAY_NAME_MAPPINGS = {"FaceLabZoneMask": "Face Zone Mask", "FaceLabZonePreview": "Face Zone Preview"}

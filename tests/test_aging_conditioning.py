@@ -1,0 +1,233 @@
+"""Aging Zone Conditioning: regional entries built as core ConditioningSetMask + ConditioningCombine would, on a real
+portrait with the real landmark model; a per-pixel denoise mask that is 0 outside the zones and grows with |score|."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from conftest import landmarks_for, photo_tensor
+
+PHOTO = "grace_hopper.jpg"
+FEATHER = 10.0
+CORE_MASK_KEYS = {"mask", "set_area_to_bounds", "mask_strength"}
+
+
+class FakeClip:
+    """SDXL-shaped stand-in for a ComfyUI CLIP exposing only what core CLIPTextEncode calls.
+
+    Any other attribute the node touches fails the test. Each encoding is tagged with the index of its text in
+    `texts` (cond[0, 0, 0]) so tests can tell which prompt an entry carries.
+    """
+
+    _API = ("tokenize", "encode_from_tokens_scheduled", "texts", "encoded")
+
+    def __init__(self):
+        object.__setattr__(self, "texts", [])
+        object.__setattr__(self, "encoded", [])
+
+    def __getattribute__(self, name):
+        if name.startswith("__") or name in FakeClip._API:
+            return object.__getattribute__(self, name)
+        raise AssertionError(f"the node used CLIP.{name}, which core CLIPTextEncode does not")
+
+    def tokenize(self, text):
+        self.texts.append(text)
+        chunks = 1 + len(text) // 300  # long prompts take several 77-token chunks, as in ComfyUI
+        ids = [[(len(self.texts) - 1, 1.0)] * 77 for _ in range(chunks)]
+        return {"g": ids, "l": ids}
+
+    def encode_from_tokens_scheduled(self, tokens):
+        k, index = len(tokens["g"]), tokens["g"][0][0][0]
+        cond = torch.randn(1, 77 * k, 2048)
+        cond[0, 0, 0] = index
+        out = [[cond, {"pooled_output": torch.randn(1, 1280)}]]
+        self.encoded.append(out)
+        return out
+
+
+def text_of(clip: FakeClip, entry) -> str:
+    return clip.texts[int(entry[0][0, 0, 0])]
+
+
+@pytest.fixture(scope="module")
+def node(pack):
+    return pack.NODE_CLASS_MAPPINGS["FaceLabAgingConditioning"]()
+
+
+@pytest.fixture(scope="module")
+def zm(pack):
+    from comfyui_facelab.nodes.face import zone_masks
+
+    return zone_masks
+
+
+def run(node, scores, image=None, landmarks=None, **kw):
+    clip = FakeClip()
+    args = dict(positive="portrait photo", negative="blurry", face_index=0, feather=FEATHER, max_denoise=0.32, regional_strength=1.0)
+    args.update(kw)
+    pos, neg, mask, report = node.build(
+        clip, photo_tensor(PHOTO) if image is None else image, landmarks_for(PHOTO) if landmarks is None else landmarks,
+        scores, **args,
+    )
+    return clip, pos, neg, mask, json.loads(report)
+
+
+def check_core_structure(entry, batch, h, w):
+    """What core ConditioningSetMask produces: [cond [1,77k,2048], {..., mask [B,H,W] float, bool, float}]."""
+    cond, opts = entry
+    assert isinstance(entry, list) and len(entry) == 2
+    assert cond.ndim == 3 and cond.shape[0] == 1 and cond.shape[1] % 77 == 0 and cond.shape[2] == 2048
+    assert opts["pooled_output"].shape == (1, 1280)
+    assert CORE_MASK_KEYS <= set(opts)
+    assert opts["mask"].dtype == torch.float32 and tuple(opts["mask"].shape) == (batch, h, w)
+    assert float(opts["mask"].min()) >= 0 and float(opts["mask"].max()) <= 1
+    assert type(opts["set_area_to_bounds"]) is bool and opts["set_area_to_bounds"] is False
+    assert type(opts["mask_strength"]) is float
+
+
+def test_regional_entries_carry_zone_masks_and_prompts(node, zm):
+    lm = landmarks_for(PHOTO)
+    _, h, w, _ = photo_tensor(PHOTO).shape
+    clip, pos, neg, mask, report = run(node, {"forehead": -0.6, "crows_feet": 0.4, "chin": 0.0})
+
+    # base first, untouched (no mask keys), exactly what CLIPTextEncode gives
+    assert text_of(clip, pos[0]) == "portrait photo" and not CORE_MASK_KEYS & set(pos[0][1])
+    assert text_of(clip, neg[0]) == "blurry" and not CORE_MASK_KEYS & set(neg[0][1])
+    assert len(pos) == 3 and len(neg) == 3  # forehead + both crow's feet sides in one entry; chin (0) adds nothing
+
+    expected = {
+        ("forehead",): ("smoother", "forehead lines"),
+        ("crows_feet_left", "crows_feet_right"): ("crow's feet", "airbrushed"),
+    }
+    for p, n, rep in zip(pos[1:], neg[1:], report["entries"]):
+        check_core_structure(p, 1, h, w)
+        check_core_structure(n, 1, h, w)
+        zones = tuple(rep["zones"])
+        want = zm.zones_mask(lm, 1, list(zones), face_index=0, feather=FEATHER)
+        assert torch.equal(p[1]["mask"], torch.as_tensor(want, dtype=torch.float32))
+        assert torch.equal(n[1]["mask"], p[1]["mask"])
+        assert p[1]["mask_strength"] == 1.0
+        pos_word, neg_word = expected[zones]
+        assert text_of(clip, p) == rep["positive"] and text_of(clip, p).startswith("portrait photo, ")
+        assert pos_word in text_of(clip, p)
+        assert text_of(clip, n) == rep["negative"] and text_of(clip, n).startswith("blurry, ") and neg_word in text_of(clip, n)
+    assert not any("chin" in t for t in clip.texts)
+    # the regional entry is the encoded prompt with core's mask keys added (the pooled output is kept, not re-made)
+    enc = {id(e[0][0]): e[0][1] for e in clip.encoded}
+    for entry in pos + neg:
+        assert set(entry[1]) - CORE_MASK_KEYS == set(enc[id(entry[0])]) and entry[1]["pooled_output"] is enc[id(entry[0])]["pooled_output"]
+
+
+def test_per_side_scores_make_separate_entries(node, zm):
+    lm = landmarks_for(PHOTO)
+    clip, pos, _, _, report = run(node, {"crows_feet_left": 0.6, "crows_feet_right": -0.3})
+    assert len(pos) == 3
+    by_zone = {tuple(r["zones"]): r for r in report["entries"]}
+    assert set(by_zone) == {("crows_feet_left",), ("crows_feet_right",)}
+    left = pos[1 + list(by_zone).index(("crows_feet_left",))][1]["mask"][0].numpy()
+    # the subject's left eye corner is on the image's right for this frontal portrait
+    cols = np.nonzero(left.any(axis=0))[0]
+    assert cols.mean() > np.asarray(lm["frames"][0][0]["landmarks_xy"])[:, 0].mean()
+    assert "deeper" in by_zone[("crows_feet_left",)]["positive"] and "smoother" in by_zone[("crows_feet_right",)]["positive"]
+
+
+def test_score_zero_adds_nothing(node):
+    clip, pos, neg, mask, report = run(node, {"forehead": 0.0, "nasolabial": 0.0})
+    assert len(pos) == 1 and len(neg) == 1 and clip.texts == ["portrait photo", "blurry"]
+    assert float(mask.abs().max()) == 0.0 and report["entries"] == [] and "0" in report["note"]
+    _, pos_a, _, mask_a, _ = run(node, {"upper_lip": 0.5})
+    _, pos_b, _, mask_b, _ = run(node, {"upper_lip": 0.5, "glabella": 0.0, "chin": 0.0})
+    assert len(pos_a) == len(pos_b) == 2
+    assert torch.equal(mask_a, mask_b) and torch.equal(pos_a[1][1]["mask"], pos_b[1][1]["mask"])
+
+
+def test_denoise_mask_zero_outside_zones_and_monotonic_in_abs_score(node, zm):
+    lm = landmarks_for(PHOTO)
+    zones = ["forehead", "nasolabial_left", "nasolabial_right", "under_eye_left", "under_eye_right"]
+    union = torch.as_tensor(zm.zones_mask(lm, 1, zones, face_index=0, feather=FEATHER))
+    masks = []
+    for s in (0.1, 0.3, 0.6, 1.0):
+        _, _, _, m, _ = run(node, {"forehead": -s, "nasolabial": s, "under_eye": -s})
+        assert m.shape == union.shape and m.dtype == torch.float32
+        assert float(m[union == 0].abs().max()) == 0.0  # exactly 0 outside all zones
+        assert float(m.max()) == pytest.approx(0.32 * s, rel=1e-5)  # overlaps take the max, never a sum
+        masks.append(m)
+        _, _, _, m_neg, _ = run(node, {"forehead": s, "nasolabial": -s, "under_eye": s})
+        assert torch.equal(m_neg, m)  # depends on |score| only
+    inside = union > 0
+    for lo, hi in zip(masks, masks[1:]):
+        assert bool((hi >= lo).all()) and bool((hi[inside] > lo[inside]).all())
+
+
+def test_denoise_mask_takes_each_zones_own_strength(node, zm):
+    lm = landmarks_for(PHOTO)
+    _, _, _, m, _ = run(node, {"forehead": -0.25, "chin": 1.0}, feather=0.0)
+    core_forehead = torch.as_tensor(zm.zones_mask(lm, 1, ["forehead"], face_index=0)) > 0.999
+    core_chin = torch.as_tensor(zm.zones_mask(lm, 1, ["chin"], face_index=0)) > 0.999
+    assert torch.allclose(m[core_forehead], torch.tensor(0.08))
+    assert torch.allclose(m[core_chin], torch.tensor(0.32))
+
+
+def test_masks_follow_a_resized_image_and_reject_another_aspect(node, zm):
+    lm = landmarks_for(PHOTO)
+    full = photo_tensor(PHOTO)
+    h, w = full.shape[1] // 2, full.shape[2] // 2
+    half = torch.nn.functional.interpolate(full.permute(0, 3, 1, 2), size=(h, w), mode="bilinear").permute(0, 2, 3, 1)
+    _, pos, _, mask, _ = run(node, {"glabella": 0.8}, image=half)
+    got = pos[1][1]["mask"][0].numpy()
+    assert got.shape == (h, w) and mask.shape == (1, h, w)
+    face = lm["frames"][0][0]
+    scale = np.float32([w / full.shape[2], h / full.shape[1]])
+    # the zone drawn from the landmarks rescaled to the smaller image, not a blurred resize of the big mask
+    want = zm.face_zone_mask(np.asarray(face["landmarks_xy"], np.float32) * scale, ["glabella"], (h, w), feather=FEATHER)
+    assert want.max() == 1.0 and np.abs(got - want).max() < 0.02
+    with pytest.raises(ValueError, match="aspect ratio"):
+        run(node, {"glabella": 0.8}, image=full[:, : full.shape[1] // 2])
+
+
+def test_batch_no_face_and_face_index(node, pack):
+    from comfyui_facelab.nodes.face import face_landmarks as fl
+
+    lm = landmarks_for(PHOTO)
+    image = photo_tensor(PHOTO)
+    two = fl.make_face_landmarks([lm["frames"][0], []], lm["image_size"])
+    _, pos, _, mask, report = run(node, {"chin": -0.5}, image=image.repeat(2, 1, 1, 1), landmarks=two)
+    m = pos[1][1]["mask"]
+    assert m.shape[0] == 2 and float(m[0].max()) > 0 and float(m[1].max()) == 0.0
+    assert float(mask[0].max()) > 0 and float(mask[1].max()) == 0.0 and report["faces"] == 1
+
+    # no face at all (a photo without one, detected with the real model): base prompts, empty mask, a note
+    nothing = landmarks_for("chelsea.png")
+    chelsea = photo_tensor("chelsea.png")
+    _, pos, neg, mask, report = run(node, {"chin": -0.5}, image=chelsea, landmarks=nothing)
+    assert len(pos) == len(neg) == 1 and float(mask.max()) == 0.0 and "no face" in report["note"]
+    assert tuple(mask.shape) == (1, *chelsea.shape[1:3])
+    # face_index past the last face behaves the same; -1 (all faces) equals 0 on a portrait
+    _, pos, _, _, report = run(node, {"chin": -0.5}, face_index=1)
+    assert len(pos) == 1 and report["faces"] == 0
+    _, pos_all, _, mask_all, _ = run(node, {"chin": -0.5}, face_index=-1)
+    _, pos_0, _, mask_0, _ = run(node, {"chin": -0.5}, face_index=0)
+    assert torch.equal(mask_all, mask_0)
+
+
+def test_editable_templates_and_bad_inputs(node):
+    clip, pos, neg, _, report = run(
+        node, {"upper_lip": 0.7},
+        older_template="{prompt}; {amount} {feature} ({weight})", older_negative_template="",
+        zone_phrases="upper_lip: upper lip | smoker's lines",
+    )
+    assert text_of(clip, pos[1]) == "portrait photo; much smoker's lines (1.21)"
+    assert len(neg) == 1 and report["entries"][0]["negative"] == ""
+    with pytest.raises(ValueError, match="placeholder"):
+        run(node, {"chin": 0.5}, younger_template="{prompt} {age}")
+    with pytest.raises(ValueError, match=r"\[-1, 1\]"):
+        run(node, {"chin": 2.0})
+    with pytest.raises(ValueError, match="max_denoise"):
+        run(node, {"chin": 0.5}, max_denoise=1.5)
+    with pytest.raises(ValueError, match="FACE_LANDMARKS"):
+        run(node, {"chin": 0.5}, landmarks={"faces": []})
+    with pytest.raises(ValueError, match="clip"):
+        node.build(None, photo_tensor(PHOTO), landmarks_for(PHOTO), {"chin": 0.5}, "a", "b", 0, 10.0, 0.3, 1.0)

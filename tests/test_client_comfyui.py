@@ -1,0 +1,55 @@
+"""`python -m facelab queue` against a real ComfyUI (needs COMFYUI_DIR; tests/comfyui_server.py starts it).
+Only cheap core nodes (LoadImage -> ImageInvert -> SaveImage): no model, no sampling."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from comfyui_server import comfyui  # noqa: F401  (session fixture)
+from fake_comfyui import contract
+from PIL import Image
+from test_client_queue import SUCCESS_GRAPH, all_files, queue, write_photo, write_workflow  # noqa: F401
+
+pytestmark = pytest.mark.comfyui
+
+
+def test_real_server_inverts_the_photo(comfyui, queue, tmp_path):  # noqa: F811
+    photo = write_photo(tmp_path / "hopper.png", size=64)
+    res = queue(write_workflow(tmp_path), "--image", photo, "--server", comfyui.url)
+    assert res.rc == 0, res.err + comfyui.log_tail()
+    (out,) = res.files
+    assert out == tmp_path / "hopper_Save-Result_1.png"
+    with Image.open(photo) as a, Image.open(out) as b:
+        src, got = np.asarray(a.convert("RGB")), np.asarray(b.convert("RGB"))
+    assert got.shape == src.shape
+    # ImageInvert computes 1 - x/255 in float32 and SaveImage truncates 255 * y to uint8: 255 - x, or one less.
+    diff = (255 - src.astype(int)) - got.astype(int)
+    assert diff.min() >= 0 and diff.max() <= 1
+    assert np.abs(got.astype(int) - src).mean() > 50  # not the input itself
+    # Progress lines come from the websocket only (the executed event of the SaveImage node).
+    assert "#9 'Save Result' (SaveImage) produced 1 image(s)" in res.err
+
+
+def test_real_server_rejection_prints_its_node_errors(comfyui, queue, tmp_path):  # noqa: F811
+    graph = contract("prompt_node_errors")["request"]["prompt"]  # ImageScale width 99999 > max 16384
+    photo = write_photo(tmp_path / "a.png")
+    res = queue(write_workflow(tmp_path, graph), "--image", photo, "--server", comfyui.url)
+    assert res.rc == 4
+    assert "error: ComfyUI rejected the workflow: Prompt outputs failed validation" in res.err
+    assert "node #2 'ImageScale' (ImageScale):" in res.err
+    assert "- Value 99999 bigger than max of 16384: width" in res.err
+    assert "node #1" not in res.err  # the uploaded photo is valid, so LoadImage has no error
+    assert all_files(tmp_path) == ["a.png", "workflow_api.json"]
+
+
+def test_real_server_execution_error(comfyui, queue, tmp_path):  # noqa: F811
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not a PNG at all")  # passes validation (the file exists), fails when LoadImage opens it
+    res = queue(write_workflow(tmp_path), "--image", broken, "--server", comfyui.url)
+    assert res.rc == 1
+    assert "error: node #1 'Input Image' (LoadImage) raised PIL.UnidentifiedImageError" in res.err
+    assert "traceback" in res.err
+    assert all_files(tmp_path) == ["broken.png", "workflow_api.json"]
+    assert json.loads((tmp_path / "workflow_api.json").read_text()) == SUCCESS_GRAPH

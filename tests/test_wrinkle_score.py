@@ -1,0 +1,172 @@
+"""Wrinkle score on real portraits: synthetic wrinkles raise their zone only, smoothing lowers it, the score does not
+depend on resolution; the Wrinkle Score / Wrinkle Compare nodes; the target and comparison helpers."""
+
+from __future__ import annotations
+
+import functools
+import json
+
+import numpy as np
+import pytest
+import torch
+from conftest import landmarks_for, load_photo
+from scipy import ndimage
+
+
+@pytest.fixture(scope="module")
+def ws(pack):
+    from comfyui_facelab.nodes.aging import wrinkle_score
+
+    return wrinkle_score
+
+
+@pytest.fixture(scope="module")
+def zm(pack):
+    from comfyui_facelab.nodes.face import zone_masks
+
+    return zone_masks
+
+
+def rgb_of(name: str) -> np.ndarray:
+    return load_photo(name).astype(np.float32) / 255.0
+
+
+def landmarks_xy(name: str) -> np.ndarray:
+    return np.asarray(landmarks_for(name)["frames"][0][0]["landmarks_xy"], dtype=np.float64)
+
+
+@functools.lru_cache(maxsize=None)
+def base_scores(name: str) -> dict:
+    import facelab
+
+    facelab.load_pack()
+    from comfyui_facelab.nodes.aging import wrinkle_score
+
+    return wrinkle_score.face_wrinkle_scores(rgb_of(name), landmarks_xy(name))
+
+
+def draw_wrinkles(zm, rgb, lm, zone, n=5, depth=0.08, half_width_iod=0.015):
+    """n thin dark sine curves across `zone`, kept inside the zone eroded by 12% of the eye distance (so the
+    filters' reach cannot touch a neighbouring zone). depth = fractional darkening at the line centre."""
+    h, w = rgb.shape[:2]
+    iod = zm.inter_ocular_distance(lm)
+    inside = ndimage.binary_erosion(zm.face_zone_mask(lm, [zone], (h, w)) > 0.5, iterations=int(0.12 * iod))
+    ys = np.nonzero(inside)[0]
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    dark = np.zeros((h, w), np.float32)
+    for k in range(n):
+        centre = ys.min() + (k + 0.5) * (ys.max() - ys.min()) / n + 0.04 * iod * np.sin(2 * np.pi * xx / (0.6 * iod) + k)
+        dark = np.maximum(dark, np.clip(1 - np.abs(yy - centre) / (half_width_iod * iod), 0, 1))
+    return rgb * (1 - depth * dark * inside)[..., None]
+
+
+def smooth_zone(zm, rgb, lm, zone):
+    """Gaussian-blur one zone (sigma 3% of the eye distance), blended in with a feathered mask."""
+    iod = zm.inter_ocular_distance(lm)
+    m = zm.face_zone_mask(lm, [zone], rgb.shape[:2], feather=10)[..., None]
+    return rgb * (1 - m) + ndimage.gaussian_filter(rgb, (0.03 * iod, 0.03 * iod, 0)) * m
+
+
+@pytest.mark.parametrize("name", ["obama.jpg", "obama2.jpg"])
+def test_synthetic_forehead_wrinkles_raise_forehead_only(ws, zm, name):
+    lm = landmarks_xy(name)
+    before = base_scores(name)
+    after = ws.face_wrinkle_scores(draw_wrinkles(zm, rgb_of(name), lm, "forehead"), lm)
+    assert after["forehead"] > before["forehead"] * 1.15 and after["forehead"] - before["forehead"] > 0.5
+    for zone in before:
+        if zone != "forehead":
+            assert abs(after[zone] - before[zone]) <= 0.02 * before[zone] + 0.05, (zone, before[zone], after[zone])
+
+
+def test_fainter_wrinkles_score_lower_than_deeper_ones(ws, zm):
+    lm, rgb = landmarks_xy("obama.jpg"), rgb_of("obama.jpg")
+    scores = [ws.face_wrinkle_scores(draw_wrinkles(zm, rgb, lm, "forehead", depth=d), lm)["forehead"] for d in (0.04, 0.08, 0.16)]
+    assert base_scores("obama.jpg")["forehead"] < scores[0] < scores[1] < scores[2]
+
+
+@pytest.mark.parametrize("name", ["obama.jpg", "grace_hopper.jpg"])
+def test_smoothing_a_zone_lowers_its_score(ws, zm, name):
+    lm = landmarks_xy(name)
+    before = base_scores(name)
+    after = ws.face_wrinkle_scores(smooth_zone(zm, rgb_of(name), lm, "forehead"), lm)
+    assert after["forehead"] < 0.7 * before["forehead"]
+    for zone in ("chin", "upper_lip", "nasolabial_left", "nasolabial_right", "marionette_left", "marionette_right"):
+        assert after[zone] == pytest.approx(before[zone], rel=0.01, abs=0.05), zone
+
+
+@pytest.mark.parametrize("name", ["obama.jpg", "grace_hopper.jpg"])
+def test_score_is_resolution_independent(ws, pack, name):
+    """2x bicubic upscale, measured through the node with the ORIGINAL landmarks (they are rescaled to the image)."""
+    rgb = torch.from_numpy(rgb_of(name))
+    up = torch.nn.functional.interpolate(rgb.permute(2, 0, 1)[None], scale_factor=2, mode="bicubic", align_corners=False)
+    up = up.clamp(0, 1).permute(0, 2, 3, 1)
+    text, _, _ = pack.NODE_CLASS_MAPPINGS["FaceLabWrinkleScore"]().score(up, landmarks_for(name), 0, "mean")
+    big, small = json.loads(text), base_scores(name)
+    rel = {z: abs(big[z] - small[z]) / small[z] for z in small if small[z] > 2.0}
+    assert len(rel) >= 10
+    assert max(rel.values()) < 0.2 and float(np.mean(list(rel.values()))) < 0.08, rel
+
+
+def test_score_ignores_exposure(ws):
+    """Darker exposure (all pixels x 0.6) is not fewer wrinkles: the filter works on contrast to the skin's mean."""
+    name = "obama.jpg"
+    darker = ws.face_wrinkle_scores(rgb_of(name) * 0.6, landmarks_xy(name))
+    assert darker == pytest.approx(base_scores(name), rel=0.01, abs=0.01)
+
+
+def test_wrinkle_score_node_outputs(pack, ws):
+    node = pack.NODE_CLASS_MAPPINGS["FaceLabWrinkleScore"]()
+    name = "obama.jpg"
+    image = torch.from_numpy(rgb_of(name))[None]
+    rgba = torch.cat([image, torch.ones_like(image[..., :1])], dim=-1)  # alpha is ignored
+    text, crows, heat = node.score(rgba, landmarks_for(name), 0, "crows_feet")
+    scores = json.loads(text)
+    assert list(scores) == list(ws.wrinkle_zones()) and "jawline" not in scores
+    assert scores == pytest.approx(base_scores(name), abs=1e-3)
+    assert crows == pytest.approx((scores["crows_feet_left"] + scores["crows_feet_right"]) / 2, abs=1e-3)
+    _, mean, _ = node.score(image, landmarks_for(name), 0, "mean")
+    assert mean == pytest.approx(np.mean(list(scores.values())), abs=1e-3)
+
+    assert heat.shape == image.shape and heat.dtype == torch.float32
+    x0, y0, x1, y1 = ws.face_roi(landmarks_xy(name), image.shape[1:3])
+    outside = torch.ones(image.shape[1:3], dtype=torch.bool)
+    outside[y0:y1, x0:x1] = False
+    assert torch.equal(heat[0][outside], image[0][outside])  # only the face is painted
+    assert float((heat[0, y0:y1, x0:x1] - image[0, y0:y1, x0:x1]).abs().amax(-1).gt(0.05).float().mean()) > 0.2
+
+
+def test_wrinkle_score_no_face_passes_image_through(pack, ws):
+    node = pack.NODE_CLASS_MAPPINGS["FaceLabWrinkleScore"]()
+    image = torch.from_numpy(rgb_of("chelsea.png"))[None]
+    text, value, heat = node.score(image, landmarks_for("chelsea.png"), 0, "mean")
+    assert json.loads(text)["no_face"] is True and value == 0.0 and torch.equal(heat, image)
+    with pytest.raises(ValueError, match="face_index"):
+        ws.select_face(landmarks_for("obama.jpg"), 0, -1)
+
+
+def test_relative_target_and_compare_helpers(ws):
+    assert ws.relative_target(20.0, 0.3) == pytest.approx(14.0)
+    assert ws.relative_target(20.0, -0.25) == pytest.approx(25.0)
+    with pytest.raises(ValueError, match="30% smoother"):
+        ws.relative_target(20.0, 30)
+    rows = ws.compare_scores({"forehead": 20.0, "chin": 10.0}, {"forehead": 12.0, "chin": 9.5}, 0.3)
+    assert rows["forehead"] == {"before": 20.0, "after": 12.0, "change": -8.0, "change_pct": -40.0, "target": 14.0, "reached": True}
+    assert rows["chin"]["reached"] is False and rows["chin"]["target"] == 7.0
+    aged = ws.compare_scores({"chin": 10.0}, {"chin": 13.0}, -0.2)
+    assert aged["chin"]["reached"] is True and aged["chin"]["change_pct"] == 30.0
+    assert "target" not in ws.compare_scores({"chin": 10.0}, {"chin": 13.0})["chin"]
+
+
+def test_wrinkle_compare_node(pack, zm):
+    node = pack.NODE_CLASS_MAPPINGS["FaceLabWrinkleCompare"]()
+    name = "obama.jpg"
+    lm = landmarks_xy(name)
+    before = torch.from_numpy(rgb_of(name))[None]
+    after = torch.from_numpy(smooth_zone(zm, rgb_of(name), lm, "forehead").astype(np.float32))[None]
+    text, change = node.compare(before, after, landmarks_for(name), 0, "forehead", 30.0)
+    report = json.loads(text)
+    assert report["forehead"]["reached"] is True and report["forehead"]["change_pct"] < -30
+    assert report["chin"]["reached"] is False and abs(report["chin"]["change_pct"]) < 1.0
+    assert change == pytest.approx(report["forehead"]["change_pct"], abs=0.1)
+    with pytest.raises(ValueError, match="differ"):
+        node.compare(before, after[:, :-8], landmarks_for(name), 0, "forehead", 30.0)
