@@ -33,8 +33,27 @@ def load_pack():
     return module
 
 
+def load_light():
+    """Register the pack and its `nodes` package WITHOUT running their __init__ (no node modules, no torch).
+
+    The command line only needs a few plain modules (the HTTP client, the demo); importing every node
+    module would cost seconds. Not for use in a process that also needs NODE_CLASS_MAPPINGS.
+    """
+    import types
+
+    if PACKAGE_NAME in sys.modules:
+        return sys.modules[PACKAGE_NAME]
+    for name, path in ((PACKAGE_NAME, PACK_DIR), (f"{PACKAGE_NAME}.nodes", PACK_DIR / "nodes")):
+        mod = types.ModuleType(name)
+        mod.__path__ = [str(path)]
+        mod.__file__ = str(path / "__init__.py")
+        mod.__package__ = name
+        sys.modules[name] = mod
+    return sys.modules[PACKAGE_NAME]
+
+
 def main(argv: list[str] | None = None) -> int:
-    load_pack()
+    load_light()
     from comfyui_facelab.nodes.cli import main as cli_main  # type: ignore[import-not-found]
 
     return cli_main(argv)

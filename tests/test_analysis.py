@@ -30,22 +30,16 @@ def face_of(name: str) -> dict:
 
 
 @functools.lru_cache(maxsize=None)
-def _detect_array(key: str, rgb_bytes: bytes, shape: tuple) -> dict:
-    from comfyui_facelab.nodes.face import detection
-
-    rgb = np.frombuffer(rgb_bytes, dtype=np.uint8).reshape(shape)
-    return detection.detect(rgb)["frames"][0][0]
-
-
 def face_of_variant(name: str, variant: str) -> dict:
     """The face of a mirrored ("flip") or rotated ("rot+20", "rot-20") copy of a photo."""
+    from comfyui_facelab.nodes.face import detection
+
     im = Image.fromarray(load_photo(name))
     if variant == "flip":
         im = im.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     else:
         im = im.rotate(float(variant[3:]), resample=Image.BICUBIC)  # PIL: positive = counter-clockwise
-    rgb = np.asarray(im)
-    return _detect_array(f"{name}:{variant}", rgb.tobytes(), rgb.shape)
+    return detection.detect(np.asarray(im))["frames"][0][0]
 
 
 @pytest.mark.parametrize("name", SINGLE_FACE_PHOTOS)

@@ -130,17 +130,77 @@ def test_advanced_sampler_seed_and_missing_denoise(wi):
         wi.apply_convention(g, "strength", 0.3)
 
 
-def test_zone_scores_convention(wi):
+def facelab_node(class_name: str, title: str) -> dict:
+    """A FaceLab node as ComfyUI exports it in API format: widget inputs at their defaults, sockets linked."""
+    from comfyui_facelab.nodes import NODE_CLASS_MAPPINGS
+
+    spec = NODE_CLASS_MAPPINGS[class_name].INPUT_TYPES()
+    inputs = {}
+    for section in spec.values():
+        for name, (kind, *opts) in section.items():
+            if isinstance(kind, list):  # combo
+                inputs[name] = (opts[0] if opts else {}).get("default", kind[0])
+            elif kind in ("INT", "FLOAT", "STRING", "BOOLEAN"):
+                inputs[name] = opts[0].get("default", "" if kind == "STRING" else 0)
+            else:
+                inputs[name] = ["99", 0]
+    return {"class_type": class_name, "inputs": inputs, "_meta": {"title": title}}
+
+
+def zone_scores_node() -> dict:
+    node = facelab_node("FaceLabZoneScores", "Zone Scores")
+    from comfyui_facelab.nodes.aging import zone_scores
+
+    assert set(zone_scores.AGING_GROUPS) <= set(node["inputs"]) and "side_overrides" in node["inputs"]
+    return node
+
+
+def test_face_edit_node_takes_prompts_and_strength(wi):
+    """An aging workflow: KSampler at denoise 1.0 behind Differential Diffusion; the edit's strength is the
+    conditioning node's max_denoise, and its prompts are that node's positive/negative (docs/aging.md)."""
     g = sdxl_graph()
-    g["12"] = {"class_type": "FaceLabZoneScores", "inputs": {"scores_json": "{}", "face_index": 0},
-               "_meta": {"title": "Zone Scores"}}
-    text = wi.zone_scores_text('{"forehead": 0.6, "chin": 1}')
-    assert wi.apply_convention(g, "zone_scores", text) == [("12", "scores_json")]
-    assert json.loads(g["12"]["inputs"]["scores_json"]) == {"forehead": 0.6, "chin": 1}
+    del g["4"], g["5"]
+    g["6"]["inputs"]["denoise"] = 1.0
+    g["12"] = facelab_node("FaceLabAgingConditioning", "Face Edit")
+    assert wi.apply_convention(g, "strength", "0.25") == [("12", "max_denoise")]
+    assert wi.apply_convention(g, "prompt", "a portrait, soft light") == [("12", "positive")]
+    assert wi.apply_convention(g, "negative", "plastic skin") == [("12", "negative")]
+    assert wi.apply_convention(g, "seed", 8) == [("6", "seed")]
+    edit = g["12"]["inputs"]
+    assert (edit["max_denoise"], edit["positive"], edit["negative"]) == (0.25, "a portrait, soft light", "plastic skin")
+    assert g["6"]["inputs"]["denoise"] == 1.0  # the sampler's denoise is not the edit strength here
+
+
+def test_zone_scores_set_sliders_and_side_overrides(wi):
+    g = sdxl_graph()
+    g["12"] = zone_scores_node()
+    scores = wi.parse_zone_scores('{"forehead": 0.6, "under_eye": -0.5, "crows_feet_left": 0.3, "nasolabial_right": -0.25}')
+    done = wi.apply_zone_scores(g, scores)
+    assert done == [("12", "forehead"), ("12", "under_eye"), ("12", "side_overrides")]
+    inputs = g["12"]["inputs"]
+    assert inputs["forehead"] == 0.6 and inputs["under_eye"] == -0.5 and type(inputs["forehead"]) is float
+    assert inputs["side_overrides"] == "crows_feet_left=0.3, nasolabial_right=-0.25"
+    assert inputs["preset"] == zone_scores_node()["inputs"]["preset"]  # the workflow's preset stays
+    # The text is what the node itself parses: the same zones and values.
+    from comfyui_facelab.nodes.aging import zone_scores
+
+    assert zone_scores.parse_overrides(inputs["side_overrides"]) == {"crows_feet_left": 0.3, "nasolabial_right": -0.25}
+    with pytest.raises(ValueError, match="no score input 'preset'"):
+        wi.apply_zone_scores(g, {"preset": 1})
+
+
+def test_zone_scores_as_json_text_and_bad_values(wi):
+    g = sdxl_graph()
+    g["12"] = {"class_type": "PrimitiveStringMultiline", "inputs": {"value": "{}"}, "_meta": {"title": "Zone Scores"}}
+    assert wi.apply_zone_scores(g, wi.parse_zone_scores('{"forehead": 0.6, "chin": 1}')) == [("12", "value")]
+    assert json.loads(g["12"]["inputs"]["value"]) == {"forehead": 0.6, "chin": 1}
     for bad, why in (("{forehead: 1}", "not valid JSON"), ("[0.5]", "JSON object"), ('{"chin": "high"}', "JSON object"),
                      ('{"chin": true}', "JSON object")):
         with pytest.raises(ValueError, match=why):
-            wi.zone_scores_text(bad)
+            wi.parse_zone_scores(bad)
+    del g["12"]
+    with pytest.raises(ValueError, match="no node titled 'Zone Scores'"):
+        wi.apply_zone_scores(g, {"forehead": 0.5})
 
 
 def test_missing_conventional_title_says_what_to_do(wi):

@@ -189,6 +189,17 @@ def test_grayscale_and_rgba_inputs(det):
     _assert_matches_dlib(faces[0], dlib_boxes("32bit.png")[0])
 
 
+def test_numpy_views_are_accepted(det):
+    rgb = load_photo("obama3.jpg")  # 1434 x 2333: the pass resizes it
+    rgb.setflags(write=False)
+    mirrored = rgb[:, ::-1]  # a read-only view with a negative stride
+    faces = det.detect(mirrored)["frames"][0]
+    assert len(faces) == 1
+    x0, y0, x1, y1 = detected("obama3.jpg")[0]["bbox_xyxy"]
+    w = rgb.shape[1]
+    assert box_iou(faces[0]["bbox_xyxy"], (w - 1 - x1, y0, w - 1 - x0, y1)) > 0.8
+
+
 def test_face_orders(det):
     by_x = detected("t1.jpg", "small_faces", "left_to_right")
     by_y = detected("t1.jpg", "small_faces", "top_to_bottom")
@@ -273,3 +284,34 @@ def test_select_faces_node_on_a_group_photo(pack):
     assert n == 6 and [fl.face_center(f)[1] for f in out["frames"][0]] == sorted(fl.face_center(f)[1] for f in faces)
     out, boxes, n = node.select(lms, "left_to_right", 6)  # past the last face: no face, not an error
     assert n == 0 and out["frames"] == [[]] and boxes == [[]]
+
+
+def test_progress_advances_once_per_batch_image(det, pack, monkeypatch):
+    from comfyui_facelab.nodes import comfy_adapter
+
+    updates = []
+
+    class Bar:
+        def __init__(self, total):
+            updates.append(("total", total))
+
+        def update_absolute(self, value, total=None, preview=None):
+            updates.append(value)
+
+    monkeypatch.setattr(comfy_adapter, "progress_bar", Bar)
+    batch = torch.cat([photo_tensor("astronaut.png")] * 3)
+    assert [len(f) for f in det.detect(batch)["frames"]] == [1, 1, 1]
+    assert updates == [("total", 3), 1, 2, 3]
+
+
+def test_missing_model_offline_names_file_folder_and_source(det, monkeypatch, tmp_path):
+    from comfyui_facelab.nodes import model_files
+    from comfyui_facelab.nodes.face import landmarker
+
+    monkeypatch.setattr(landmarker, "_cache", {})  # force a fresh model lookup
+    monkeypatch.setenv("FACELAB_MODELS_DIR", str(tmp_path))
+    with pytest.raises(model_files.ModelFileError) as err:
+        det.detect(photo_tensor("astronaut.png"))
+    msg = str(err.value)
+    assert "face_landmarker.task" in msg and str(tmp_path / "mediapipe") in msg
+    assert "storage.googleapis.com/mediapipe-models/face_landmarker" in msg

@@ -166,8 +166,10 @@ def test_rotation_by_20_degrees_and_back_matches(name, mods, detections):
     failures = []
     for zone in za.ZONE_NAMES:
         a = _mask_in_box(zm, d["plain"], zone, (h, w), box)
-        rotated = Image.fromarray(zm.face_zone_mask(d["rot"], zone, (h, w), grow=GROW, feather=FEATHER), mode="F")
-        back = np.asarray(_affine(rotated, Ainv, -Ainv @ t, (w, h), Image.BILINEAR))[y0:y1, x0:x1]
+        m, (rx0, ry0, _, _) = zm.face_zone_mask_roi(d["rot"], zone, (h, w), grow=GROW, feather=FEATHER)
+        # box pixel p (local) -> rotated-ROI point Ainv @ (p + box origin - t) - ROI origin
+        offset = Ainv @ (np.array([x0, y0]) - t) - np.array([rx0, ry0])
+        back = np.asarray(_affine(Image.fromarray(m, mode="F"), Ainv, offset, (x1 - x0, y1 - y0), Image.BILINEAR))
         iou = _soft_iou(a, back)
         if iou < 0.8:
             failures.append(f"{zone} {iou:.3f}")

@@ -25,8 +25,10 @@ def denoise_mask(entries: Iterable[tuple[torch.Tensor, float]], shape: tuple[int
     if not 0.0 <= float(max_denoise) <= 1.0:
         raise ValueError(f"FaceLab: max_denoise must lie in [0, 1], got {max_denoise}")
     out = torch.zeros(shape, dtype=torch.float32)
+    scaled = torch.empty(shape, dtype=torch.float32)  # reused: full-size temporaries are the cost at high resolution
     for mask, score in entries:
         if tuple(mask.shape) != tuple(shape):
             raise ValueError(f"FaceLab: zone mask of shape {tuple(mask.shape)} does not match the image batch {tuple(shape)}")
-        torch.maximum(out, mask.float().cpu() * zone_denoise_strength(score, max_denoise), out=out)
+        torch.mul(mask.float().cpu(), zone_denoise_strength(score, max_denoise), out=scaled)
+        torch.maximum(out, scaled, out=out)
     return out

@@ -137,7 +137,7 @@ def build_aging_conditioning(
     pos_parts, neg_parts, used = [base_pos], [base_neg], []
     for entry in comfy_adapter.iterate_with_progress(entries):
         mask = zone_masks.zones_mask(face_landmarks, batch, list(entry.zones), face_index=face_index, feather=feather)
-        area_px = int((mask > 0).sum())
+        area_px = int(torch.count_nonzero(mask))  # masks are >= 0
         if area_px == 0:
             report["skipped"].append({"zones": list(entry.zones), "score": entry.score, "why": "zone covers no pixel"})
             continue

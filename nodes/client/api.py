@@ -209,7 +209,10 @@ def _decode_json(data: bytes, what: str) -> object:
 
 
 def _snippet(data: object, limit: int = 300) -> str:
-    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else json.dumps(data) if not isinstance(data, str) else data
+    if isinstance(data, bytes):
+        text = data.decode("utf-8", "replace")
+    else:
+        text = data if isinstance(data, str) else json.dumps(data)
     return text if len(text) <= limit else text[:limit] + "..."
 
 

@@ -44,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=float, default=1800.0, metavar="S",
                         help="seconds one photo may take from queueing to its result; then it is cancelled (default 1800)")
     parser.add_argument("--connect-timeout", type=float, default=5.0, metavar="S",
-                        help="seconds to wait for the server to answer a connection or a request step (default 5)")
+                        help="seconds to wait for a connection, and for the server's first answer (default 5)")
     parser.add_argument("--keep-going", action="store_true",
                         help="after a photo fails in a node, go on with the next photos of the folder")
 
@@ -132,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
                 code = _exit_code(exc)
                 break
             except KeyboardInterrupt:
-                console.error("stopped (Ctrl-C); the running prompt was cancelled on the server")
+                console.error("stopped (Ctrl-C); this photo's prompt, if it was queued, was cancelled on the server")
                 failed.append(photo)
                 code = EXIT_CTRL_C
                 break

@@ -19,7 +19,6 @@ from typing import Callable
 
 from . import workflow_inputs as wi
 from .api import ComfyClient, ComfyError
-from .websocket import WebSocketError
 
 log = logging.getLogger("FaceLab")
 
@@ -73,7 +72,7 @@ class Events:
         while (remaining := deadline - time.monotonic()) > 0:
             try:
                 message = self.ws.recv(timeout=remaining)
-            except (OSError, WebSocketError) as exc:
+            except (OSError, ValueError) as exc:  # WebSocketError is an OSError; ValueError: text that is not UTF-8
                 log.warning("progress stream lost (%s); polling /history instead", exc)
                 self.close()
                 return None

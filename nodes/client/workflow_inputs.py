@@ -10,15 +10,19 @@ from __future__ import annotations
 import json
 import re
 
-# Conventional titles. For each option, in order: (title, groups of input names); the first title present in
-# the workflow is used, and on that node the first group with an input present is set (every input of the
-# group that the node has: CLIPTextEncodeSDXL takes both text_g and text_l).
+# Conventional titles (docs/client.md). Per option, in order: (title, groups of input names). The first title present
+# in the workflow is used, and on that node the first group with an input present is set (every input of the group
+# that the node has: CLIPTextEncodeSDXL takes both text_g and text_l). "Face Edit" is the FaceLab node that holds an
+# edit's prompts and strength together (e.g. Aging Zone Conditioning: positive, negative, max_denoise).
 IMAGE_TITLE = "Input Image"
+EDIT_TITLE = "Face Edit"
 CONVENTIONS: dict[str, tuple[tuple[str, tuple[tuple[str, ...], ...]], ...]] = {
     "seed": (("Seed", (("seed",), ("noise_seed",), ("value",))), ("Sampler", (("seed",), ("noise_seed",)))),
-    "strength": (("Strength", (("strength",), ("denoise",), ("value",))), ("Sampler", (("denoise",),))),
-    "prompt": (("Positive Prompt", (("text",), ("text_g", "text_l"), ("value",))),),
-    "negative": (("Negative Prompt", (("text",), ("text_g", "text_l"), ("value",))),),
+    "strength": (("Strength", (("strength",), ("denoise",), ("max_denoise",), ("value",))),
+                 (EDIT_TITLE, (("strength",), ("max_denoise",), ("denoise",))),
+                 ("Sampler", (("denoise",),))),
+    "prompt": (("Positive Prompt", (("text",), ("text_g", "text_l"), ("value",))), (EDIT_TITLE, (("positive",),))),
+    "negative": (("Negative Prompt", (("text",), ("text_g", "text_l"), ("value",))), (EDIT_TITLE, (("negative",),))),
 }
 ZONE_SCORES_TITLE = "Zone Scores"
 ZONE_TEXT_INPUTS = ("zone_scores", "scores", "scores_json", "text", "value")  # a node taking the scores as JSON text
@@ -78,10 +82,8 @@ def coerce(value: object, current: object, where: str) -> object:
     text widget but becomes 7 in an INT widget). Unknown current type: JSON if it parses, else the string."""
     if isinstance(current, list):
         raise ValueError(f"{where} is connected to node {current[0]!r}, not a widget: set that node instead")
-    if not isinstance(value, str):
-        if isinstance(current, float) and isinstance(value, int) and not isinstance(value, bool):
-            return float(value)
-        return value
+    if not isinstance(value, str):  # typed options (--seed 5) follow the same rules as their text
+        value = json.dumps(value) if isinstance(value, (dict, list)) else str(value)
     try:
         if isinstance(current, bool):
             lowered = value.strip().lower()
@@ -195,12 +197,14 @@ def apply_zone_scores(graph: dict, scores: dict[str, float]) -> list[tuple[str, 
             _set(graph, nid, text_input, json.dumps(scores), "--zone-scores")
             done.append((nid, text_input))
             continue
+        sliders = [name for name, value in inputs.items() if isinstance(value, (int, float)) and not isinstance(value, bool)]
         sides = {zone: v for zone, v in scores.items() if zone not in inputs}
-        if sides and SIDE_OVERRIDES not in inputs:
-            raise ValueError(f"--zone-scores: node {describe(graph, nid)} has no input {', '.join(map(repr, sides))}; "
-                             f"its inputs are: {', '.join(sorted(inputs))}")
+        wrong = [zone for zone in scores if zone in inputs and zone not in sliders]
+        if wrong or sides and SIDE_OVERRIDES not in inputs:
+            raise ValueError(f"--zone-scores: node {describe(graph, nid)} has no score input "
+                             f"{', '.join(map(repr, wrong or sides))}; its number inputs are: {', '.join(sorted(sliders))}")
         for zone, value in scores.items():
-            if zone in inputs:
+            if zone in sliders:
                 _set(graph, nid, zone, value, "--zone-scores")
                 done.append((nid, zone))
         if sides:

@@ -25,6 +25,7 @@ log = logging.getLogger("FaceLab")
 MIN_RING_PIXELS = 64
 STD_RATIO_LIMITS = (0.5, 2.0)  # a ring of flat colour must not blow up the crop's contrast
 LUT_SIZE = 33
+MAX_SAMPLES = 32768
 
 
 def colour_lut(mapping, size: int = LUT_SIZE, device=None) -> torch.Tensor:
@@ -50,8 +51,9 @@ def match_to_reference(crop: torch.Tensor, reference: torch.Tensor, ring: torch.
     if n < MIN_RING_PIXELS:
         log.info("FaceLab colour match: only %d ring pixels around the mask; colour match skipped", n)
         return crop
-    got = rgb_to_lab(crop[ring])
-    want = rgb_to_lab(reference[ring])
+    step = max(1, n // MAX_SAMPLES)  # statistics need a few ten thousand pixels, not all of them
+    got = rgb_to_lab(crop[ring][::step])
+    want = rgb_to_lab(reference[ring][::step])
     mu_got, mu_want = got.mean(0), want.mean(0)
     ratio = ((want.std(0) + 1e-3) / (got.std(0) + 1e-3)).clamp(*STD_RATIO_LIMITS)
     lut = colour_lut(lambda rgb: lab_to_rgb((rgb_to_lab(rgb) - mu_got) * ratio + mu_want), device=crop.device)

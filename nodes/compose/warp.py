@@ -72,17 +72,19 @@ def inside(m: np.ndarray, out_hw, src_hw, device=None) -> torch.Tensor:
     return (x >= -0.5) & (x <= sw - 0.5) & (y >= -0.5) & (y <= sh - 0.5)
 
 
-def sample(src: torch.Tensor, m: np.ndarray, out_hw, padding: str = "border") -> torch.Tensor:
+def sample(src, m: np.ndarray, out_hw, padding: str = "border") -> torch.Tensor:
     """Resample src [C,H,W] onto an out_hw grid whose pixel (u, v) lies at m @ (u, v, 1) in src.
 
-    padding "border" replicates the edge pixels for points outside src (never mirrors), "zeros" gives 0.
-    A pure integer translation is an exact copy (bit-identical values).
+    src may also be a list of [C_i,H,W] tensors of one size: they are sampled together (channels stacked)
+    without copying more than the part the grid reads. padding "border" replicates the edge pixels for
+    points outside src (never mirrors), "zeros" gives 0. A pure integer translation is an exact copy.
     """
-    c, sh, sw = src.shape
+    parts = list(src) if isinstance(src, (list, tuple)) else [src]
+    sh, sw = parts[0].shape[-2:]
     h, w = int(out_hw[0]), int(out_hw[1])
     off = integer_offset(m)
     if off is not None:
-        return _copy_window(src, off, (h, w), padding)
+        return torch.cat([_copy_window(p, off, (h, w), padding) for p in parts])
 
     # Box-average first when 2 or more source pixels fall on one destination pixel (anti-aliasing).
     step = math.sqrt(abs(np.linalg.det(m[:2, :2])))
@@ -95,16 +97,16 @@ def sample(src: torch.Tensor, m: np.ndarray, out_hw, padding: str = "border") ->
     y0 = min(max(math.floor(fy0) - k, 0), sh - 1) // k * k
     x1 = max(min(-(-(math.ceil(fx1) + 2 * k) // k) * k, sw), x0 + 1)
     y1 = max(min(-(-(math.ceil(fy1) + 2 * k) // k) * k, sh), y0 + 1)
-    roi = src[:, y0:y1, x0:x1]
     local = translation(-x0, -y0) @ m
+    rois = [p[:, y0:y1, x0:x1] for p in parts]  # views: grid_sample reads strided input, no copy needed
     if k > 1:
-        roi = F.avg_pool2d(roi[None], k, stride=k, ceil_mode=True)[0]
+        rois = [F.avg_pool2d(r[None], k, stride=k, ceil_mode=True)[0] for r in rois]
         local = np.diag([1.0 / k, 1.0 / k, 1.0]) @ translation(-(k - 1) / 2.0, -(k - 1) / 2.0) @ local
-    rh, rw = roi.shape[-2:]
-    x, y = mapped_grid(local, (h, w), src.device)
+    rh, rw = rois[0].shape[-2:]
+    x, y = mapped_grid(local, (h, w), parts[0].device)
     grid = torch.stack([(2.0 * x + 1.0) / rw - 1.0, (2.0 * y + 1.0) / rh - 1.0], dim=-1)[None]
-    out = F.grid_sample(roi[None].contiguous(), grid, mode="bilinear", padding_mode=padding, align_corners=False)[0]
-    return out
+    out = [F.grid_sample(r[None], grid, mode="bilinear", padding_mode=padding, align_corners=False)[0] for r in rois]
+    return torch.cat(out) if len(out) > 1 else out[0]
 
 
 def _copy_window(src: torch.Tensor, off: tuple[int, int], out_hw, padding: str) -> torch.Tensor:

@@ -10,9 +10,9 @@ Pipeline per image (all passes are MediaPipe Tasks, see landmarker.py):
   auto         standard; small_faces only when standard found nothing.
 
 Coordinates: every pass sees an integer pixel region resized to an integer size, and its landmarks are
-mapped back with that pass's exact scale factors (pixel-edge convention, as MediaPipe's normalised
-coordinates and torch's align_corners=False resize both use), so there is no rounding drift between
-scales. `transformation_matrix` is MediaPipe's for the pass that measured the face: the whole image in
+mapped back with that pass's exact scale factors about pixel centres (pixel i's centre is coordinate i in
+MediaPipe's output; torch's align_corners=False resize keeps centres aligned the same way). Scaling about
+pixel edges instead left a measured half-pixel bias on 64-256 px images. `transformation_matrix` is MediaPipe's for the pass that measured the face: the whole image in
 standard mode; for faces found by small_faces, the crop around the face (its rotation is still the head
 pose, measured with the crop as the camera frame; its translation is relative to that crop).
 
@@ -41,18 +41,18 @@ DETECTION_MODES = ("standard", "small_faces", "auto")
 PASS_MAX_SIDE = 1280  # long side of the copy the standard pass sees
 MIN_PASS_SIDE = 256  # tiny images are upscaled to this for the pass
 CROP_FACE_PX = 320  # a candidate's crop is scaled down so its face is this size (never up: the mesh model resamples)
-CANDIDATE_CROP_FACTOR = 3.0  # crop side / detector-box side: the face mesh fills ~45% of the crop
+CANDIDATE_CROP_FACTOR = 3.0  # crop side / detector-box side: the face fills about a third of the crop
 CROP_MAX_FACES = 3  # a crop may hold neighbours; the one at the expected place is kept
-TILE = 384  # detector tile side (pixels the detector sees); stride is half of it
+TILE = 384  # detector tile side in pixels of the pyramid level; stride is half of it
 DUPLICATE_IOU = 0.3
-HUE_COHERENCE_MIN = 0.5  # real faces measure 0.99, the colour wheel 0.11 (docs/landmarks.md)
+HUE_COHERENCE_MIN = 0.5  # real faces measure 0.99, the colour wheel 0.13 (docs/landmarks.md)
 GREY_CHROMA = 0.04  # mean chroma (0..1) below which an image region has no meaningful hue
 
 Box = tuple[int, int, int, int]
 
 
 class _Frame:
-    """One image (torch or numpy, HxWxC, float 0..1 or uint8) read region by region, never copied whole."""
+    """One image (torch or numpy, HxWxC, float 0..1 or uint8), read as RGB uint8 regions, resized on the way."""
 
     def __init__(self, image):
         self.data = image
@@ -65,9 +65,12 @@ class _Frame:
         x0, y0, x1, y1 = box
         crop = self.data[y0:y1, x0:x1, : min(self.C, 3)]
         if (x1 - x0, y1 - y0) == (out_w, out_h):
-            return landmarker.to_rgb_uint8(crop)
-        if isinstance(crop, np.ndarray):
-            crop = torch.from_numpy(crop if crop.flags.writeable else crop.copy())
+            out = np.empty((out_h, out_w, 3), dtype=np.uint8)
+            for r in range(0, out_h, 512):  # in row blocks: no full-size float temporaries on 8K images
+                out[r : r + 512] = landmarker.to_rgb_uint8(crop[r : r + 512])
+            return out
+        if isinstance(crop, np.ndarray):  # torch needs writeable memory with positive strides (not a flipped view)
+            crop = torch.from_numpy(crop if crop.flags.writeable and min(crop.strides) >= 0 else crop.copy())
         upscale = out_w > x1 - x0
         if upscale or crop.dtype != torch.uint8:
             crop = crop.float() / 255.0 if crop.dtype == torch.uint8 else crop.float()
@@ -206,26 +209,34 @@ def _tile_origins(extent: int, side: int) -> list[int]:
 
 
 def _tile_candidates(frame: _Frame, min_confidence: float) -> list[tuple[tuple, float, bool]]:
-    """BlazeFace boxes over a tile pyramid: (box xyxy full px, score, touches an inner tile edge)."""
+    """BlazeFace boxes over a tile pyramid: (box xyxy full px, score, touches an inner tile edge).
+
+    Level k is one copy of the image at 1/2^k scale, cut into TILE-px tiles at half-tile stride (each pixel
+    is resized once, not once per overlapping tile); levels stop when the copy fits in one tile, which the
+    standard pass already covers.
+    """
     cands = []
-    side = TILE  # tile side in full-resolution pixels; doubles per level
-    while side < max(frame.W, frame.H):
-        tw, th = min(side, frame.W), min(side, frame.H)
-        out_w, out_h = max(1, round(tw * TILE / side)), max(1, round(th * TILE / side))
-        sx, sy = tw / out_w, th / out_h
-        for y0 in _tile_origins(frame.H, side):
+    level = 0
+    while True:
+        lw, lh = max(1, round(frame.W / 2**level)), max(1, round(frame.H / 2**level))
+        if max(lw, lh) <= TILE:
+            return cands
+        rgb = frame.region((0, 0, frame.W, frame.H), lw, lh)
+        sx, sy = frame.W / lw, frame.H / lh
+        for y0 in _tile_origins(lh, TILE):
             comfy_adapter.check_interrupt()
-            for x0 in _tile_origins(frame.W, side):
-                boxes, scores = landmarker.detect_boxes(frame.region((x0, y0, x0 + tw, y0 + th), out_w, out_h), min_confidence)
+            for x0 in _tile_origins(lw, TILE):
+                tile = rgb[y0 : y0 + TILE, x0 : x0 + TILE]
+                th, tw = tile.shape[:2]
+                boxes, scores = landmarker.detect_boxes(tile, min_confidence)
                 for b, s in zip(boxes, scores):
                     # A box cut by an inner tile edge is a partial face; the neighbouring tile sees it whole.
-                    cut = (b[0] <= 2 and x0 > 0) or (b[1] <= 2 and y0 > 0) or (b[2] >= out_w - 2 and x0 + tw < frame.W) or (
-                        b[3] >= out_h - 2 and y0 + th < frame.H
+                    cut = (b[0] <= 2 and x0 > 0) or (b[1] <= 2 and y0 > 0) or (b[2] >= tw - 2 and x0 + tw < lw) or (
+                        b[3] >= th - 2 and y0 + th < lh
                     )
-                    box = (x0 + b[0] * sx, y0 + b[1] * sy, x0 + b[2] * sx, y0 + b[3] * sy)
+                    box = ((x0 + b[0]) * sx, (y0 + b[1]) * sy, (x0 + b[2]) * sx, (y0 + b[3]) * sy)
                     cands.append((box, float(s), bool(cut)))
-        side *= 2
-    return cands
+        level += 1
 
 
 def _small_faces(frame: _Frame, min_confidence: float, faces: list[dict]) -> list[dict]:
@@ -242,8 +253,8 @@ def _small_faces(frame: _Frame, min_confidence: float, faces: list[dict]) -> lis
         centre = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
         side = max(box[2] - box[0], box[3] - box[1])
         crop = _square_around(centre[0], centre[1], side * CANDIDATE_CROP_FACTOR, frame.W, frame.H)
-        # The detector box is ~0.75 of the mesh box: size the crop scale on the mesh.
-        face = _pick(_crop_pass(frame, crop, side / 0.75, min_confidence), centre)
+        # A detector box is 0.85-0.95 of the mesh box's size (measured): close enough to size the crop scale.
+        face = _pick(_crop_pass(frame, crop, side, min_confidence), centre)
         if face is None:  # the landmarker does not confirm the detector: not a face
             continue
         if any(_same_face(face["bbox_xyxy"], f["bbox_xyxy"]) for f in faces):

@@ -134,7 +134,7 @@ def _right(name: str, definition: str, *rings: Ring, holes: tuple = ()) -> None:
     _RIGHT[name] = Zone(name, definition, tuple(rings), holes)
 
 
-_right("crows_feet", "lateral to the outer eye corner: from the brow tail to the upper cheekbone, out to the temple",
+_right("crows_feet", "lateral to the outer eye corner: from the brow tail down to the upper cheekbone, out toward the temple",
        (130, 247, 113, 124, 156, 139, 34, 227, 116, 111, 35, 226))
 _right("under_eye", "tear trough and lower-lid hollow: below the lower lid, above the cheek, inner to outer eye corner",
        (33, 7, 163, 144, 145, 153, 154, 155, 133, 243, 233, 128, 121, 120, 119, 118, 117, 111, 35, 226, 130))

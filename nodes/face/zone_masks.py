@@ -92,26 +92,28 @@ def _zone(zone: str):
 
 
 def _clip_convex(poly: np.ndarray, clip: np.ndarray) -> np.ndarray:
-    """Sutherland-Hodgman: the part of `poly` inside the convex counter-clockwise polygon `clip`."""
-    out = poly
-    for a, b in zip(clip, np.roll(clip, -1, axis=0)):
-        if len(out) == 0:
+    """Sutherland-Hodgman: the part of `poly` inside the convex, positively oriented polygon `clip`."""
+    a_pts = clip
+    edges = np.roll(clip, -1, axis=0) - clip
+    cross = edges[:, None, 0] * (poly[None, :, 1] - a_pts[:, None, 1]) - edges[:, None, 1] * (poly[None, :, 0] - a_pts[:, None, 0])
+    if (cross >= 0).all():
+        return poly  # already inside: the usual case on a frontal face
+    out = [tuple(p) for p in poly.tolist()]
+    for (ax, ay), (ex, ey) in zip(clip.tolist(), edges.tolist()):
+        if not out:
             break
-        edge = b - a
-        side = edge[0] * (out[:, 1] - a[1]) - edge[1] * (out[:, 0] - a[0]) >= 0  # left of a->b = inside
-        nxt = np.roll(out, -1, axis=0)
-        nxt_side = np.roll(side, -1)
-        pts = []
-        for p, q, sp, sq in zip(out, nxt, side, nxt_side):
-            if sp:
-                pts.append(p)
-            if sp != sq:
-                d = q - p
-                denom = edge[0] * d[1] - edge[1] * d[0]
-                t = (edge[1] * (p[0] - a[0]) - edge[0] * (p[1] - a[1])) / denom
-                pts.append(p + t * d)
-        out = np.array(pts, dtype=np.float64).reshape(-1, 2)
-    return out
+        inside = [ex * (py - ay) - ey * (px - ax) >= 0 for px, py in out]
+        kept = []
+        for k, (px, py) in enumerate(out):
+            qx, qy = out[(k + 1) % len(out)]
+            if inside[k]:
+                kept.append((px, py))
+            if inside[k] != inside[(k + 1) % len(out)]:
+                dx, dy = qx - px, qy - py
+                t = (ey * (px - ax) - ex * (py - ay)) / (ex * dy - ey * dx)
+                kept.append((px + t * dx, py + t * dy))
+        out = kept
+    return np.array(out, dtype=np.float64).reshape(-1, 2)
 
 
 def _shape(lm: np.ndarray, frame: FaceFrame, name: str) -> tuple[list, list]:

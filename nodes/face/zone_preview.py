@@ -53,19 +53,17 @@ def _label_anchor(mask: np.ndarray, x0: int, y0: int) -> tuple[float, float] | N
     return x0 + ix * step + step / 2, y0 + iy * step + step / 2
 
 
-def _place(box: tuple[float, float, float, float], taken: list, height: float, limit: tuple[int, int]):
-    """Shift a label box down (then up) until it overlaps no placed label; keep it inside the image."""
-    w, h = limit
-    x1, y1, x2, y2 = box
-    dx = min(0.0, w - x2) - min(0.0, x1)
-    candidates = [k * height for k in (0, 1, -1, 2, -2, 3, -3, 4, -4)]
-    for dy in candidates:
-        b = (x1 + dx, y1 + dy, x2 + dx, y2 + dy)
-        if b[1] < 0 or b[3] > h:
-            continue
-        if not any(b[0] < t[2] and t[0] < b[2] and b[1] < t[3] and t[1] < b[3] for t in taken):
-            return b
-    return (x1 + dx, y1, x2 + dx, y2)
+def _column_layout(anchors: list, heights: float, top: float, bottom: float) -> list[float]:
+    """Label centre y per anchor (sorted by anchor y): as close to its anchor as possible, never overlapping."""
+    ys, prev = [], -np.inf
+    for y in anchors:
+        y = max(y, prev + heights)
+        ys.append(y)
+        prev = y
+    overflow = (ys[-1] + heights / 2) - bottom if ys else 0.0
+    if overflow > 0:  # push the column up, keeping the spacing, but not above the top
+        ys = [max(y - overflow, top + heights / 2 + k * heights) for k, y in enumerate(ys)]
+    return ys
 
 
 def render_preview(rgb: np.ndarray, faces: list[dict], zones, opacity: float = 0.45, labels: bool = True) -> np.ndarray:
@@ -104,21 +102,54 @@ def render_preview(rgb: np.ndarray, faces: list[dict], zones, opacity: float = 0
             for poly in zone_polygons(lm, name) + zone_hole_polygons(lm, name):
                 pts = [tuple(p) for p in poly.tolist()]
                 draw.line(pts + [pts[0]], fill=ZONE_COLOURS[name], width=width, joint="curve")
-        if not labels:
-            continue
-        font = _font(int(np.clip(iod * 0.12, 9, 48)))
-        taken: list = []
-        for name, mask, (x0, y0, _, _) in sorted(items, key=lambda it: it[2][1]):
-            anchor = _label_anchor(mask, x0, y0)
-            if anchor is None:
-                continue
-            tb = draw.textbbox((0, 0), name, font=font)
-            tw, th = tb[2] - tb[0], tb[3] - tb[1]
-            pad = max(1, th // 5)
-            box = (anchor[0] - tw / 2 - pad, anchor[1] - th / 2 - pad, anchor[0] + tw / 2 + pad, anchor[1] + th / 2 + pad)
-            box = _place(box, taken, th + 2 * pad, (w, h))
-            taken.append(box)
-            draw.rectangle(box, fill=(0, 0, 0))
-            draw.rectangle((box[0], box[1], box[0] + pad, box[3]), fill=ZONE_COLOURS[name])
-            draw.text((box[0] + 2 * pad - tb[0], box[1] + pad - tb[1]), name, fill=(255, 255, 255), font=font)
+        if labels:
+            _draw_labels(draw, face, iod, items, (w, h))
     return np.asarray(image)
+
+
+def _draw_labels(draw: ImageDraw.ImageDraw, face: dict, iod: float, items: list, size: tuple[int, int]) -> None:
+    """Zone names in two columns beside the face, each joined to its zone by a leader line in the zone's colour.
+
+    Labels sit outside the face so they hide nothing; a face at the image border gets its column inside.
+    """
+    w, h = size
+    font = _font(int(np.clip(iod * 0.16, 10, 44)))
+    lm = np.asarray(face["landmarks_xy"], dtype=np.float64)
+    fx0, fx1 = float(lm[:, 0].min()), float(lm[:, 0].max())
+    centre = (fx0 + fx1) / 2
+    entries = []
+    for name, mask, (x0, y0, _, _) in items:
+        anchor = _label_anchor(mask, x0, y0)
+        if anchor is not None:
+            entries.append((name, anchor))
+    # Sides: by anchor position; zones on the midline go to the shorter column.
+    left = [e for e in entries if e[1][0] < centre - 0.08 * (fx1 - fx0)]
+    right = [e for e in entries if e[1][0] > centre + 0.08 * (fx1 - fx0)]
+    for e in sorted((e for e in entries if e not in left and e not in right), key=lambda e: e[1][1]):
+        (left if len(left) <= len(right) else right).append(e)
+    sample = draw.textbbox((0, 0), "Hg", font=font)
+    th = sample[3] - sample[1]
+    pad = max(1, th // 4)
+    row = th + 2 * pad + max(1, th // 5)
+    gap = 0.12 * iod
+    for column, side in ((left, -1), (right, 1)):
+        column.sort(key=lambda e: e[1][1])
+        ys = _column_layout([a[1] for _, a in column], row, 0.0, float(h))
+        for (name, anchor), y in zip(column, ys):
+            tb = draw.textbbox((0, 0), name, font=font)
+            tw = tb[2] - tb[0]
+            if side < 0:
+                x_edge = max(fx0 - gap, tw + 2 * pad)  # right edge of the box
+                box = (x_edge - tw - 2 * pad, y - th / 2 - pad, x_edge, y + th / 2 + pad)
+                start = (box[2], y)
+            else:
+                x_edge = min(fx1 + gap, w - tw - 2 * pad)  # left edge of the box
+                box = (x_edge, y - th / 2 - pad, x_edge + tw + 2 * pad, y + th / 2 + pad)
+                start = (box[0], y)
+            colour = ZONE_COLOURS[name]
+            draw.line([start, anchor], fill=colour, width=max(1, th // 8))
+            r = max(1.5, th / 6)
+            draw.ellipse((anchor[0] - r, anchor[1] - r, anchor[0] + r, anchor[1] + r), fill=colour)
+            draw.rectangle(box, fill=(0, 0, 0))
+            draw.rectangle((box[0], box[1], box[0] + pad, box[3]), fill=colour)
+            draw.text((box[0] + 2 * pad - tb[0], box[1] + pad - tb[1]), name, fill=(255, 255, 255), font=font)

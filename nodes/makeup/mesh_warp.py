@@ -98,6 +98,18 @@ def unfolded_triangles(points: np.ndarray, tris: np.ndarray, min_area: float = 1
     return areas * sign > min_area
 
 
+def facing_triangles(points_3d: np.ndarray, tris: np.ndarray, min_cos: float = 0.3) -> np.ndarray:
+    """True for triangles seen at less than acos(min_cos) from straight on (needs the mesh's 3-D points).
+
+    Grazing triangles along a turned face's silhouette sample little of the face and often the background
+    or hair beyond it (the mesh overshoots the silhouette by a few pixels): they are not used as a source.
+    """
+    p = np.asarray(points_3d, dtype=np.float64)[tris]
+    normal = np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0])
+    cos = normal[:, 2] / np.maximum(np.linalg.norm(normal, axis=1), 1e-12)
+    return cos * np.sign(np.median(cos)) >= min_cos
+
+
 def rasterize_triangle_ids(points: np.ndarray, tris: np.ndarray, size: tuple[int, int], keep: np.ndarray | None = None) -> np.ndarray:
     """(H, W) int32 image: the index of the triangle covering each pixel centre, -1 where none.
 
@@ -131,19 +143,23 @@ def warp_face(
     dst_points: np.ndarray,
     dst_size: tuple[int, int],
     dst_offset: tuple[float, float] = (0.0, 0.0),
+    image_points_3d: np.ndarray | None = None,
 ) -> tuple[torch.Tensor, np.ndarray]:
     """Warp the face in `image` ([H, W, C] float) onto the mesh `dst_points`.
 
     dst_points are landmark pixels of the destination face (any frame); the output covers the
     destination window of `dst_size` (h, w) whose top-left is at `dst_offset` (x, y) in that frame.
     Returns (warped [h, w, C] float32, valid [h, w] bool). A pixel is valid when a mesh triangle
-    covers it, that triangle faces the camera in both faces, and it samples inside `image`.
+    covers it, that triangle faces the camera in both faces (and, given `image_points_3d`, is not seen
+    at a grazing angle in `image`), and it samples inside `image`.
     """
     tris = mesh_triangles()
     src = np.asarray(image_points, dtype=np.float64)[:N_MESH_POINTS]
     dst = np.asarray(dst_points, dtype=np.float64)[:N_MESH_POINTS] - np.asarray(dst_offset, dtype=np.float64)
     affine, solvable = triangle_affines(dst, src, tris)
     keep = solvable & unfolded_triangles(src, tris) & unfolded_triangles(dst, tris)
+    if image_points_3d is not None and np.ptp(np.asarray(image_points_3d)[:N_MESH_POINTS, 2]) > 0:
+        keep &= facing_triangles(np.asarray(image_points_3d)[:N_MESH_POINTS], tris)
     h, w = dst_size
     ids = rasterize_triangle_ids(dst, tris, (h, w), keep)
     rows, cols = np.nonzero(ids >= 0)

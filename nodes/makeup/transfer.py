@@ -111,7 +111,9 @@ def transfer_face(
         out.messages.append("reference face lies outside the reference image: nothing to do")
         return out
     ref_work, ref_lm_w = _working_copy(reference, ref_lm, ref_box, min(1.0, work_iod / iod_r))
-    warped, valid = mesh_warp.warp_face(ref_work, ref_lm_w, src_lm_w, tuple(src_work.shape[:2]))
+    ref_3d = reference_face.get("landmarks_3d")
+    ref_3d = None if ref_3d is None else np.asarray(ref_3d, dtype=np.float64)
+    warped, valid = mesh_warp.warp_face(ref_work, ref_lm_w, src_lm_w, tuple(src_work.shape[:2]), image_points_3d=ref_3d)
 
     hw_w = tuple(src_work.shape[:2])
     x0, y0, x1, y1 = box
@@ -155,6 +157,9 @@ def transfer_face(
         )
         if rt is None:
             out.messages.append(f"{name}: the reference shows too little of this region (turned away or cropped): skipped")
+            continue
+        if name in color_transfer.NEEDS_PIGMENT and not color_transfer.is_visible(name, rt.pigment):
+            out.messages.append(f"{name}: the reference shows no makeup there (bare skin): left as it is")
             continue
         transfers[name] = rt
         out.regions[name] = _describe_region(name, rt, strengths[name], float(full_masks[name].sum()))
@@ -204,7 +209,8 @@ def _describe_region(name: str, rt: color_transfer.RegionTransfer, strength: flo
         "strength": round(float(strength), 3),
         "area_px": round(area, 1),
         "coverage": round(rt.coverage, 3),
-        "visible": name in ("lips", "foundation") or color_transfer.is_visible(rt.ref_lab, rt.skin_lab),
+        "visible": color_transfer.is_visible(name, rt.pigment),
+        "pigment": round(rt.pigment, 2),
     }
     if name == "lips":
         info["finish"] = describe.lip_finish(rt.ref_lightness)

@@ -153,7 +153,8 @@ class UiGraph:
                 continue
             for socket in node.get("inputs") or []:
                 name = input_name(socket)
-                if name not in schema.inputs:
+                parent = schema.inputs.get(name.split(".")[0])
+                if name not in schema.inputs and not (parent and parent.is_dynamic):
                     issues.append(Issue("error", node_label(node_id, schema.name, name), "no such input"))
             for slot, socket in enumerate(node.get("outputs") or []):
                 if slot >= len(schema.outputs):

@@ -1,0 +1,72 @@
+"""Shipped workflows, checked without ComfyUI: workflows/*.json (UI format, shown in ComfyUI's template browser)
+and their generated API copies in workflows/api/ parse, use existing nodes, connect matching types, carry valid
+widget values, describe the same graph, and come with a thumbnail and a note for the user."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FOLDERS = [ROOT / "workflows", ROOT / "tests" / "data" / "workflows"]
+SHIPPED = sorted((ROOT / "workflows").glob("*.json"))
+
+
+@pytest.fixture(scope="module")
+def wc(pack):
+    from comfyui_facelab.nodes import workflows_check
+
+    return workflows_check
+
+
+@pytest.fixture(scope="module")
+def schemas(wc, pack):
+    return wc.build_schemas(ROOT / "tests" / "data" / "core_object_info.json", pack.NODE_CLASS_MAPPINGS,
+                            pack.NODE_DISPLAY_NAME_MAPPINGS)
+
+
+@pytest.mark.parametrize("folder", FOLDERS, ids=[f.relative_to(ROOT).as_posix() for f in FOLDERS])
+def test_workflows_and_api_copies_are_valid(wc, schemas, folder):
+    report = wc.validate_folder(folder, schemas)
+    problems = [f"{Path(path).relative_to(ROOT)}: {issue}" for path, issues in report.items()
+                for issue in wc.errors(issues)]
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("folder", FOLDERS, ids=[f.relative_to(ROOT).as_posix() for f in FOLDERS])
+def test_api_copies_are_generated_from_the_ui_workflows(folder):
+    sys.path.insert(0, str(ROOT / "tools"))
+    import export_api_workflows
+
+    problems = export_api_workflows.export_folder(folder, export_api_workflows.load_schemas(), check=True)
+    assert not problems, "\n".join(problems)
+
+
+def test_core_schema_fixture_states_its_provenance():
+    head = json.loads((ROOT / "tests" / "data" / "core_object_info.json").read_text())["_provenance"]
+    assert head["comfyui_version"] == "0.33.0" and "object_info" in head["source"] and head["nodes"] > 500
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_shipped_workflow_has_thumbnail_and_notes(path):
+    assert path.with_suffix(".jpg").is_file(), f"{path.name} needs a same-named .jpg thumbnail for the template browser"
+    nodes = json.loads(path.read_text())["nodes"]
+    notes = [n for n in nodes if n["type"] in ("Note", "MarkdownNote")]
+    assert notes, f"{path.name} needs a Note telling the user which model to load and which knobs matter"
+    if any(n["type"] == "CheckpointLoaderSimple" for n in nodes):
+        assert any("checkpoint" in str(n.get("widgets_values")).lower() for n in notes), path.name
+
+
+def test_facelab_inputs_of_frontend_widget_types_are_sockets(pack, wc):
+    """The frontend draws BOUNDING_BOX, COLOR... inputs as editors unless forceInput is set: a FaceLab input of
+    such a type that expects a link must say so, or saved workflows gain a widget value and lose the socket."""
+    from comfyui_facelab.nodes.workflows_check.schema import schema_from_class
+
+    primitives = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
+    offenders = [f"{name}.{spec.name} ({spec.type})" for name, cls in pack.NODE_CLASS_MAPPINGS.items()
+                 for spec in schema_from_class(name, cls).inputs.values()
+                 if spec.is_widget and spec.widget_type not in primitives]
+    assert not offenders, f"add 'forceInput': True to {offenders}"
