@@ -32,6 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mode", default="auto", choices=("standard", "small_faces", "auto"),
                         help="face detection mode (small_faces finds ~80 px faces in large photos)")
     parser.add_argument("--max-faces", type=int, default=8, help="most faces to find")
+    parser.add_argument("--contact-sheet", action="store_true",
+                        help="also write contact_sheet.png: one small picture per zone of the first face")
 
 
 def _load_rgb(path: Path) -> np.ndarray:
@@ -96,6 +98,10 @@ def run(args: argparse.Namespace) -> int:
     preview = zone_preview.render_preview(rgb, faces, zones)
     Image.fromarray(preview).save(out / "preview.png")
     report["preview"] = "preview.png"
+    if args.contact_sheet:
+        sheet = zone_preview.render_contact_sheet(rgb, faces[0], zones)
+        Image.fromarray(sheet).save(out / "contact_sheet.png")
+        report["contact_sheet"] = "contact_sheet.png"
     (out / "report.json").write_text(json.dumps(report, indent=2))
     print(f"FaceLab demo: {len(faces)} face(s) in {photo.name}; {len(zones)} zone masks in {out / 'masks'}, "
           f"preview {out / 'preview.png'}, report {out / 'report.json'}")

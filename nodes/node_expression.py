@@ -1,4 +1,292 @@
-"""Placeholder: nodes of this capability are being built."""
+"""Expression and anonymisation nodes: find closed eyes / missing smiles and mask them, skip sampling when nothing
+needs fixing, plan and pick anonymised faces with an identity check and a privacy fail-safe.
 
-NODE_CLASS_MAPPINGS: dict = {}
-NODE_DISPLAY_NAME_MAPPINGS: dict = {}
+Thin V1 wrappers over expression/*.py (pure logic).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import torch
+
+from . import comfy_adapter, types
+from .compose.plan import StitchPlan, check_plan
+from .compose.tensors import as_mask, as_rgb
+from .expression import anonymise_plan, anonymise_select, expression_check, expression_masks, prompts
+from .expression.anonymise_plan import AnonymisePlan
+from .face import face_landmarks as fl
+
+log = logging.getLogger("FaceLab")
+
+ORDER_CHOICES = {
+    "repeated (all faces, then all faces again)": "repeated",
+    "grouped (face 0's candidates, then face 1's, ...)": "grouped",
+}
+
+
+def _json(obj) -> str:
+    return json.dumps(obj, indent=1, allow_nan=False, default=float)
+
+
+def _out(t: torch.Tensor) -> torch.Tensor:
+    return t.to(comfy_adapter.intermediate_device())
+
+
+class FaceLabExpressionAnalysis:
+    DESCRIPTION = (
+        "Finds faces whose eyes are closed (eye aspect ratio, confirmed by MediaPipe's blink blendshape) or that do not "
+        "smile, and outputs a soft mask of only the regions to repaint: an ellipse around each closed eye and/or "
+        "around the mouth, sized relative to the face. Also says whether anything needs fixing, reports every face, "
+        "and gives prompt presets. Feed the mask to Crop Face Region, inpaint, stitch, and route the result through "
+        "'Use Edit Only If Needed' so a photo with nothing to fix skips sampling and comes back unchanged."
+    )
+    CATEGORY = types.category("Expression")
+    FUNCTION = "analyse"
+    RETURN_TYPES = (types.MASK, "BOOLEAN", "STRING", "STRING", "STRING")
+    RETURN_NAMES = ("mask", "needs_fix", "report", "positive_prompt", "negative_prompt")
+    OUTPUT_TOOLTIPS = (
+        "Soft mask of the regions to repaint (closed eyes, mouths without a smile) of every image; all zero when "
+        "nothing needs fixing.",
+        "True when at least one face of the batch needs a fix. Connect it to 'Use Edit Only If Needed'.",
+        "JSON report per image and face: each eye's EAR, blink value and open/closed decision, the smile level, and "
+        "what will be fixed; says so when there is no face.",
+        "Positive prompt preset for what needs fixing (e.g. 'open eyes, natural relaxed gaze, detailed iris').",
+        "Negative prompt preset for what needs fixing (e.g. 'closed eyes, blinking, squinting').",
+    )
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "image": (types.IMAGE, {"tooltip": "The photo(s) the landmarks were found on; gives the mask its size."}),
+                "face_landmarks": (types.FACE_LANDMARKS, {"tooltip": "Landmarks from Face Landmarks (FaceLab) or ComfyUI's MediaPipe face landmarker, of this image."}),
+                "fix": (list(expression_check.FIX_CHOICES), {"default": "eyes", "tooltip": "What to look for and fix: closed eyes, a missing smile, or both."}),
+                "ear_threshold": ("FLOAT", {"default": expression_check.EAR_THRESHOLD, "min": 0.0, "max": 0.6, "step": 0.01, "tooltip": "An eye whose aspect ratio (lid opening / eye width) is below this may be closed (0.22 as in the classic detector; open eyes measure about 0.19-0.35). Far below it (under 70%) the eye counts as closed outright; between, the blink value must confirm. 0 never calls an eye closed."}),
+                "blink_threshold": ("FLOAT", {"default": expression_check.BLINK_THRESHOLD, "min": 0.0, "max": 1.0, "step": 0.01, "tooltip": "MediaPipe's eyeBlink value (0..1) that confirms a doubtful low aspect ratio as a closed eye; it tells a squint or a downward look (eye open, low ratio) from a blink. 0 trusts the aspect ratio alone."}),
+                "smile_threshold": ("FLOAT", {"default": expression_check.SMILE_THRESHOLD, "min": 0.0, "max": 1.0, "step": 0.01, "tooltip": "A face whose smile level (0 neutral .. 1 broad smile) is below this gets a smile (when fix includes smile). Neutral faces measure about 0.0-0.15, smiles 0.6 and up."}),
+                "eye_dilation": ("FLOAT", {"default": 10.0, "min": -20.0, "max": 100.0, "step": 1.0, "tooltip": "Grows each eye region by this % of the eye distance (the region already has room for an open eye)."}),
+                "mouth_dilation": ("FLOAT", {"default": 10.0, "min": -20.0, "max": 100.0, "step": 1.0, "tooltip": "Grows the mouth region by this % of the eye distance (a smile widens the mouth and lifts the corners)."}),
+                "feather": ("FLOAT", {"default": 10.0, "min": 0.0, "max": 100.0, "step": 1.0, "tooltip": "Width of the soft edge outside the regions, in % of the eye distance."}),
+                "face_index": ("INT", {"default": -1, "min": -1, "max": 63, "tooltip": "-1 checks every face; 0, 1, ... only that face (counted left to right)."}),
+            }
+        }
+
+    def analyse(self, image, face_landmarks, fix, ear_threshold, blink_threshold, smile_threshold, eye_dilation, mouth_dilation, feather, face_index):
+        image = as_rgb(image)
+        expression_check.check_landmarks(face_landmarks, image.shape[0], image.shape[1:3], "Expression Analysis")
+        t = expression_check.Thresholds(float(ear_threshold), float(blink_threshold), float(smile_threshold))
+        b, h, w = (int(v) for v in image.shape[:3])
+        images, to_mask = [], []
+        for i in range(b):
+            faces = [(k, f) for k, f in enumerate(fl.sort_faces(fl.frame_faces(face_landmarks, i), "left_to_right"))
+                     if face_index < 0 or k == face_index]
+            assessed = [(k, f, expression_check.assess_face(f, t, fix)) for k, f in faces]
+            images.append({"image": i, "faces": [{"face": k, **a} for k, _, a in assessed]})
+            to_mask.append([(f, a["fix"]) for _, f, a in assessed if a["fix"]])
+        mask = expression_masks.fix_regions_mask(to_mask, (h, w), {"eye": float(eye_dilation), "mouth": float(mouth_dilation)}, float(feather))
+        regions = {r for faces in to_mask for _, rs in faces for r in rs}
+        eyes, smile = any(r.startswith("eye") for r in regions), "mouth" in regions
+        if not regions:
+            eyes, smile = expression_check.wants(fix)
+        positive, negative = prompts.expression_prompts(eyes, smile)
+        n_faces = sum(len(im["faces"]) for im in images)
+        n_fix = sum(len(f) for f in to_mask)
+        needs_fix = n_fix > 0
+        if n_faces == 0:
+            summary = "no face found: nothing to fix, the image passes through unchanged"
+        elif needs_fix:
+            summary = f"{n_fix} of {n_faces} face(s) need a fix ({', '.join(sorted(regions))})"
+        else:
+            summary = f"nothing to fix in {n_faces} face(s)"
+        log.info("FaceLab Expression Analysis: %s", summary)
+        report = {
+            "summary": summary, "needs_fix": needs_fix, "fix": fix,
+            "thresholds": {"ear": t.ear, "blink": t.blink, "smile": t.smile,
+                           "ear_closed_outright_below": round(expression_check.UNAMBIGUOUS_EAR_FRACTION * t.ear, 4)},
+            "images": images,
+        }
+        return (_out(mask), needs_fix, _json(report), positive, negative)
+
+
+class FaceLabImageSwitch:
+    DESCRIPTION = (
+        "Returns the edited image when needs_fix is true, the original otherwise. Both image inputs are evaluated "
+        "lazily: ComfyUI only runs the branch that is returned, so when nothing needs fixing the whole edit branch "
+        "(crop, KSampler, decode, stitch) is skipped and the original comes back bit-identical."
+    )
+    CATEGORY = types.category("Expression")
+    FUNCTION = "switch"
+    RETURN_TYPES = (types.IMAGE, "BOOLEAN")
+    RETURN_NAMES = ("image", "edited")
+    OUTPUT_TOOLTIPS = (
+        "The edited image, or the original unchanged when nothing needed fixing.",
+        "True when the edited image was returned.",
+    )
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "needs_fix": ("BOOLEAN", {"default": False, "forceInput": True, "tooltip": "From Expression Analysis (or any yes/no): whether the edit branch should run."}),
+                "original": (types.IMAGE, {"lazy": True, "tooltip": "The unedited image; returned, untouched, when needs_fix is false."}),
+                "edited": (types.IMAGE, {"lazy": True, "tooltip": "The result of the edit branch (e.g. Stitch Face Region). Only computed when needs_fix is true."}),
+            }
+        }
+
+    def check_lazy_status(self, needs_fix, original=None, edited=None):
+        """The one input the switch will return, while it has not been computed yet (ComfyUI passes None)."""
+        if needs_fix and edited is None:
+            return ["edited"]
+        if not needs_fix and original is None:
+            return ["original"]
+        return []
+
+    def switch(self, needs_fix, original=None, edited=None):
+        chosen = edited if needs_fix else original
+        if chosen is None:
+            raise ValueError(f"FaceLab Use Edit Only If Needed: connect the '{'edited' if needs_fix else 'original'}' image")
+        if not needs_fix:
+            log.info("FaceLab Use Edit Only If Needed: nothing needed fixing, the original is returned (edit branch skipped)")
+        return (chosen, bool(needs_fix))
+
+
+class FaceLabAnonymiseFaces:
+    DESCRIPTION = (
+        "Plans the anonymisation of every face: outputs the face-interior mask (the face inside its outline, keeping "
+        "hairline, ears, hair and background) to inpaint at high denoise, a plan for 'Pick Most Anonymous Candidate', "
+        "and prompt presets with optional attributes ('an older man'). Find the faces with Face Landmarks in "
+        "small_faces mode so group photos lose no face, then crop every face with Crop Face Region."
+    )
+    CATEGORY = types.category("Anonymise")
+    FUNCTION = "plan"
+    RETURN_TYPES = (types.MASK, types.ANONYMISE, "INT", "STRING", "STRING", "STRING")
+    RETURN_NAMES = ("mask", "anonymise_plan", "face_count", "positive_prompt", "negative_prompt", "report")
+    OUTPUT_TOOLTIPS = (
+        "The face interiors to repaint, every face of each image (soft edge inside the face outline).",
+        "The faces and mask settings; connect it to 'Pick Most Anonymous Candidate'.",
+        "How many faces will be anonymised in the whole batch.",
+        "Positive prompt preset for a new, natural face (with your attributes first).",
+        "Negative prompt preset against deformed faces.",
+        "JSON: every face found (box, size, detector score), and notes on faces too small to anonymise reliably.",
+    )
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "image": (types.IMAGE, {"tooltip": "The photo(s) whose faces to anonymise."}),
+                "face_landmarks": (types.FACE_LANDMARKS, {"tooltip": "Landmarks of this image; use Face Landmarks (FaceLab) with mode small_faces for group photos."}),
+                "hairline_margin": ("FLOAT", {"default": anonymise_plan.DEFAULT_MARGIN, "min": 0.0, "max": 50.0, "step": 0.5, "tooltip": "How far the repainted area stays inside the face outline, in % of the eye distance: keeps the hairline, ears and jaw contour so the new face fits the head."}),
+                "feather": ("FLOAT", {"default": anonymise_plan.DEFAULT_FEATHER, "min": 0.0, "max": 50.0, "step": 0.5, "tooltip": "Width of the mask's soft edge (inside the margin), in % of the eye distance."}),
+                "attributes": ("STRING", {"default": "", "multiline": False, "tooltip": "Optional words for the new faces, put first in the positive prompt, e.g. 'an older man' or 'a young woman with freckles'."}),
+            }
+        }
+
+    def plan(self, image, face_landmarks, hairline_margin, feather, attributes):
+        image = as_rgb(image)
+        plan = anonymise_plan.make_plan(face_landmarks, image.shape[0], image.shape[1:3], float(hairline_margin), float(feather))
+        report = anonymise_plan.plan_report(plan)
+        log.info("FaceLab Anonymise Faces: %s", report["summary"])
+        positive, negative = prompts.anonymise_prompts(attributes)
+        return (_out(plan.interior_mask()), plan, report["face_count"], positive, negative, _json(report))
+
+
+class FaceLabRepeatForCandidates:
+    DESCRIPTION = (
+        "Repeats the face crops and their masks N times (all crops, then all crops again, as RepeatLatentBatch does), "
+        "so one KSampler run renders N candidates per face. Repeat before InpaintModelConditioning: repeating the "
+        "latent afterwards would pair crops with the wrong inpaint image when there are several faces."
+    )
+    CATEGORY = types.category("Anonymise")
+    FUNCTION = "repeat"
+    RETURN_TYPES = (types.IMAGE, types.MASK)
+    RETURN_NAMES = ("crops", "crop_masks")
+    OUTPUT_TOOLTIPS = (
+        "The crops repeated: N x crops, in 'repeated' order.",
+        "The crop masks repeated the same way.",
+    )
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "crops": (types.IMAGE, {"tooltip": "The crops from Crop Face Region."}),
+                "crop_masks": (types.MASK, {"tooltip": "The crop masks from Crop Face Region."}),
+                "candidates": ("INT", {"default": 4, "min": 1, "max": 64, "tooltip": "How many candidates to render per face."}),
+            }
+        }
+
+    def repeat(self, crops, crop_masks, candidates):
+        crops = as_rgb(crops, "crops")
+        masks = as_mask(crop_masks, crops.shape[0], crops.shape[1], crops.shape[2])
+        n = int(candidates)
+        return (_out(crops.repeat(n, 1, 1, 1)), _out(masks.repeat(n, 1, 1)))
+
+
+class FaceLabAnonymiseSelect:
+    DESCRIPTION = (
+        "For every face, keeps the candidate LEAST like the original person (identity similarity) that still shows a "
+        "face at the right place, and stitches all faces back with a feathered edge. The report lists every face: box, "
+        "similarity before and after, the candidate chosen, and pass/fail against the threshold; faces that could not "
+        "be anonymised are listed and, with blur_failed, pixelated as a privacy fail-safe."
+    )
+    CATEGORY = types.category("Anonymise")
+    FUNCTION = "select"
+    RETURN_TYPES = (types.IMAGE, types.MASK, "BOOLEAN", "STRING")
+    RETURN_NAMES = ("image", "changed_mask", "all_anonymised", "report")
+    OUTPUT_TOOLTIPS = (
+        "The photo with every face replaced by its least recognisable candidate (failed faces blurred when asked).",
+        "Where the image changed: stitch blend weights and blurred boxes (0 = pixel untouched, bit-identical).",
+        "True when every face passed the identity threshold.",
+        "JSON report: per face its box, similarity before/after, every candidate's score, the choice, pass/fail; a "
+        "list of the faces that failed.",
+    )
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "original": (types.IMAGE, {"tooltip": "The photo that went into Crop Face Region and Anonymise Faces."}),
+                "candidates": (types.IMAGE, {"tooltip": "The rendered candidates: N per face crop (decoded KSampler batch), or N full images."}),
+                "anonymise_plan": (types.ANONYMISE, {"tooltip": "From Anonymise Faces."}),
+                "identity_model": (types.IDENTITY_MODEL, {"tooltip": "From the Identity Model Loader (arcface or dlib)."}),
+                "threshold": ("FLOAT", {"default": -1.0, "min": -1.0, "max": 2.0, "step": 0.01, "tooltip": "Same-person threshold in the backend's terms; -1 = its default (ArcFace cosine 0.32, dlib distance 0.6). A face passes when it no longer counts as the same person."}),
+                "candidate_order": (list(ORDER_CHOICES), {"default": "repeated (all faces, then all faces again)", "tooltip": "How the candidates batch is laid out: 'repeated' is what Repeat For Candidates and RepeatLatentBatch make."}),
+                "blur_failed": ("BOOLEAN", {"default": True, "tooltip": "Privacy fail-safe: pixelate the box of every face that could not be anonymised instead of leaving it recognisable."}),
+                "feather": ("FLOAT", {"default": 0.1, "min": 0.0, "max": 1.0, "step": 0.01, "tooltip": "Soft edge of the stitch outside each face mask, as a fraction of the face region's size."}),
+                "color_match": ("BOOLEAN", {"default": True, "tooltip": "Match each new face's colours to the original around the mask, hiding a colour shift."}),
+            },
+            "optional": {
+                "stitch": (types.STITCH, {"tooltip": "The stitch output of Crop Face Region when the candidates are face crops. Leave empty when they are full images."}),
+            },
+        }
+
+    def select(self, original, candidates, anonymise_plan, identity_model, threshold, candidate_order, blur_failed, feather, color_match, stitch=None):
+        if not isinstance(anonymise_plan, AnonymisePlan):
+            raise ValueError(f"FaceLab {anonymise_select.NODE}: expected the anonymise_plan output of 'Anonymise Faces', got {type(anonymise_plan).__name__}")
+        plan = None if stitch is None else check_plan(stitch, StitchPlan, anonymise_select.NODE, "Crop Face Region")
+        settings = anonymise_select.Settings(float(threshold), ORDER_CHOICES[candidate_order], bool(blur_failed), float(feather), bool(color_match))
+        device = comfy_adapter.get_torch_device()
+        image, changed, passed, report = anonymise_select.anonymise(
+            as_rgb(original, "original").to(device), as_rgb(candidates, "candidates").to(device), anonymise_plan, plan, identity_model, settings
+        )
+        log.info("FaceLab %s: %s", anonymise_select.NODE, report["summary"])
+        return (_out(image), _out(changed), bool(passed), _json(report))
+
+
+NODE_CLASS_MAPPINGS = {
+    "FaceLabExpressionAnalysis": FaceLabExpressionAnalysis,
+    "FaceLabImageSwitch": FaceLabImageSwitch,
+    "FaceLabAnonymiseFaces": FaceLabAnonymiseFaces,
+    "FaceLabRepeatForCandidates": FaceLabRepeatForCandidates,
+    "FaceLabAnonymiseSelect": FaceLabAnonymiseSelect,
+}
+NODE_DISPLAY_NAME_MAPPINGS = {
+    "FaceLabExpressionAnalysis": "Expression Analysis",
+    "FaceLabImageSwitch": "Use Edit Only If Needed",
+    "FaceLabAnonymiseFaces": "Anonymise Faces",
+    "FaceLabRepeatForCandidates": "Repeat For Candidates",
+    "FaceLabAnonymiseSelect": "Pick Most Anonymous Candidate",
+}

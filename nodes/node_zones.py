@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from . import comfy_adapter, types
+from .aging.image_fit import fit_landmarks_to_image  # shared with the aging nodes
 from .compose.tensors import as_rgb
 from .face import face_landmarks as fl
 from .face import zone_atlas, zone_masks, zone_preview
@@ -25,31 +26,16 @@ _FACE_INDEX_TIP = "Which face: -1 = every face, 0 = the leftmost face in the ima
 
 
 def _landmarks_for(face_landmarks: dict, image: torch.Tensor) -> dict:
-    """Landmarks validated against the image; rescaled when they were detected on a resized copy of it."""
+    """Landmarks validated against the image batch; rescaled when they were detected on a resized copy."""
     fl.validate(face_landmarks)
-    b, h, w = int(image.shape[0]), int(image.shape[1]), int(image.shape[2])
+    b = int(image.shape[0])
     n = len(face_landmarks["frames"])
     if n not in (0, 1, b):
         raise ValueError(
             f"FaceLab: the landmarks have {n} frames but the image batch has {b} images; "
             "detect landmarks on this image batch (or a batch of the same length)"
         )
-    lh, lw = (int(v) for v in face_landmarks.get("image_size", (h, w)))
-    if (lh, lw) == (h, w) or n == 0:
-        return face_landmarks
-    if lh <= 0 or lw <= 0 or abs(lw / lh - w / h) > 0.01 * (w / h):
-        raise ValueError(
-            f"FaceLab: the landmarks were detected on a {lw}x{lh} image but this image is {w}x{h} with a different "
-            "shape; detect the landmarks on this image"
-        )
-    sx, sy = w / lw, h / lh
-    scale = np.array([sx, sy], dtype=np.float32)
-    frames = [
-        [dict(f, landmarks_xy=np.asarray(f["landmarks_xy"], np.float32) * scale,
-              bbox_xyxy=np.asarray(f["bbox_xyxy"], np.float32) * np.array([sx, sy, sx, sy], np.float32)) for f in faces]
-        for faces in face_landmarks["frames"]
-    ]
-    return dict(face_landmarks, frames=frames, image_size=(h, w))
+    return fit_landmarks_to_image(face_landmarks, (int(image.shape[1]), int(image.shape[2])))
 
 
 class FaceLabZoneMask:

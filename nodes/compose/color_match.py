@@ -25,7 +25,7 @@ log = logging.getLogger("FaceLab")
 MIN_RING_PIXELS = 64
 STD_RATIO_LIMITS = (0.5, 2.0)  # a ring of flat colour must not blow up the crop's contrast
 LUT_SIZE = 33
-MAX_SAMPLES = 32768
+MAX_SAMPLES = 16384
 
 
 def colour_lut(mapping, size: int = LUT_SIZE, device=None) -> torch.Tensor:
@@ -42,10 +42,11 @@ def apply_lut(lut: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
     return out[0, :, 0].permute(1, 2, 0)
 
 
-def match_to_reference(crop: torch.Tensor, reference: torch.Tensor, ring: torch.Tensor) -> torch.Tensor:
+def match_to_reference(crop: torch.Tensor, reference: torch.Tensor, ring: torch.Tensor, only=None) -> torch.Tensor:
     """crop, reference [h, w, 3] in 0..1 (same geometry), ring bool [h, w] -> colour-matched crop.
 
-    Returns the crop unchanged (and logs why) when the ring has too few pixels to measure.
+    `only` (bool [h, w]) limits the correction to the pixels that will be used (the others keep the crop's
+    values). Returns the crop unchanged (and logs why) when the ring has too few pixels to measure.
     """
     n = int(ring.sum())
     if n < MIN_RING_PIXELS:
@@ -57,4 +58,8 @@ def match_to_reference(crop: torch.Tensor, reference: torch.Tensor, ring: torch.
     mu_got, mu_want = got.mean(0), want.mean(0)
     ratio = ((want.std(0) + 1e-3) / (got.std(0) + 1e-3)).clamp(*STD_RATIO_LIMITS)
     lut = colour_lut(lambda rgb: lab_to_rgb((rgb_to_lab(rgb) - mu_got) * ratio + mu_want), device=crop.device)
-    return apply_lut(lut, crop)
+    if only is None:
+        return apply_lut(lut, crop)
+    out = crop.clone()
+    out[only] = apply_lut(lut, crop[only][None])[0]
+    return out

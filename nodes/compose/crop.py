@@ -2,7 +2,7 @@
 
 Regions come from the mask's connected parts (merged while their crops would overlap) or, with
 landmarks, one per face (the mask is shared between faces by nearest face, so two crops never edit the
-same pixel). Every crop of one run has the same size (a batch must): the output aspect is the median
+same masked pixel). Every crop of one run has the same size (a batch must): the output aspect is the median
 of the regions' aspects, and each region's box is widened to it, never cut. Crops are sampled with
 warp.sample (bilinear, edge replication beyond the image border); unrotated crops kept at their
 resolution are exact copies.
@@ -97,7 +97,7 @@ def _mask_regions(b: int, mask: torch.Tensor) -> list[_Region]:
         boxes.append((xs.start * f, ys.start * f, min(xs.stop * f, w), min(ys.stop * f, h)))
     if len(boxes) > MAX_REGIONS:
         boxes = [_union(boxes)]
-    return [_box_region(b, box) for box in boxes]
+    return sorted((_box_region(b, box) for box in boxes), key=lambda r: (r.center[0], r.center[1]))  # left to right
 
 
 def _union(boxes):
@@ -135,6 +135,8 @@ def nearest_face(x: torch.Tensor, y: torch.Tensor, faces: list[dict]) -> torch.T
 
 
 def _face_regions(b: int, faces: list[dict], mask: torch.Tensor | None, s: CropSettings) -> tuple[list[_Region], list[str]]:
+    if not faces:
+        return [], [f"image {b}: no face found, nothing to crop"]
     notes = []
     share_boxes: dict[int, tuple] = {}
     if mask is not None:
@@ -150,7 +152,7 @@ def _face_regions(b: int, faces: list[dict], mask: torch.Tensor | None, s: CropS
             share_boxes[int(k)] = (xs[sel].min() * f, ys[sel].min() * f, (xs[sel].max() + 1) * f, (ys[sel].max() + 1) * f)
     chosen = range(len(faces)) if s.face_index < 0 else [s.face_index] if s.face_index < len(faces) else []
     if not chosen:
-        notes.append(f"image {b}: no face {s.face_index} ({len(faces)} found)")
+        notes.append(f"image {b}: there is no face number {s.face_index} (faces found: {len(faces)}), nothing to crop")
     regions = []
     for k in chosen:
         if mask is not None and k not in share_boxes:
@@ -292,16 +294,16 @@ def crop(image: torch.Tensor, mask: torch.Tensor | None, landmarks: dict | None,
         if mask is None or r.placeholder:
             crops.append(warp.sample(src, r.matrix, crop_hw).permute(1, 2, 0))
             sampled = None
-        else:  # image and mask in one pass; the mask is 0 (not edge-replicated) beyond the image
+        else:
+            # Image and mask in one pass. The mask is edge-replicated too: a mask touching the image border
+            # continues past it, so its feather ramps out there and border pixels get the full edit.
             both = warp.sample([src, mask[r.batch_index][None]], r.matrix, crop_hw)
             crops.append(both[:3].permute(1, 2, 0))
             sampled = both[3].clamp(0.0, 1.0)
-            if not _within(r.matrix, crop_hw, (h, w)):
-                sampled = sampled * warp.inside(r.matrix, crop_hw, (h, w), image.device)
         if r.placeholder:
             own, keepout = torch.zeros(crop_hw, device=image.device), None
         else:
-            own, keepout = _crop_masks(r, sampled, faces_per_image, crop_hw, (h, w), image.device)
+            own, keepout = _crop_masks(r, sampled, faces_per_image, crop_hw, image.device)
         if s.padding == "replicate_masked" and not r.placeholder:
             masks.append(torch.maximum(own, (~warp.inside(r.matrix, crop_hw, (h, w), image.device)).float()))
         else:
@@ -319,22 +321,17 @@ def crop(image: torch.Tensor, mask: torch.Tensor | None, landmarks: dict | None,
     return torch.stack(crops), torch.stack(masks), plan
 
 
-def _within(m: np.ndarray, crop_hw, image_hw) -> bool:
-    fx0, fy0, fx1, fy1 = warp.footprint(m, crop_hw)
-    return fx0 >= -0.5 and fy0 >= -0.5 and fx1 <= image_hw[1] - 0.5 and fy1 <= image_hw[0] - 0.5
-
-
-def _crop_masks(r: _Region, sampled, faces_per_image, crop_hw, image_hw, device) -> tuple[torch.Tensor, torch.Tensor | None]:
+def _crop_masks(r: _Region, sampled, faces_per_image, crop_hw, device) -> tuple[torch.Tensor, torch.Tensor | None]:
     """The crop's own mask and the masked pixels it must leave to other crops, in crop space."""
     if sampled is None:  # no mask: the whole face crop
-        sampled = warp.inside(r.matrix, crop_hw, image_hw, device).float()
+        sampled = torch.ones(crop_hw, device=device)
     if r.face is None or len(faces_per_image[r.batch_index]) < 2:
         return sampled, None
     # Which face each pixel is nearest to, on blocks of OWNER_BLOCK crop pixels (a smooth partition; 16x cheaper).
     h, w = crop_hw
     k = OWNER_BLOCK
     coarse = r.matrix @ np.diag([k, k, 1.0]) @ warp.translation((k - 1) / (2.0 * k), (k - 1) / (2.0 * k))
-    x, y = warp.mapped_grid(coarse, (-(-h // k), -(-w // k)), device)
+    x, y = warp.mapped_grid(coarse, (-(-h // k), -(-w // k)), device).unbind(-1)
     mine = nearest_face(x, y, faces_per_image[r.batch_index]) == r.face
     mine = mine.repeat_interleave(k, 0).repeat_interleave(k, 1)[:h, :w]
     zero = torch.zeros((), device=device)

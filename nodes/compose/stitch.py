@@ -3,7 +3,8 @@
 Per crop: build the blend weights in crop space (the crop's mask, feathered outward by a width relative
 to the masked region's size, kept off other crops' pixels, tapered to 0 at crop edges inside the image),
 optionally colour-match the crop to the original in a ring around the mask, then map the weights and the
-crop back with the inverse transform, inside the region the weights cover only.
+crop back with the inverse transform. All of it runs in a window around the mask (plus feather and ring),
+and only the image pixels that window covers are touched.
 
 Two blend modes:
 - "add" (default) adds the crop's change, crop - (original resampled exactly as the crop was), to the
@@ -70,7 +71,28 @@ def blend_weights(entry, crop_hw, image_hw, feather: float, window, side: float,
     if entry.keepout is not None:
         w = w * (1.0 - entry.keepout[v0:v1, u0:u1].to(device))
     taper_width = max(width, MIN_TAPER * min(crop_hw))
+    h, cw = crop_hw
+    if min(u0, v0, cw - u1, h - v1) > taper_width:  # the window is clear of every crop edge: no taper there
+        return w
     return w * feathering.edge_taper(entry.crop_to_image, crop_hw, image_hw, taper_width, window, device)
+
+
+def _close_window_edges(weights: torch.Tensor, window, crop_hw) -> torch.Tensor:
+    """Zero the window's outer pixels wherever the window ends inside the crop.
+
+    Resampling back replicates the window's edge values outward; this makes them 0, so nothing past the
+    window is ever blended (the feather has already fallen to 0 there; this makes it exact).
+    """
+    u0, v0, u1, v1 = window
+    if v0 > 0:
+        weights[0] = 0
+    if u0 > 0:
+        weights[:, 0] = 0
+    if v1 < crop_hw[0]:
+        weights[-1] = 0
+    if u1 < crop_hw[1]:
+        weights[:, -1] = 0
+    return weights
 
 
 def _stitch_one(out, used, original, crop, entry, crop_hw, feather, color_match, mode) -> None:
@@ -82,12 +104,13 @@ def _stitch_one(out, used, original, crop, entry, crop_hw, feather, color_match,
         return
     side = region_side(mask_box)
     ring_width = max(feather * side, RING_WIDTH * side, 3.0)
-    # Everything happens in a window around the mask: its feather and colour-match ring fit inside.
-    window = feathering.grow(mask_box, max(feather * side, ring_width if color_match else 0.0) + 4, crop_hw)
+    # Everything happens in a window around the mask that the feather and the colour-match ring fit in
+    # (both may reach about 20% past their nominal width: they are computed at a reduced resolution).
+    window = feathering.grow(mask_box, 1.25 * max(feather * side, ring_width if color_match else 0.0) + 4, crop_hw)
     u0, v0, u1, v1 = window
     sub_hw = (v1 - v0, u1 - u0)
     sub = entry.crop_to_image @ warp.translation(u0, v0)  # window pixel -> image pixel
-    weights = blend_weights(entry, crop_hw, (h, w), feather, window, side, device)
+    weights = _close_window_edges(blend_weights(entry, crop_hw, (h, w), feather, window, side, device), window, crop_hw)
     if not bool((weights > 0).any()):
         return
 
@@ -98,7 +121,7 @@ def _stitch_one(out, used, original, crop, entry, crop_hw, feather, color_match,
         ring = feathering.ring(own, ring_width) & warp.inside(sub, sub_hw, (h, w), device)
         if entry.keepout is not None:
             ring &= entry.keepout[v0:v1, u0:u1].to(device) <= 0
-        edited = match_to_reference(edited, reference, ring)
+        edited = match_to_reference(edited, reference, ring, only=weights > 0)
     payload = edited - reference if mode == "add" else edited
 
     # Back to the image, over the pixels the window covers.
@@ -110,7 +133,7 @@ def _stitch_one(out, used, original, crop, entry, crop_hw, feather, color_match,
     back = np.linalg.inv(sub) @ warp.translation(x0, y0)  # image ROI pixel -> window pixel
     roi_hw = (y1 - y0, x1 - x0)
     sampled = warp.sample(torch.cat([payload.permute(2, 0, 1), weights[None]]), back, roi_hw, padding="border")
-    m = (sampled[3] * warp.inside(back, roi_hw, sub_hw, device)).clamp(0.0, 1.0)
+    m = sampled[3].clamp(0.0, 1.0)
     change = sampled[:3].permute(1, 2, 0)
     o = out[b, y0:y1, x0:x1]
     mm = m[..., None]

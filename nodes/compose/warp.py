@@ -54,22 +54,26 @@ def footprint(m: np.ndarray, out_hw) -> tuple[float, float, float, float]:
     return float(p[0].min()), float(p[1].min()), float(p[0].max()), float(p[1].max())
 
 
-def mapped_grid(m: np.ndarray, out_hw, device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Source x and y (float32 [h, w]) of every destination pixel centre."""
+def mapped_grid(m: np.ndarray, out_hw, device=None) -> torch.Tensor:
+    """Source (x, y) of every destination pixel centre: float32 [h, w, 2] (one broadcast add)."""
     h, w = out_hw
+    mt = torch.as_tensor(m[:2], dtype=torch.float32, device=device)
     u = torch.arange(w, device=device, dtype=torch.float32)
     v = torch.arange(h, device=device, dtype=torch.float32)
-    mt = torch.as_tensor(m, dtype=torch.float32, device=device)
-    x = mt[0, 0] * u[None, :] + mt[0, 1] * v[:, None] + mt[0, 2]
-    y = mt[1, 0] * u[None, :] + mt[1, 1] * v[:, None] + mt[1, 2]
-    return x, y
+    return (u[:, None] * mt[:, 0] + mt[:, 2])[None] + (v[:, None] * mt[:, 1])[:, None]
 
 
 def inside(m: np.ndarray, out_hw, src_hw, device=None) -> torch.Tensor:
     """bool [h, w]: destination pixels whose centre maps inside the source's pixel area."""
-    x, y = mapped_grid(m, out_hw, device)
     sh, sw = src_hw
-    return (x >= -0.5) & (x <= sw - 0.5) & (y >= -0.5) & (y <= sh - 0.5)
+    # In coordinates normalised to the source's pixel area, inside is simply |x| <= 1 and |y| <= 1.
+    g = mapped_grid(_normaliser(sh, sw) @ m, out_hw, device)
+    return g.abs().amax(-1) <= 1.0
+
+
+def _normaliser(h: int, w: int) -> np.ndarray:
+    """Pixel-centre coordinates -> grid_sample's normalised coordinates (align_corners=False)."""
+    return np.array([[2.0 / w, 0.0, 1.0 / w - 1.0], [0.0, 2.0 / h, 1.0 / h - 1.0], [0.0, 0.0, 1.0]])
 
 
 def sample(src, m: np.ndarray, out_hw, padding: str = "border") -> torch.Tensor:
@@ -103,8 +107,7 @@ def sample(src, m: np.ndarray, out_hw, padding: str = "border") -> torch.Tensor:
         rois = [F.avg_pool2d(r[None], k, stride=k, ceil_mode=True)[0] for r in rois]
         local = np.diag([1.0 / k, 1.0 / k, 1.0]) @ translation(-(k - 1) / 2.0, -(k - 1) / 2.0) @ local
     rh, rw = rois[0].shape[-2:]
-    x, y = mapped_grid(local, (h, w), parts[0].device)
-    grid = torch.stack([(2.0 * x + 1.0) / rw - 1.0, (2.0 * y + 1.0) / rh - 1.0], dim=-1)[None]
+    grid = mapped_grid(_normaliser(rh, rw) @ local, (h, w), parts[0].device)[None]
     out = [F.grid_sample(r[None], grid, mode="bilinear", padding_mode=padding, align_corners=False)[0] for r in rois]
     return torch.cat(out) if len(out) > 1 else out[0]
 

@@ -21,7 +21,7 @@ from typing import Iterable, NamedTuple, Union
 
 
 class Up(NamedTuple):
-    """Landmark `index` moved by `frac` x face height (landmark 152 chin -> 10 forehead top) along the face's up-axis."""
+    """Landmark `index` moved up by `frac` x face height, along the face's own chin (152) -> mesh top (10) axis."""
 
     index: int
     frac: float
@@ -48,7 +48,8 @@ MESH_OUTLINE: Ring = ("mesh_outline",)
 # Landmarks on the mid-sagittal line. The 478-point topology numbers the remaining mesh points so that the
 # k-th right-side index (ascending, below 248) mirrors landmark 248 + k. Verified on six real frontal portraits:
 # reflecting landmarks_3d across the plane fitted to MIDLINE and matching nearest points gives exactly this map.
-MIDLINE = (0, 1, 2, 4, 5, 6, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 94, 151, 152, 164, 168, 175, 195, 197, 199, 200)
+MIDLINE = (0, 1, 2, 4, 5, 6, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 94, 151, 152, 164, 168, 175, 195, 197,
+           199, 200)  # fmt: skip
 _IRIS_PAIRS = ((468, 473), (469, 476), (470, 475), (471, 474), (472, 477))
 
 
@@ -134,16 +135,26 @@ def _right(name: str, definition: str, *rings: Ring, holes: tuple = ()) -> None:
     _RIGHT[name] = Zone(name, definition, tuple(rings), holes)
 
 
-_right("crows_feet", "lateral to the outer eye corner: from the brow tail down to the upper cheekbone, out toward the temple",
-       (130, 247, 113, 124, 156, 139, 34, 227, 116, 111, 35, 226))
-_right("under_eye", "tear trough and lower-lid hollow: below the lower lid, above the cheek, inner to outer eye corner",
-       (33, 7, 163, 144, 145, 153, 154, 155, 133, 243, 233, 128, 121, 120, 119, 118, 117, 111, 35, 226, 130))
+# Rings run around the zone; numbers are landmark indices of MediaPipe's canonical face mesh (its mesh_map).
+_right("crows_feet",
+       "lateral to the outer eye corner: from the brow tail down to the upper cheekbone, out toward the temple",
+       (130, 247, 113, 124, 156, 139, 34, 227, 116, 111, 35, 226))  # canthus 130 -> brow tail 156/139 -> 227/116
+_right("under_eye",
+       "tear trough and lower-lid hollow: below the lower lid, above the cheek, inner to outer eye corner",
+       (33, 7, 163, 144, 145, 153, 154, 155, 133,  # lower lid margin, outer -> inner corner
+        243, 233, 128, 121, 120, 119, 118, 117, 111, 35, 226, 130))  # third mesh row below the lid, back out
 _right("nasolabial", "the fold band from the nose wing down to beside the mouth corner",
-       (129, 165, 92, 186, 57, 212, 207, 205, 36))
+       (129, 165, 92, 186, 57,  # alar crease -> beside the mouth corner (medial edge)
+        212, 207, 205, 36))  # back up on the cheek side of the fold
 _right("marionette", "the lip corner and the band below it running down toward the jaw",
-       (57, 61, 146, 106, 194, 32, 140, 176, 149, 170, 211, 210, 202))
-_right("cheek", "malar and buccal cheek: below the under-eye, lateral to the nasolabial fold, above the jaw",
-       (128, 121, 120, 119, 118, 117, 111, 116, 227, 137, 177, 215, 138, 135, 169, 210, 202, 212, 207, 205, 36, 142, 126, 217, 114))
+       (57, 61, 146, 106, 194, 32, 140, 176,  # mouth corner -> along the chin's side -> jaw contour
+        149, 170, 211, 210, 202))  # back up on the jowl side
+_right("cheek",
+       "malar and buccal cheek: below the under-eye, between the nose side / nasolabial fold and the face contour",
+       (128, 121, 120, 119, 118, 117, 111, 116, 227,  # under the under-eye zone, medial -> lateral
+        137, 177, 215, 138, 135, 169,  # down inside the face contour
+        210, 202, 212, 207, 205, 36,  # up along the marionette and nasolabial bands
+        129, 209, 198, 174, 188))  # up the side of the nose
 _right("eye", "the eye opening (lid margins)", EYE_RIGHT)
 _right("eyebrow", "the eyebrow", EYEBROW_RIGHT)
 _right("nostril", "the nostril opening", NOSTRIL_RIGHT)
@@ -194,10 +205,11 @@ def _build() -> dict[str, Zone]:
     z.update(_sided("eyebrow"))
     add("lips", "the red lips (vermilion), without the opening between them", LIPS_OUTER, holes=(LIPS_INNER,))
     add("mouth", "the whole mouth: both lips and the opening between them", LIPS_OUTER)
-    add("face_oval", "the whole face inside its contour, from the jaw up to the mesh top (mid-forehead)", MESH_OUTLINE)
+    add("face_oval", "the whole face inside its contour, from the jaw up to the mesh top (mid-forehead)",
+        MESH_OUTLINE)
+    features = (EYE_RIGHT, EYEBROW_RIGHT, NOSTRIL_RIGHT)
     add("skin", "face oval minus eyes, eyebrows, mouth and nostrils",
-        MESH_OUTLINE, holes=(EYE_RIGHT, mirror_ring(EYE_RIGHT), EYEBROW_RIGHT, mirror_ring(EYEBROW_RIGHT), LIPS_OUTER,
-                          NOSTRIL_RIGHT, mirror_ring(NOSTRIL_RIGHT)))
+        MESH_OUTLINE, holes=features + tuple(mirror_ring(r) for r in features) + (LIPS_OUTER,))
     z.update(_sided("nostril"))
     top_hair = _up(_FOREHEAD_TOP_RIGHT[::-1], HAIRLINE_EXTENSION)
     add("hairline", "protected band above the forehead extension (hair); use it in 'subtract'",
@@ -253,6 +265,7 @@ SUBTRACT_PRESETS: dict[str, tuple[str, ...]] = {
 
 
 def valid_names() -> list[str]:
+    """Every name resolve_zones accepts besides aliases: zones, extra zones, groups (for pickers and help)."""
     return list(ZONE_NAMES) + list(EXTRA_ZONE_NAMES) + list(ZONE_GROUPS)
 
 
@@ -285,8 +298,8 @@ def resolve_zones(selection: "str | Iterable[str]") -> list[str]:
         out.extend(n for n in names if n not in out)
     if unknown:
         raise ValueError(
-            f"FaceLab: unknown zone name(s) {', '.join(repr(u) for u in unknown)}. Valid zones: {', '.join(ZONE_NAMES + EXTRA_ZONE_NAMES)}. "
-            f"Valid groups: {', '.join(ZONE_GROUPS)}."
+            f"FaceLab: unknown zone name(s) {', '.join(repr(u) for u in unknown)}. "
+            f"Valid zones: {', '.join(ZONE_NAMES + EXTRA_ZONE_NAMES)}. Valid groups: {', '.join(ZONE_GROUPS)}."
         )
     return out
 

@@ -84,19 +84,11 @@ def _ring_points(lm: np.ndarray, frame: FaceFrame, ring) -> np.ndarray:
     return pts
 
 
-def _zone(zone: str):
-    if zone not in ZONES:
-        resolve_zones(zone)  # raises the error listing valid names (or resolves a group)
-        raise ValueError(f"FaceLab: {zone!r} is a zone group; pass one zone name (or use resolve_zones)")
-    return ZONES[zone]
-
-
 def _clip_convex(poly: np.ndarray, clip: np.ndarray) -> np.ndarray:
     """Sutherland-Hodgman: the part of `poly` inside the convex, positively oriented polygon `clip`."""
-    a_pts = clip
     edges = np.roll(clip, -1, axis=0) - clip
-    cross = edges[:, None, 0] * (poly[None, :, 1] - a_pts[:, None, 1]) - edges[:, None, 1] * (poly[None, :, 0] - a_pts[:, None, 0])
-    if (cross >= 0).all():
+    rel = poly[None, :, :] - clip[:, None, :]  # (edges, points, 2)
+    if (edges[:, None, 0] * rel[..., 1] - edges[:, None, 1] * rel[..., 0] >= 0).all():
         return poly  # already inside: the usual case on a frontal face
     out = [tuple(p) for p in poly.tolist()]
     for (ax, ay), (ex, ey) in zip(clip.tolist(), edges.tolist()):
@@ -118,7 +110,7 @@ def _clip_convex(poly: np.ndarray, clip: np.ndarray) -> np.ndarray:
 
 def _shape(lm: np.ndarray, frame: FaceFrame, name: str) -> tuple[list, list]:
     """(filled outlines, holes) of one zone in pixels, clipped to the face outline where the zone asks for it."""
-    zone = _zone(name)
+    zone = ZONES[name]
     fills = [_ring_points(lm, frame, r) for r in zone.rings]
     holes = [_ring_points(lm, frame, r) for r in zone.holes]
     if zone.inside_face and MESH_OUTLINE not in zone.rings:
@@ -127,15 +119,19 @@ def _shape(lm: np.ndarray, frame: FaceFrame, name: str) -> tuple[list, list]:
 
 
 def zone_polygons(landmarks_xy, zone: str) -> list[np.ndarray]:
-    """Pixel outlines (N, 2) of one zone on one face: the filled outlines (see zone_hole_polygons for holes)."""
+    """Pixel outlines (N, 2) of one zone on one face: its filled outlines (see zone_hole_polygons for holes).
+
+    A group or several names give the outlines of every zone they name."""
     lm = _as_landmarks(landmarks_xy)
-    return _shape(lm, face_frame(lm), zone)[0]
+    frame = face_frame(lm)
+    return [p for name in resolve_zones(zone) for p in _shape(lm, frame, name)[0]]
 
 
 def zone_hole_polygons(landmarks_xy, zone: str) -> list[np.ndarray]:
     """Pixel outlines cut out of a zone (e.g. the mouth opening for 'lips', the features for 'skin')."""
     lm = _as_landmarks(landmarks_xy)
-    return _shape(lm, face_frame(lm), zone)[1]
+    frame = face_frame(lm)
+    return [p for name in resolve_zones(zone) for p in _shape(lm, frame, name)[1]]
 
 
 def _zone_shapes(lm: np.ndarray, frame: FaceFrame, names: Iterable[str]) -> list[tuple[list, list]]:
@@ -232,12 +228,21 @@ def _grid_for(shapes: list[tuple[list, list]], frame: FaceFrame, image_size, mar
 
 
 def _upsample(work: np.ndarray, grid: _Grid) -> np.ndarray:
+    """Working grid -> full-resolution ROI, bilinear (convex weights: values stay in [0, 1], zeros stay 0)."""
+    import torch
+    import torch.nn.functional as F
+
     rw, rh = grid.x1 - grid.x0, grid.y1 - grid.y0
     if grid.s >= 1.0:
         return work[:rh, :rw]
-    # box maps output pixel centres exactly onto the working grid (work px j covers full-res [j/s, (j+1)/s))
-    img = Image.fromarray(work, mode="F").resize((rw, rh), Image.BILINEAR, box=(0.0, 0.0, rw * grid.s, rh * grid.s))
-    return np.clip(np.asarray(img, dtype=np.float32), 0.0, 1.0)
+    # scale_factor 1/s without recomputation maps output pixel centres exactly onto the working grid
+    # (work px j covers full-res [j/s, (j+1)/s)); the grid may extend one pixel past the ROI, cropped here.
+    up = F.interpolate(torch.from_numpy(work)[None, None], scale_factor=1.0 / grid.s, mode="bilinear",
+                       align_corners=False, recompute_scale_factor=False)[0, 0]
+    out = up[:rh, :rw].numpy()
+    if out.shape != (rh, rw):  # the grid rounds up, so this is only a safety net
+        out = np.pad(out, ((0, rh - out.shape[0]), (0, rw - out.shape[1])), mode="edge")
+    return out
 
 
 def _check_size(image_size) -> tuple[int, int]:
@@ -268,7 +273,8 @@ def face_zone_mask_roi(
     grow_px = float(grow) / 100.0 * frame.iod
     feather_px = max(0.0, float(feather)) / 100.0 * frame.iod
     shapes = _zone_shapes(lm, frame, names)
-    grid = _grid_for(shapes, frame, (h, w), max(grow_px, 0.0) + feather_px / 2 + 2.0 / min(1.0, WORK_IOD / frame.iod))
+    margin = max(grow_px, 0.0) + feather_px / 2 + 2.0 / min(1.0, WORK_IOD / frame.iod)  # + 2 working pixels
+    grid = _grid_for(shapes, frame, (h, w), margin)
     if grid is None:
         return None
     work = _soft_edge(_coverage(shapes, grid), grow_px * grid.s, feather_px * grid.s)

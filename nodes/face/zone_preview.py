@@ -153,3 +153,28 @@ def _draw_labels(draw: ImageDraw.ImageDraw, face: dict, iod: float, items: list,
             draw.rectangle(box, fill=(0, 0, 0))
             draw.rectangle((box[0], box[1], box[0] + pad, box[3]), fill=colour)
             draw.text((box[0] + 2 * pad - tb[0], box[1] + pad - tb[1]), name, fill=(255, 255, 255), font=font)
+
+
+def render_contact_sheet(rgb: np.ndarray, face: dict, zones, tile: int = 200, columns: int = 5) -> np.ndarray:
+    """One small picture per zone (the face cropped, the zone coloured, its name underneath), in a grid."""
+    names = resolve_zones(zones)
+    lm = np.asarray(face["landmarks_xy"], dtype=np.float64)
+    h, w = rgb.shape[:2]
+    lo, hi = lm.min(axis=0), lm.max(axis=0)
+    side = 1.25 * float(max(hi - lo))
+    cx, cy = (lo + hi) / 2 - np.array([0.0, 0.08 * side])  # a little headroom for the forehead extension
+    box = (int(cx - side / 2), int(cy - side / 2), int(cx + side / 2), int(cy + side / 2))
+    font = _font(max(10, tile // 14))
+    caption = int(tile * 0.12)
+    rows = -(-len(names) // columns)
+    sheet = Image.new("RGB", (columns * tile, rows * (tile + caption)), (255, 255, 255))
+    draw = ImageDraw.Draw(sheet)
+    for k, name in enumerate(names):
+        painted = render_preview(rgb, [face], [name], opacity=0.55, labels=False)
+        crop = Image.fromarray(painted).crop(box).resize((tile, tile), Image.LANCZOS)
+        x, y = (k % columns) * tile, (k // columns) * (tile + caption)
+        sheet.paste(crop, (x, y))
+        tb = draw.textbbox((0, 0), name, font=font)
+        draw.text((x + (tile - (tb[2] - tb[0])) / 2 - tb[0], y + tile + (caption - (tb[3] - tb[1])) / 2 - tb[1]), name,
+                  fill=(0, 0, 0), font=font)
+    return np.asarray(sheet)

@@ -10,8 +10,12 @@ Region modes:
 - opaque (lips):      delta = ref_low - src_low. Lipstick covers the lip colour: the reference's colour,
                       with its lightness relative to its own skin (the relighting makes that so).
 - sheer (eyes, blush, brows): delta = (ref_low - ref_skin) - (src_low - src_skin). What the reference has
-                      on top of its own skin is laid on top of the source's skin: bare lids on the reference
-                      give bare lids, never a patch of the reference's skin tone.
+                      on top of its own skin is laid on top of the source's skin, never a patch of the
+                      reference's skin tone. Eye makeup is transferred only when the reference shows pigment
+                      on the lids (pigment_distance), since bare lids differ between people by shading alone.
+
+Reference pixels far from a region's dominant colour (hair, glasses frames, background at a turned face's
+silhouette) are left out of every statistic (inliers).
 - foundation (skin):  a*, b* move to the reference's smooth skin colour; L* is left alone (lightness of a
                       single photo cannot be told apart from lighting, and it carries the face's shape).
 """

@@ -9,6 +9,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import torch
+
+from .colorspace import lab_to_rgb
 
 # region -> noun used in the prompt
 REGION_NOUNS = {"lips": "lipstick", "eyes": "eyeshadow", "blush": "blush", "brows": "brows", "foundation": "foundation"}
@@ -17,10 +20,6 @@ PROMPT_ORDER = ("lips", "eyes", "blush", "brows", "foundation")
 
 def lab_to_hex(lab) -> str:
     """'#rrggbb' of a Lab colour (clipped to the sRGB gamut)."""
-    import torch
-
-    from .colorspace import lab_to_rgb
-
     rgb = lab_to_rgb(torch.as_tensor(np.asarray(lab, dtype=np.float32))).numpy()
     r, g, b = (int(round(float(v) * 255)) for v in rgb)
     return f"#{r:02x}{g:02x}{b:02x}"
@@ -71,7 +70,7 @@ def colour_name(lab) -> str:
         return "green"
     if h < 260:
         return "navy" if L < 35 else "blue"
-    if h < 300:
+    if h < 315:
         return "purple" if L < 50 else "lilac"
     return "plum" if L < 45 else "mauve"
 

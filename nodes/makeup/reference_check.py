@@ -15,6 +15,8 @@ import math
 
 import numpy as np
 
+from ..face.zone_masks import inter_ocular_distance
+
 MIN_IOD_PX = 16.0
 SMALL_IOD_PX = 48.0
 MAX_YAW_DEG = 38.0
@@ -45,8 +47,6 @@ def estimate_yaw(face: dict) -> float:
 
 def check_face(face: dict | None, role: str) -> tuple[bool, list[str]]:
     """(usable, messages) for one face; `role` is 'source' or 'reference' (used in the messages)."""
-    from ..face.zone_masks import inter_ocular_distance
-
     if face is None:
         return False, [f"no face found in the {role} image"]
     msgs = []

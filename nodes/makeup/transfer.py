@@ -5,7 +5,7 @@ Pipeline (see docs/makeup.md):
    distance is WORK_IOD_PX: the colour fields are smooth, so they are computed small (fast) and only the
    final Lab offset is applied at full resolution.
 2. The reference face, scaled to the same face size, is warped piecewise-affinely onto the source mesh
-   (mesh_warp.py); folded or out-of-frame triangles are invalid.
+   (mesh_warp.py); folded, edge-on or out-of-frame triangles are invalid.
 3. Both faces' smooth skin fields give the relight ratio (illumination.py); the reference is relit.
 4. Per region a smooth Lab offset (color_transfer.py), weighted by the feathered region mask x strength,
    is added to the source's full-resolution Lab. Pixels with weight 0 are copied from the source
