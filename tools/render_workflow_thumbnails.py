@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import sys
 from pathlib import Path
@@ -245,6 +246,40 @@ def makeup_transfer(s: Sample) -> Image.Image:
                         caption(panel(prior, s.view()), "prior, then SDXL refine"))
 
 
+def _node(pack_nodes: dict, name: str):
+    return pack_nodes[name]()
+
+
+def expression_fix(s: Sample) -> Image.Image:
+    """What Expression Analysis decides on the sample: open eyes (nothing sampled) and, asked to fix the smile, the
+    mouth region it masks."""
+    import comfyui_facelab
+
+    node = _node(comfyui_facelab.NODE_CLASS_MAPPINGS, "FaceLabExpressionAnalysis")
+    eyes = node.analyse(s.image, s.landmarks, "eyes", 0.22, 0.5, 0.3, 10.0, 10.0, 10.0, -1)
+    smile = node.analyse(s.image, s.landmarks, "smile", 0.22, 0.5, 0.3, 10.0, 10.0, 10.0, -1)
+    face = json.loads(eyes[2])["images"][0]["faces"][0]
+    ears = " / ".join(f"{face['eyes'][k]['ear']:.2f}" for k in ("right", "left"))
+    box = s.view()
+    left = caption(panel(s.rgb, box), f"eyes {ears}: " + ("fix" if eyes[1] else "open, skipped"), size=15)
+    right = panel(overlay(s.rgb, smile[0][0].numpy(), (60, 200, 255)), box)
+    return side_by_side(left, caption(right, "fix = smile: mouth repainted" if smile[1] else "smiles already", size=16))
+
+
+def anonymise(s: Sample) -> Image.Image:
+    """The face interior Anonymise Faces repaints, and the fail-safe pixelation of a face that stays recognisable."""
+    import comfyui_facelab
+    from comfyui_facelab.nodes.expression import privacy_blur
+
+    node = _node(comfyui_facelab.NODE_CLASS_MAPPINGS, "FaceLabAnonymiseFaces")
+    mask = node.plan(s.image, s.landmarks, 6.0, 8.0, "")[0][0].numpy()
+    blurred = s.image[0].clone()
+    privacy_blur.obscure_box(blurred, privacy_blur.face_box(s.face["bbox_xyxy"], s.rgb.shape[:2]))
+    box = s.view()
+    left = caption(panel(overlay(s.rgb, mask, (160, 90, 255)), box), "repainted: new identity", size=17)
+    return side_by_side(left, caption(panel(_uint8(blurred), box), "fail-safe if still recognised", size=16))
+
+
 RENDERERS = {
     "facelab_wrinkle_reduction": wrinkle_reduction,
     "facelab_strength_seed_sweep": strength_seed_sweep,
@@ -252,6 +287,8 @@ RENDERERS = {
     "facelab_large_photo_edit": large_photo_edit,
     "facelab_identity_guarded_retouch": identity_guarded_retouch,
     "facelab_makeup_transfer": makeup_transfer,
+    "facelab_expression_fix": expression_fix,
+    "facelab_anonymise": anonymise,
 }
 
 

@@ -14,7 +14,7 @@ import { makeAtlas } from "./zone_selection.js";
 
 const PICKER_WIDGET = "zone_picker";
 const PANEL_WIDGET = "zone_score_panel";
-const PICKER_HEIGHT = 250;
+const PICKER_HEIGHT = 290;
 const REFRESH = Symbol("facelabRefresh");
 
 let diagramPromise = null;
@@ -119,10 +119,16 @@ function addScorePanel(node) {
   });
   widget.serialize = false;
   // The panel shows the scores; a score fed by a link keeps its own (linked) widget so its socket stays visible.
+  // (`hidden` for the classic canvas, `options.hidden` for the Vue node renderer.)
   const syncHidden = () => {
-    for (const w of scores) w.hidden = !isLinked(node, w);
+    for (const w of scores) {
+      const hide = !isLinked(node, w);
+      w.hidden = hide;
+      (w.options ??= {}).hidden = hide;
+    }
   };
   syncHidden();
+  for (const w of scores) chainMethod(w, "callback", () => panel.refresh()); // edits made elsewhere (e.g. scripts)
   addRefresh(node, () => {
     syncHidden();
     panel.refresh();

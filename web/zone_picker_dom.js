@@ -9,7 +9,7 @@ import { clickTargets, resolveZones, selectionState, toggleZones } from "./zone_
 const SCALE = 1000; // diagram units (longer side = 1) -> SVG user units
 // Zones covering the whole face are chips, not regions: as regions they would swallow every click between zones.
 const WHOLE_FACE = { face_oval: "Whole face", skin: "Skin" };
-const GROUP_CHIPS = { all_wrinkle_zones: "Wrinkle zones" };
+const GROUP_CHIPS = { all_wrinkle_zones: "Wrinkles" };
 
 const CSS = `
 .facelab-zp { display: flex; flex-direction: column; gap: 4px; height: 100%; box-sizing: border-box;
@@ -21,9 +21,9 @@ const CSS = `
 .facelab-zp .fl-zone:hover { fill: rgba(120, 190, 255, 0.45); stroke: #fff; }
 .facelab-zp .fl-zone.fl-on { fill: rgba(40, 150, 255, 0.78); stroke: #cfe8ff; }
 .facelab-zp .fl-zone.fl-on:hover { fill: rgba(40, 150, 255, 0.6); }
-.facelab-zp .fl-side { fill: rgba(230, 230, 230, 0.6); font: bold 42px sans-serif; pointer-events: none; }
-.facelab-zp .fl-chips { display: flex; flex-wrap: wrap; gap: 3px; }
-.facelab-zp .fl-chip { border: 1px solid var(--border-color, #555); border-radius: 9px; padding: 1px 7px;
+.facelab-zp .fl-side { fill: rgba(230, 230, 230, 0.7); font: bold 56px sans-serif; pointer-events: none; }
+.facelab-zp .fl-chips { display: flex; flex-wrap: wrap; gap: 3px; justify-content: center; }
+.facelab-zp .fl-chip { border: 1px solid var(--border-color, #555); border-radius: 9px; padding: 1px 6px;
   background: var(--comfy-input-bg, #222); color: inherit; font: inherit; cursor: pointer; }
 .facelab-zp .fl-chip.fl-on { background: rgb(40, 150, 255); border-color: rgb(40, 150, 255); color: #fff; }
 .facelab-zp .fl-chip.fl-some { border-color: rgb(40, 150, 255); }
@@ -79,9 +79,9 @@ export function createZonePicker({ diagram, atlas, getText, setText, isLinked = 
     svg.append(path);
   }
   // The subject's right is on the image's left (the names use the person's own sides).
-  const right = svgEl("text", { class: "fl-side", x: 10, y: 42 });
+  const right = svgEl("text", { class: "fl-side", x: 8, y: 56 });
   right.textContent = "R";
-  const left = svgEl("text", { class: "fl-side", x: w * SCALE - 40, y: 42 });
+  const left = svgEl("text", { class: "fl-side", x: w * SCALE - 44, y: 56 });
   left.textContent = "L";
   svg.append(right, left);
 
@@ -126,6 +126,7 @@ export function createZonePicker({ diagram, atlas, getText, setText, isLinked = 
     element.classList.toggle("fl-disabled", isLinked());
     const [message, warn] = summary();
     status.textContent = message;
+    status.title = message;
     status.classList.toggle("fl-warn", warn);
   }
 

@@ -1,7 +1,8 @@
 """Blend masks for stitching: an outward feather around the edited region, a taper at crop edges, a ring.
 
 The feather keeps the blend at 1 over the whole masked region (the edit lands completely) and ramps it
-down to exactly 0 over `width` pixels outside it, with a raised-cosine profile. There the inpainted crop
+down to exactly 0 about `width` pixels outside it, with a raised-cosine profile (the filters are square:
+the ramp ends within 1.25 x width along the axes, 1.45 x width towards the corners). There the inpainted crop
 and the original agree up to the model's drift, so the ramp hides the transition. Dilation and blur run
 at a reduced resolution (the ramp is smooth, so nothing is lost) to stay fast on 1024-px crops.
 """
@@ -13,7 +14,6 @@ import math
 import numpy as np
 import torch
 import torch.nn.functional as F
-
 
 LOWRES_RAMP_PX = 12  # the ramp is computed at a scale where it spans about this many pixels
 
@@ -49,7 +49,7 @@ def _lowres(mask: torch.Tensor, width: float) -> tuple[torch.Tensor, int]:
 
 
 def feather(mask: torch.Tensor, width: float) -> torch.Tensor:
-    """Blend weights [h, w]: >= mask everywhere, 1 where mask is 1, falling to 0 within `width` px outside it."""
+    """Blend weights [h, w]: >= mask everywhere, 1 where mask is 1, 0 from about `width` px outside it on."""
     mask = mask.clamp(0.0, 1.0)
     if width < 1.0 or not bool((mask > 0).any()):
         return mask

@@ -92,7 +92,7 @@ def sample(src, m: np.ndarray, out_hw, padding: str = "border") -> torch.Tensor:
 
     # Box-average first when 2 or more source pixels fall on one destination pixel (anti-aliasing).
     step = math.sqrt(abs(np.linalg.det(m[:2, :2])))
-    k = int(step) if step >= 2.0 else 1
+    k = int(step + 1e-6) if step >= 2.0 - 1e-6 else 1  # (det rounding: 4 can come out as 3.9999999999999996)
 
     # Only the part of src that the grid touches (plus the bilinear neighbour) is read. The window starts
     # on a multiple of k so that the averaging grid, hence every value, does not depend on the window.

@@ -61,7 +61,8 @@ class AnonymisePlan:
 
 
 def face_interior_mask(face_landmarks: dict, batch_size: int, margin: float, feather: float, face_index: int = -1) -> torch.Tensor:
-    """MASK [B, H, W]: face oval shrunk by `margin` % IOD with a `feather` % IOD soft edge, inside the oval."""
+    """MASK [B, H, W]: per face, the face oval shrunk by `margin` % IOD (its `feather` % IOD soft edge inside the
+    margin) joined with the features' convex hull; the union over the faces of each image."""
     if margin < 0:
         raise ValueError(f"FaceLab: the hairline margin must be >= 0 (% of the eye distance), got {margin}")
     # The zone feather is centred on the outline: shrink by another half feather so it stays inside the margin.
