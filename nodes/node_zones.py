@@ -93,10 +93,12 @@ class FaceLabZoneMask:
             elif not used:
                 lines.append(f"image {i}: no face {face_index} ({len(faces)} found), mask is empty")
             else:
-                lines.append(f"image {i}: {len(used)} of {len(faces)} face(s), {float(mask[i].mean()) * 100:.2f}% of the image masked")
+                share = float(mask[i].mean()) * 100
+                lines.append(f"image {i}: {len(used)} of {len(faces)} face(s), {share:.2f}% of the image masked")
         if not any(fl.frame_faces(landmarks, i) for i in range(b)):
             log.info("FaceLab Zone Mask: no face in the image(s); the mask is empty")
-        report = f"zones: {', '.join(names)}; grow {grow:g}%, feather {feather:g}%, subtract {subtract}\n" + "\n".join(lines)
+        settings = f"zones: {', '.join(names)}; grow {grow:g}%, feather {feather:g}%, subtract {subtract}"
+        report = "\n".join([settings, *lines])
         return (mask.to(comfy_adapter.intermediate_device()), report)
 
 
@@ -125,7 +127,8 @@ class FaceLabZonePreview:
             "optional": {
                 "opacity": ("FLOAT", {"default": 0.45, "min": 0.0, "max": 1.0, "step": 0.05, "tooltip": (
                     "How strongly the zone colours cover the photo (0 = outlines only).")}),
-                "labels": ("BOOLEAN", {"default": True, "tooltip": "Write each zone's name on it."}),
+                "labels": ("BOOLEAN", {"default": True, "tooltip": (
+                    "Write each zone's name beside the face, with a line to the zone.")}),
             },
         }
 

@@ -54,7 +54,7 @@ def pytest_collection_modifyitems(config, items):
         return
     reason = (
         "COMFYUI_DIR is not set to a ComfyUI folder: this test needs a real ComfyUI "
-        "(see README, 'Tests against a real ComfyUI')"
+        "(see docs/testing.md)"
     )
     for item in items:
         if "comfyui" in item.keywords:

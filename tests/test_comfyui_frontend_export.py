@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from comfyui_server import comfyui  # noqa: F401  (session fixture)
+from workflow_schemas import wc  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.comfyui
 
@@ -47,13 +48,6 @@ def page(comfyui):
         tab.wait_for_function("window.app && window.app.graph", timeout=120_000)
         yield tab
         context.close()
-
-
-@pytest.fixture(scope="module")
-def wc(pack):
-    from comfyui_facelab.nodes import workflows_check
-
-    return workflows_check
 
 
 @pytest.fixture(scope="module")

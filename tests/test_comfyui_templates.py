@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
+from workflow_schemas import schemas, wc  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.comfyui
 
@@ -26,18 +27,6 @@ def _templates_dir() -> Path:
     if not found:
         pytest.skip(f"no comfyui_workflow_templates_json in {comfy}/venv (install ComfyUI's requirements)")
     return found[-1]
-
-
-@pytest.fixture(scope="module")
-def wc(pack):
-    from comfyui_facelab.nodes import workflows_check
-
-    return workflows_check
-
-
-@pytest.fixture(scope="module")
-def schemas(wc, pack):
-    return wc.build_schemas(ROOT / "tests" / "data" / "core_object_info.json", pack.NODE_CLASS_MAPPINGS)
 
 
 @pytest.mark.parametrize("name", TEMPLATES)

@@ -101,10 +101,12 @@ def test_api_workflow_runs_and_keeps_pixels_outside_the_mask(comfyui, test_check
         edit = masks[min(i, len(masks) - 1)]
         assert image.shape == portrait.shape, f"{path.name}: output {image.shape} != input {portrait.shape}"
         assert edit.shape == portrait.shape[:2], f"{path.name}: mask {edit.shape} != input {portrait.shape[:2]}"
-        outside, inside = edit == 0, edit > 0
-        assert inside.any() and outside.any(), f"{path.name}: degenerate edit mask"
-        changed = np.any(image != portrait, axis=2)
-        assert not changed[outside].any(), (
-            f"{path.name}: {int(changed[outside].sum())} pixels outside the edit mask differ from the input")
+        outside, core = edit == 0, edit >= 128
+        assert core.any() and outside.any(), f"{path.name}: degenerate edit mask"
+        delta = np.abs(image.astype(np.int16) - portrait.astype(np.int16)).max(axis=2)
+        # Exact: a blend weight below 1/255 shows as black in an 8-bit mask, so it must not change a pixel either.
+        assert not delta[outside].any(), (
+            f"{path.name}: {int((delta[outside] > 0).sum())} pixels where the edit mask is black differ from the "
+            f"input (by up to {int(delta[outside].max())} levels)")
         # The random-weight model paints noise: the masked region must have been replaced, not passed through.
-        assert changed[inside].mean() > 0.5, f"{path.name}: the edit region was left unchanged"
+        assert (delta[core] > 0).mean() > 0.5, f"{path.name}: the edit region was left unchanged"

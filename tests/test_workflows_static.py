@@ -9,23 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from workflow_schemas import schemas, wc  # noqa: F401  (fixtures)
 
 ROOT = Path(__file__).resolve().parent.parent
 FOLDERS = [ROOT / "workflows", ROOT / "tests" / "data" / "workflows"]
 SHIPPED = sorted((ROOT / "workflows").glob("*.json"))
-
-
-@pytest.fixture(scope="module")
-def wc(pack):
-    from comfyui_facelab.nodes import workflows_check
-
-    return workflows_check
-
-
-@pytest.fixture(scope="module")
-def schemas(wc, pack):
-    return wc.build_schemas(ROOT / "tests" / "data" / "core_object_info.json", pack.NODE_CLASS_MAPPINGS,
-                            pack.NODE_DISPLAY_NAME_MAPPINGS)
 
 
 @pytest.mark.parametrize("folder", FOLDERS, ids=[f.relative_to(ROOT).as_posix() for f in FOLDERS])

@@ -8,23 +8,11 @@ import json
 from pathlib import Path
 
 import pytest
+from workflow_schemas import schemas, wc  # noqa: F401  (fixtures)
 
 ROOT = Path(__file__).resolve().parent.parent
 SMOKE_UI = ROOT / "tests" / "data" / "workflows" / "core_inpaint_smoke.json"
 SMOKE_API = ROOT / "tests" / "data" / "workflows" / "api" / "core_inpaint_smoke.json"
-
-
-@pytest.fixture(scope="module")
-def wc(pack):
-    from comfyui_facelab.nodes import workflows_check
-
-    return workflows_check
-
-
-@pytest.fixture(scope="module")
-def schemas(wc, pack):
-    return wc.build_schemas(ROOT / "tests" / "data" / "core_object_info.json", pack.NODE_CLASS_MAPPINGS,
-                            pack.NODE_DISPLAY_NAME_MAPPINGS)
 
 
 def _node(nid, type_, inputs=(), outputs=(), widgets=None, mode=0, title=None):

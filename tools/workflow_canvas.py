@@ -31,6 +31,11 @@ GROUP_COLORS = {"input": "#3f789e", "zones": "#8A8", "crop": "#b58b2a", "sdxl": 
                 "check": "#444"}
 
 
+# Nodes that the web extension (web/facelab_widgets.js) makes taller: the zone picker adds a ~290 px face diagram,
+# the score panel groups the sliders. Reserving the room here keeps the saved layout from overlapping on load.
+WEB_WIDGET_SIZES = {"FaceLabZoneMask": (340, 540), "FaceLabZonePreview": (340, 440), "FaceLabZoneScores": (360, 540)}
+
+
 class Canvas:
     """UiWorkflowBuilder plus layout: nodes stacked in columns, groups framed around their nodes."""
 
@@ -47,6 +52,8 @@ class Canvas:
         node = self.node(ref.id)
         if size:
             node["size"] = list(size)
+        if node_type in WEB_WIDGET_SIZES:
+            node["size"] = [max(a, b) for a, b in zip(node["size"], WEB_WIDGET_SIZES[node_type])]
         self.bottom[col] = y + node["size"][1]
         return ref
 

@@ -17,16 +17,27 @@ const PANEL_WIDGET = "zone_score_panel";
 const PICKER_HEIGHT = 290;
 const REFRESH = Symbol("facelabRefresh");
 
-let diagramPromise = null;
-let diagram = null;
-let atlas = null;
+let atlasPromise = null;
+let diagram = null; // web/zone_diagram.json
+let atlas = null; // makeAtlas(diagram)
 
-function loadDiagram() {
-  diagramPromise ??= fetch(new URL("./zone_diagram.json", import.meta.url)).then((response) => {
-    if (!response.ok) throw new Error(`zone_diagram.json: HTTP ${response.status}`);
-    return response.json();
-  });
-  return diagramPromise;
+/** Load the diagram once; true when the widgets can be built (a failure is reported once, nodes stay plain). */
+function loadAtlas() {
+  atlasPromise ??= fetch(new URL("./zone_diagram.json", import.meta.url))
+    .then((response) => {
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      return response.json();
+    })
+    .then((data) => {
+      diagram = data;
+      atlas = makeAtlas(data);
+      return true;
+    })
+    .catch((error) => {
+      console.warn("FaceLab: zone picker and score sliders unavailable (could not load zone_diagram.json)", error);
+      return false;
+    });
+  return atlasPromise;
 }
 
 function inputSpecs(nodeData) {
@@ -139,14 +150,7 @@ app.registerExtension({
   name: "FaceLab.ZoneWidgets",
 
   async beforeRegisterNodeDef(nodeType, nodeData) {
-    if (!String(nodeData?.name ?? "").startsWith("FaceLab")) return;
-    try {
-      diagram ??= await loadDiagram();
-      atlas ??= makeAtlas(diagram);
-    } catch (error) {
-      console.warn("FaceLab: zone picker unavailable (could not load zone_diagram.json)", error);
-      return;
-    }
+    if (!String(nodeData?.name ?? "").startsWith("FaceLab") || !(await loadAtlas())) return;
     const picker = takesZones(nodeData);
     const panel = takesScores(nodeData, diagram.aging_groups);
     if (!picker && !panel) return;

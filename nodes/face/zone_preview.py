@@ -1,9 +1,10 @@
 """Zone preview: the photo with each selected zone coloured, outlined and labelled with its name.
 
 This is the picture users look at to choose zones, so labels show the exact names the mask node accepts.
-Colours are fixed per zone name (the same zone has the same colour on every image). Zones covering most of
-the face (face_oval, skin, forehead-sized zones are fine) are drawn as outlines when shown together with
-other zones, so they do not hide the small zones. Labels use PIL's built-in font (no font files).
+Colours are fixed per zone name (the same zone has the same colour on every image). The container zones
+(face_oval, skin) are drawn as outlines only when shown together with other zones, and larger zones are painted
+first, so small zones stay visible. Labels sit in two columns beside each face, joined to their zone by a
+leader line; they use PIL's built-in font (no font files).
 """
 
 from __future__ import annotations

@@ -1,0 +1,23 @@
+"""Fixtures for tests of workflows: the checker package and the node schemas it validates against (core nodes
+from tests/data/core_object_info.json, FaceLab nodes from the pack). Import them into a test module:
+`from workflow_schemas import schemas, wc  # noqa: F401`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+CORE_OBJECT_INFO = Path(__file__).resolve().parent / "data" / "core_object_info.json"
+
+
+@pytest.fixture(scope="session")
+def wc(pack):
+    from comfyui_facelab.nodes import workflows_check
+
+    return workflows_check
+
+
+@pytest.fixture(scope="session")
+def schemas(wc, pack):
+    return wc.build_schemas(CORE_OBJECT_INFO, pack.NODE_CLASS_MAPPINGS, pack.NODE_DISPLAY_NAME_MAPPINGS)
