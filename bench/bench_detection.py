@@ -17,7 +17,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 # Shared bench helpers (also sets up sys.path and the offline test assets for the models and photos).
-from bench_makeup import photo, square, timed  # noqa: E402
+from bench_common import photo, square, timed  # noqa: E402
 
 
 def main() -> None:

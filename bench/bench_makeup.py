@@ -10,55 +10,19 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
 import torch
-from PIL import Image
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
-
-import provision_assets  # noqa: E402
-
-ASSETS = provision_assets.default_dest()
-os.environ.setdefault("FACELAB_MODELS_DIR", str(ASSETS / "models"))
-os.environ.setdefault("FACELAB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_common import photo, square, timed  # noqa: E402  (paths, offline test assets, helpers)
 
 STRENGTH_SETS = {
     "defaults (lips, eyes, blush, brows)": None,
     "all five regions (foundation 0.5)": {"foundation": 0.5},
     "lips only": {"eyes": 0.0, "blush": 0.0, "brows": 0.0},
 }
-
-
-def square(name: str, size: int) -> torch.Tensor:
-    with Image.open(ASSETS / "photos" / name) as im:
-        im = im.convert("RGB")
-        k = size / min(im.size)
-        im = im.resize((round(im.width * k), round(im.height * k)), Image.BICUBIC)
-        x0, y0 = (im.width - size) // 2, (im.height - size) // 2
-        arr = np.asarray(im.crop((x0, y0, x0 + size, y0 + size)))
-    return torch.from_numpy(arr.astype(np.float32) / 255.0)[None]
-
-
-def photo(name: str) -> torch.Tensor:
-    with Image.open(ASSETS / "photos" / name) as im:
-        return torch.from_numpy(np.asarray(im.convert("RGB")).astype(np.float32) / 255.0)[None]
-
-
-def timed(fn, repeat: int) -> tuple[float, float]:
-    fn()
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t) * 1000)
-    return statistics.median(times), min(times)
 
 
 def main() -> None:

@@ -12,7 +12,6 @@ Landmark detection is done once beforehand and excluded; the median of N calls i
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -21,15 +20,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
-
-import provision_assets  # noqa: E402
-
-ASSETS = provision_assets.default_dest()
-os.environ.setdefault("FACELAB_MODELS_DIR", str(ASSETS / "models"))
-os.environ.setdefault("FACELAB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_common  # noqa: E402,F401  (import paths + offline test-asset models)
 
 
 class StandInClip:

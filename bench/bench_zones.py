@@ -17,16 +17,11 @@ import tracemalloc
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_common import ASSETS  # noqa: E402  (import paths + offline test-asset models)
 
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
-from provision_assets import default_dest  # noqa: E402
-
-ASSETS = default_dest()  # real photos and the model, provisioned offline for the tests
-for key, value in (("FACELAB_MODELS_DIR", str(ASSETS / "models")), ("FACELAB_OFFLINE", "1")):
-    os.environ.setdefault(key, value)
 
 import facelab  # noqa: E402
 

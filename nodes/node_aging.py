@@ -10,7 +10,7 @@ import torch
 
 from . import comfy_adapter, types
 from .aging import prompts, regional_conditioning, wrinkle_score, zone_scores
-from .aging.image_fit import fit_landmarks_to_image
+from .face.image_fit import fit_landmarks_to_image
 from .compose.tensors import as_rgb
 from .face import face_landmarks as fl
 

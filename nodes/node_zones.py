@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from . import comfy_adapter, types
-from .aging.image_fit import fit_landmarks_to_image  # shared with the aging nodes
+from .face.image_fit import fit_landmarks_to_image
 from .compose.tensors import as_rgb
 from .face import face_landmarks as fl
 from .face import zone_atlas, zone_masks, zone_preview

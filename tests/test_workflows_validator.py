@@ -281,3 +281,35 @@ def test_validate_folder_pairs_ui_and_api_copies(wc, schemas, tmp_path):
     assert any("missing API copy" in m for m in report["orphan.json"])
     assert any("without a UI workflow" in m for m in report["api/stray.json"])
     assert any("cannot be read as JSON" in m for m in report["broken.json"])
+
+
+def test_builder_lays_out_sockets_and_widgets_like_the_frontend(wc, schemas):
+    from comfyui_facelab.nodes.workflows_check.builder import UiWorkflowBuilder
+
+    wf = UiWorkflowBuilder(schemas)
+    ckpt = wf.add("CheckpointLoaderSimple", ckpt_name="m.safetensors")
+    latent = wf.add("EmptyLatentImage", width=512)
+    seed = wf.add("PrimitiveInt", value=5)
+    wf.add("KSampler", model=ckpt["MODEL"], positive=wf.add("CLIPTextEncode", clip=ckpt["CLIP"], text="x")[0],
+           negative=wf.add("ConditioningZeroOut", conditioning=wf.add("CLIPTextEncode", clip=ckpt[1])[0])[0],
+           latent_image=latent[0], seed=seed[0], steps=3)
+    ui = wf.workflow()
+    sampler = ui["nodes"][-1]
+    # Socket-only inputs first, then the widget turned socket; seed's control value follows it in widgets_values.
+    assert [(s["name"], "widget" in s) for s in sampler["inputs"]] == [
+        ("model", False), ("positive", False), ("negative", False), ("latent_image", False), ("seed", True)]
+    assert sampler["widgets_values"] == [0, "fixed", 3, 8.0, "euler", "simple", 1.0]  # 0.33's KSampler defaults
+    assert ui["nodes"][1]["widgets_values"] == [512, 512, 1]
+    assert [i.message for i in wc.errors(wc.validate_ui(ui, schemas))] == [  # valid, but nothing saves a result
+        "no output node (e.g. SaveImage): ComfyUI refuses such a prompt"]
+    assert wc.ui_to_api(ui, schemas)[0][str(sampler["id"])]["inputs"]["seed"] == [str(seed.id), 0]
+
+
+def test_builder_refuses_unknown_inputs_and_missing_links(schemas):
+    from comfyui_facelab.nodes.workflows_check.builder import UiWorkflowBuilder
+
+    wf = UiWorkflowBuilder(schemas)
+    with pytest.raises(ValueError, match="has no input"):
+        wf.add("SaveImage", filename="x")
+    with pytest.raises(ValueError, match="required input 'images'"):
+        wf.add("SaveImage", filename_prefix="x")

@@ -22,7 +22,7 @@ from ..face import face_landmarks as fl
 from ..face import zone_masks
 from . import prompts, zone_scores
 from .denoise_mask import denoise_mask, zone_denoise_strength
-from .image_fit import fit_landmarks_to_image
+from ..face.image_fit import fit_landmarks_to_image
 
 log = logging.getLogger("FaceLab")
 

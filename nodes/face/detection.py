@@ -32,7 +32,7 @@ import torch.nn.functional as F
 
 from .. import comfy_adapter
 from . import landmarker
-from .face_landmarks import bbox_from_landmarks, face_size, make_face_landmarks, sort_faces
+from .face_landmarks import bbox_from_landmarks, box_iou, face_size, make_face_landmarks, sort_faces
 
 log = logging.getLogger("FaceLab")
 
@@ -134,16 +134,6 @@ def _map_face(face: dict, x0: float, y0: float, sx: float, sy: float) -> dict:
 
 def _inside(pt, box) -> bool:
     return box[0] <= pt[0] <= box[2] and box[1] <= pt[1] <= box[3]
-
-
-def box_iou(a, b) -> float:
-    """Intersection over union of two xyxy boxes."""
-    iw = min(a[2], b[2]) - max(a[0], b[0])
-    ih = min(a[3], b[3]) - max(a[1], b[1])
-    if iw <= 0 or ih <= 0:
-        return 0.0
-    inter = iw * ih
-    return float(inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter))
 
 
 def _same_face(box_a, box_b) -> bool:

@@ -101,6 +101,15 @@ def bbox_from_landmarks(landmarks_xy: np.ndarray) -> np.ndarray:
     return np.array([lm[:, 0].min(), lm[:, 1].min(), lm[:, 0].max(), lm[:, 1].max()], dtype=np.float32)
 
 
+def box_iou(a, b) -> float:
+    """Intersection over union of two xyxy boxes (0 when they do not overlap or are degenerate)."""
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
 def bounding_boxes(face_landmarks: dict, label: str = "face") -> list[list[dict]]:
     """Core BOUNDING_BOX lists (one list per frame) from FACE_LANDMARKS."""
     out = []

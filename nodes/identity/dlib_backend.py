@@ -84,7 +84,6 @@ class DlibEmbedder:
 
     def detect(self, rgb: np.ndarray, max_faces: int = 10) -> list[dict]:
         """Faces found by dlib's HOG detector, as dicts with bbox_xyxy (no landmarks), left to right."""
-        dlib = self._m["dlib"]
         h, w = rgb.shape[:2]
         scale = min(1.0, HOG_MAX_SIDE / max(h, w))
         small = rgb

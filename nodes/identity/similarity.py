@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..face.face_landmarks import box_iou
+
 MIN_IOU = 0.3
 # Values reported when no pair of faces could be compared: the least-alike ends of both scales.
 NO_PAIR_SIMILARITY, NO_PAIR_DISTANCE = -1.0, 2.0
@@ -72,14 +74,6 @@ def is_same(backend: str, similarity: float, threshold: float) -> bool:
 def _relative_box(box, size) -> np.ndarray:
     h, w = size
     return np.asarray(box, dtype=np.float64) / np.array([w, h, w, h], dtype=np.float64)
-
-
-def box_iou(a, b) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / union) if union > 0 else 0.0
 
 
 def match_faces(boxes_a, size_a, boxes_b, size_b, min_iou: float = MIN_IOU) -> list[tuple[int, int, str]]:
