@@ -216,8 +216,9 @@ def titled(prompt: dict, prefix: str, class_types: tuple = ()) -> list[str]:
             and (not class_types or node["class_type"] in class_types)]
 
 
-# Widget values that keep a CPU run of a shipped workflow short: SDXL at its smallest crop, small tiles (so a small
-# photo still splits into several), two variants where a workflow samples a batch. Linked inputs are left alone.
+# Widget values that keep a CPU run of a shipped workflow short (SDXL at its smallest crop, small tiles so that a
+# small photo still splits into several, two variants where a workflow samples a batch) and make sure the edit path
+# runs on the test portrait. Linked inputs are left alone.
 QUICK_RUN_INPUTS = {
     ("FaceLabCrop", "target_size"): 256,
     ("FaceLabCrop", "min_context"): 128,
@@ -225,6 +226,9 @@ QUICK_RUN_INPUTS = {
     ("FaceLabTileSplit", "overlap"): 32,
     ("FaceLabSweepStrengths", "strengths"): "0.3, 0.5",
     ("RepeatImageBatch", "amount"): 1,
+    # The test portrait smiles a little: ask for a broad smile so that the expression fix really edits it.
+    ("FaceLabExpressionAnalysis", "fix"): "smile",
+    ("FaceLabExpressionAnalysis", "smile_threshold"): 1.0,
 }
 
 

@@ -66,6 +66,28 @@ def test_random_masks_leave_every_unblended_pixel_bit_identical(compose, seed):
     assert (out - image).abs().amax(-1)[used > 0.5].mean() > 0.1  # the noise really landed
 
 
+def test_pixels_where_the_8bit_blend_mask_is_black_are_unchanged_in_8bit(compose):
+    """What a user checks in ComfyUI: SaveImage writes clip(255 x v) truncated to uint8, for the photo and the mask.
+
+    Found by the real-ComfyUI workflow test: blend weights below 1/255 read as black in the saved mask yet nudged
+    the pixel across an 8-bit level. A rotated crop (resampled weights) makes such tails likely.
+    """
+    crop_mod, stitch_mod = compose
+    rgb, lm = tilted_portrait()
+    image = to_tensor(rgb)
+    mask = skin_mask(*rgb.shape[:2], lm["frames"][0][0])[None]
+    crops, _, plan = crop_mod.crop(image, mask, lm, _settings(compose, align=True))
+    out, used = stitch_mod.stitch(image, noise_like(crops, 7), plan, feather=0.15)
+
+    def to8(t):
+        return np.clip(255.0 * t.numpy(), 0, 255).astype(np.uint8)
+
+    black = to8(used[0]) == 0
+    assert black.any() and (~black).any()
+    assert (to8(out[0])[black] == to8(image[0])[black]).all()
+    assert ((used[0].numpy() > 0) & (used[0].numpy() < 1 / 255)).sum() == 0
+
+
 @pytest.mark.parametrize("padding", ["shift", "replicate", "replicate_masked"])
 @pytest.mark.parametrize("resolution", ["area", "keep"])
 def test_border_touching_masks(compose, padding, resolution):

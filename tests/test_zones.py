@@ -6,6 +6,7 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from PIL import Image, ImageDraw
 from scipy import ndimage
 
 from conftest import SINGLE_FACE_PHOTOS, landmarks_for, load_photo
@@ -212,6 +213,83 @@ def test_anatomical_order(name, za, zone_masks_of):
     for feature in ("eye_left", "eye_right", "lips", "eyebrow_left"):
         core = ndimage.binary_erosion(masks[feature] >= 1.0)
         assert masks["skin"][core].max() == 0.0, feature
+
+
+def _non_adjacent_edge_crossings(poly: np.ndarray) -> list[tuple[int, int]]:
+    """Pairs (i, j) of non-adjacent edges (edge k runs from vertex k to k+1) that cross or touch."""
+    a, b = poly, np.roll(poly, -1, axis=0)
+    n = len(poly)
+
+    def orient(p, q, r):  # sign of the turn p -> q -> r, broadcast over (n, n)
+        return np.sign((q[..., 0] - p[..., 0]) * (r[..., 1] - p[..., 1]) - (q[..., 1] - p[..., 1]) * (r[..., 0] - p[..., 0]))
+
+    def on_segment(p, q, r):  # r on segment p-q, given p, q, r collinear
+        return (np.minimum(p[..., 0], q[..., 0]) <= r[..., 0]) & (r[..., 0] <= np.maximum(p[..., 0], q[..., 0])) & (
+            np.minimum(p[..., 1], q[..., 1]) <= r[..., 1]) & (r[..., 1] <= np.maximum(p[..., 1], q[..., 1]))
+
+    p1, p2, p3, p4 = a[:, None], b[:, None], a[None, :], b[None, :]
+    d1, d2, d3, d4 = orient(p3, p4, p1), orient(p3, p4, p2), orient(p1, p2, p3), orient(p1, p2, p4)
+    hit = (d1 * d2 < 0) & (d3 * d4 < 0)
+    hit |= (d1 == 0) & on_segment(p3, p4, p1) | (d2 == 0) & on_segment(p3, p4, p2)
+    hit |= (d3 == 0) & on_segment(p1, p2, p3) | (d4 == 0) & on_segment(p1, p2, p4)
+    i, j = np.triu_indices(n, k=2)
+    keep = ~((i == 0) & (j == n - 1))  # the first and last edges share vertex 0
+    i, j = i[keep], j[keep]
+    return [(int(x), int(y)) for x, y in zip(i, j) if hit[x, y]]
+
+
+def test_edge_crossing_check_catches_a_bow_tie():
+    square = np.array([[0, 0], [1, 0], [1, 1], [0, 1]], dtype=float)
+    assert _non_adjacent_edge_crossings(square) == []
+    assert _non_adjacent_edge_crossings(square[[0, 1, 3, 2]]) == [(1, 3)]  # the two diagonals cross
+    assert _non_adjacent_edge_crossings(np.array([[0, 0], [2, 0], [1, 0], [1, 1]], dtype=float))  # folds back
+
+
+@pytest.mark.parametrize("name", SINGLE_FACE_PHOTOS)
+def test_every_zone_is_a_simple_polygon_and_a_solid_mask(name, za, zm):
+    """Each filled outline is a simple polygon (no two non-adjacent edges meet), and each zone's mask is one
+    piece without holes other than the ones it declares (the mouth opening of `lips`, the features of `skin`).
+
+    Holes are not checked for simplicity: the inner lip contour legitimately touches itself when the mouth is
+    closed (its points meet), which only makes the cut-out empty there."""
+    lm, size = face_of(name)
+    eight = np.ones((3, 3), dtype=bool)
+    for zone in za.ZONE_NAMES + za.EXTRA_ZONE_NAMES:
+        for poly in zm.zone_polygons(lm, zone):
+            crossings = _non_adjacent_edge_crossings(poly)
+            assert not crossings, f"{name} {zone}: ring edges {crossings} cross (self-intersecting outline)"
+        solid = zm.face_zone_mask(lm, zone, size) > 0.5
+        declared = Image.new("L", (size[1], size[0]), 0)
+        for hole in zm.zone_hole_polygons(lm, zone):
+            ImageDraw.Draw(declared).polygon(hole.ravel().tolist(), fill=1)
+        solid |= ndimage.binary_dilation(np.asarray(declared, dtype=bool))  # a declared hole is no defect
+        added = ndimage.binary_fill_holes(solid).sum() - solid.sum()
+        assert added < 0.02 * solid.sum(), f"{name} {zone}: holes inside the mask ({added / solid.sum():.1%} of it)"
+        _, pieces = ndimage.label(solid, structure=eight)  # diagonal touches count: thin spikes alias to them
+        assert pieces == 1, f"{name} {zone}: {pieces} separate pieces"
+
+
+@pytest.mark.parametrize("name", SINGLE_FACE_PHOTOS)
+def test_cheek_fills_the_space_from_the_nasolabial_fold_to_the_face_contour(name, za, zone_masks_of):
+    """The cheek is solid from the fold out to the contour: no bite out of the malar/buccal area.
+
+    Landmarks 203 -> 206 -> 216 lie on the nasolabial crease (checked on the smiling obama.jpg); 205 and 207, one
+    mesh column lateral to it, are the middle of the cheek (its apple). A cheek edge running through 205/207
+    instead of the fold cut an L-shaped band out of the cheek (the mirrored left side likewise)."""
+    lm, masks, _ = zone_masks_of(name)
+    iod = np.linalg.norm(lm[list(za.EYE_RIGHT)].mean(0) - lm[[za.MIRROR[i] for i in za.EYE_RIGHT]].mean(0))
+    for side in ("right", "left"):
+        cheek = masks[f"cheek_{side}"] >= 0.5
+        depth = (ndimage.distance_transform_edt(cheek) - ndimage.distance_transform_edt(~cheek)) / iod  # > 0 inside
+
+        def at(i):
+            j = i if side == "right" else za.MIRROR[i]
+            return depth[int(lm[j, 1]), int(lm[j, 0])]
+
+        for mid in (50, 187, 205, 207):
+            assert at(mid) > 0.08, f"{name} cheek_{side}: mid-cheek landmark {mid} only {at(mid):+.3f} IOD inside"
+        for fold in (203, 206, 216):
+            assert at(fold) > -0.04, f"{name} cheek_{side}: stops {-at(fold):.3f} IOD short of the fold ({fold})"
 
 
 # --- mask maths -------------------------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ log = logging.getLogger("FaceLab")
 MODES = ("add", "replace")
 NODE = "Stitch Face Region"
 MIN_TAPER = 0.03  # crop-edge taper, as a fraction of the crop's shorter side, when the feather is narrower
+MIN_WEIGHT = 1.0 / 255.0  # smallest blend weight applied (see _stitch_one)
 RING_WIDTH = 0.05  # colour-match ring, as a fraction of the region size, when the feather is narrower
 
 
@@ -134,6 +135,9 @@ def _stitch_one(out, used, original, crop, entry, crop_hw, feather, color_match,
     roi_hw = (y1 - y0, x1 - x0)
     sampled = warp.sample(torch.cat([payload.permute(2, 0, 1), weights[None]]), back, roi_hw, padding="border")
     m = sampled[3].clamp(0.0, 1.0)
+    # A weight below 1/255 moves a pixel by less than one 8-bit level, yet would make it differ from the original
+    # where the blend mask, saved as an 8-bit image, reads 0. Drop such weights: "mask 0 = untouched" holds in 8 bits.
+    m = torch.where(m < MIN_WEIGHT, torch.zeros_like(m), m)
     change = sampled[:3].permute(1, 2, 0)
     o = out[b, y0:y1, x0:x1]
     mm = m[..., None]

@@ -153,8 +153,11 @@ _right("cheek",
        "malar and buccal cheek: below the under-eye, between the nose side / nasolabial fold and the face contour",
        (128, 121, 120, 119, 118, 117, 111, 116, 227,  # under the under-eye zone, medial -> lateral
         137, 177, 215, 138, 135, 169,  # down inside the face contour
-        210, 202, 212, 207, 205, 36,  # up along the marionette and nasolabial bands
-        129, 209, 198, 174, 188))  # up the side of the nose
+        210, 202,  # along the marionette band
+        # Up the nasolabial fold line itself (212 -> 216 -> 206 -> 203 lie on the crease). Not the fold band's
+        # lateral edge (207, 205, 36): that is a mesh column out on the cheek and cut the cheek apple away.
+        212, 216, 206, 203,
+        129, 209, 198, 174, 188))  # nose wing, then up the side of the nose
 _right("eye", "the eye opening (lid margins)", EYE_RIGHT)
 _right("eyebrow", "the eyebrow", EYEBROW_RIGHT)
 _right("nostril", "the nostril opening", NOSTRIL_RIGHT)
