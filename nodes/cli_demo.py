@@ -51,23 +51,23 @@ def run(args: argparse.Namespace) -> int:
 
     photo = Path(args.photo)
     if not photo.is_file():
-        print(f"FaceLab demo: photo not found: {photo}")
+        log.error("FaceLab demo: photo not found: %s", photo)
         return 2
     try:
         zones = zone_atlas.resolve_zones(args.zones)
         protected = zone_atlas.resolve_subtract(args.subtract)
         rgb = _load_rgb(photo)
     except (ValueError, OSError) as exc:
-        print(f"FaceLab demo: {exc}")
+        log.error("FaceLab demo: %s", exc)
         return 2
     if not zones:
-        print("FaceLab demo: no zone selected (--zones)")
+        log.error("FaceLab demo: no zone selected (--zones)")
         return 2
     try:
         landmarks = detection.detect(rgb, max_faces=args.max_faces, mode=args.mode)
         faces = landmarks["frames"][0]
     except (model_files.ModelFileError, ImportError) as exc:
-        print(f"FaceLab demo: {exc}")
+        log.error("FaceLab demo: %s", exc)
         return 2
 
     out = Path(args.out)
@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     if not faces:
         report["message"] = "no face found: nothing to mask"
         (out / "report.json").write_text(json.dumps(report, indent=2))
-        print(f"FaceLab demo: no face found in {photo}; wrote {out / 'report.json'}")
+        log.warning("FaceLab demo: no face found in %s; wrote %s", photo, out / "report.json")
         return 1
 
     for i, face in enumerate(faces):
@@ -103,6 +103,6 @@ def run(args: argparse.Namespace) -> int:
         Image.fromarray(sheet).save(out / "contact_sheet.png")
         report["contact_sheet"] = "contact_sheet.png"
     (out / "report.json").write_text(json.dumps(report, indent=2))
-    print(f"FaceLab demo: {len(faces)} face(s) in {photo.name}; {len(zones)} zone masks in {out / 'masks'}, "
-          f"preview {out / 'preview.png'}, report {out / 'report.json'}")
+    log.info("FaceLab demo: %d face(s) in %s; %d zone masks in %s, preview %s, report %s",
+             len(faces), photo.name, len(zones), out / "masks", out / "preview.png", out / "report.json")
     return 0

@@ -114,7 +114,7 @@ def intermediate_device():
         return torch.device("cpu")
 
 
-class InterruptedError_(Exception):
+class ProcessingInterrupted(Exception):
     """Raised by check_interrupt outside ComfyUI when interrupt() was requested."""
 
 
@@ -139,7 +139,7 @@ def check_interrupt() -> None:
         pass
     if _standalone_interrupt:
         _standalone_interrupt = False
-        raise InterruptedError_("FaceLab: processing interrupted")
+        raise ProcessingInterrupted("FaceLab: processing interrupted")
 
 
 class _LogProgress:

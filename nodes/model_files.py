@@ -127,11 +127,20 @@ def download(spec: ModelSpec, dest_dir: Path, timeout: float = 30.0) -> Path:
             tmp.unlink()
 
 
+_verified: dict[Path, tuple[int, float]] = {}  # path -> (size, mtime) when its checksum last matched
+
+
 def ensure_model(spec: ModelSpec, allow_download: bool | None = None) -> Path:
-    """Path of a verified copy of spec's file, downloading it on first use if allowed."""
+    """Path of a verified copy of spec's file, downloading it on first use if allowed.
+
+    The checksum is computed once per file version (size and mtime), not on every lookup.
+    """
     found = find_model(spec)
     if found is not None:
-        verify(spec, found)
+        st = found.stat()
+        if _verified.get(found) != (st.st_size, st.st_mtime):
+            verify(spec, found)
+            _verified[found] = (st.st_size, st.st_mtime)
         return found
     dirs = comfy_adapter.model_dirs(spec.folder)
     if allow_download is None:

@@ -30,7 +30,7 @@ def _centroid_x(path: Path) -> float:
 def test_demo_on_the_bundled_sample_writes_masks_preview_and_report(tmp_path):
     res = run_demo("--out", str(tmp_path))
     assert res.returncode == 0, res.stdout + res.stderr
-    assert "1 face(s) in grace_hopper.jpg" in res.stdout
+    assert "1 face(s) in grace_hopper.jpg" in res.stderr
     report = json.loads((tmp_path / "report.json").read_text())
     sample = Image.open(ROOT / "samples" / "grace_hopper.jpg")
     assert report["image_size"] == [sample.height, sample.width]
@@ -62,16 +62,16 @@ def test_demo_selected_zones_and_settings(tmp_path):
 def test_demo_without_a_face_says_so(tmp_path):
     res = run_demo(str(PHOTOS / "chelsea.png"), "--out", str(tmp_path))
     assert res.returncode == 1
-    assert "no face" in res.stdout
+    assert "no face" in res.stderr
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["faces"] == [] and report["masks"] == {}
 
 
 def test_demo_bad_zone_and_missing_model_fail_clearly(tmp_path):
     res = run_demo("--out", str(tmp_path), "--zones", "dimples")
-    assert res.returncode == 2 and "'dimples'" in res.stdout and "crows_feet_left" in res.stdout
+    assert res.returncode == 2 and "'dimples'" in res.stderr and "crows_feet_left" in res.stderr
     empty = tmp_path / "models"
     empty.mkdir()
     res = run_demo("--out", str(tmp_path / "o"), models_dir=empty)
     assert res.returncode == 2
-    assert "face_landmarker.task" in res.stdout and str(empty) in res.stdout and "storage.googleapis.com" in res.stdout
+    assert "face_landmarker.task" in res.stderr and str(empty) in res.stderr and "storage.googleapis.com" in res.stderr

@@ -239,7 +239,7 @@ def test_interrupt_stops_a_batch(det, pack):
 
     comfy_adapter.request_interrupt()
     try:
-        with pytest.raises(comfy_adapter.InterruptedError_):
+        with pytest.raises(comfy_adapter.ProcessingInterrupted):
             det.detect(photo_tensor("coffee.png"))
     finally:
         comfy_adapter.request_interrupt(False)

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -70,13 +72,11 @@ def test_every_node_is_documented_v1(pack):
         assert tips is not None and len(tips) == n_out and all(tips), f"{node_id} lacks OUTPUT_TOOLTIPS"
         name = pack.NODE_DISPLAY_NAME_MAPPINGS[node_id]
         assert name and not name.startswith("FaceLab") or " " in name
+        assert name != node_id and " " in name, f"{node_id}: display name {name!r} is not in plain words"
 
 
 def test_pyproject_registry_metadata():
-    try:
-        import tomllib
-    except ImportError:  # pragma: no cover
-        return
+    tomllib = pytest.importorskip("tomllib", reason="tomllib needs Python 3.11+")
     data = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert data["project"]["name"] == "comfyui-facelab"
     comfy = data["tool"]["comfy"]
