@@ -157,16 +157,23 @@ class FaceLabAgingConditioning:
         return (pos, neg, mask.to(comfy_adapter.intermediate_device()), json.dumps(report, indent=2))
 
 
-def _measure(rgb: np.ndarray, face_landmarks: dict, face_index: int, with_heatmap: bool):
-    """Per batch image: scores dict (None when no face) and, optionally, the heat-map images."""
+def _measure(rgb: np.ndarray, face_landmarks: dict, face_index: int, with_heatmap: bool, geometry: dict | None = None):
+    """Per batch image: scores dict (None when no face) and, optionally, the heat-map images.
+
+    geometry: a dict shared by calls measuring images of the same size with the same landmarks (Wrinkle Compare):
+    each face's ROI and zone masks are computed once, keyed by batch index.
+    """
     face_landmarks = fit_landmarks_to_image(fl.validate(face_landmarks), rgb.shape[1:3])
+    geometry = {} if geometry is None else geometry
     per_image, heat = [], rgb.copy() if with_heatmap else None
     for b in comfy_adapter.iterate_with_progress(range(rgb.shape[0])):
         face = wrinkle_score.select_face(face_landmarks, b, face_index)
         if face is None:
             per_image.append(None)
             continue
-        ridge = wrinkle_score.face_ridge_map(rgb[b], face["landmarks_xy"])
+        if b not in geometry:
+            geometry[b] = wrinkle_score.face_geometry(face["landmarks_xy"], rgb.shape[1:3])
+        ridge = wrinkle_score.face_ridge_map(rgb[b], face["landmarks_xy"], geometry=geometry[b])
         per_image.append(wrinkle_score.zone_scores_from_map(ridge))
         if with_heatmap:
             wrinkle_score.paint_heatmap(heat[b], ridge)
@@ -254,8 +261,9 @@ class FaceLabWrinkleCompare:
                 f"FaceLab: before {tuple(before.shape[:3])} and after {tuple(after.shape[:3])} differ in batch or size; "
                 "compare the edited image with the original it came from"
             )
-        scores_before, _ = _measure(_rgb(before, "before"), face_landmarks, face_index, False)
-        scores_after, _ = _measure(_rgb(after, "after"), face_landmarks, face_index, False)
+        geometry: dict = {}  # same landmarks, same size: the zone masks are made once for both images
+        scores_before, _ = _measure(_rgb(before, "before"), face_landmarks, face_index, False, geometry)
+        scores_after, _ = _measure(_rgb(after, "after"), face_landmarks, face_index, False, geometry)
         fraction = target_reduction / 100.0 if target_reduction else None
         reports, changes = [], []
         for b_scores, a_scores in zip(scores_before, scores_after):

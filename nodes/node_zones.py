@@ -85,9 +85,11 @@ class FaceLabZoneMask:
         b = int(rgb.shape[0])
         mask = zone_masks.zones_mask(landmarks, b, names, int(face_index), float(grow), float(feather), subtract)
         lines = []
+        face_found = False
         for i in range(b):
             faces = fl.frame_faces(landmarks, i)
             used = fl.select_faces(faces, int(face_index))
+            face_found = face_found or bool(faces)
             if not faces:
                 lines.append(f"image {i}: no face, mask is empty")
             elif not used:
@@ -95,7 +97,7 @@ class FaceLabZoneMask:
             else:
                 share = float(mask[i].mean()) * 100
                 lines.append(f"image {i}: {len(used)} of {len(faces)} face(s), {share:.2f}% of the image masked")
-        if not any(fl.frame_faces(landmarks, i) for i in range(b)):
+        if not face_found:
             log.info("FaceLab Zone Mask: no face in the image(s); the mask is empty")
         settings = f"zones: {', '.join(names)}; grow {grow:g}%, feather {feather:g}%, subtract {subtract}"
         report = "\n".join([settings, *lines])

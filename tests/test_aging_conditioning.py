@@ -211,6 +211,7 @@ def test_batch_no_face_and_face_index(node, pack):
     _, pos_all, _, mask_all, _ = run(node, {"chin": -0.5}, face_index=-1)
     _, pos_0, _, mask_0, _ = run(node, {"chin": -0.5}, face_index=0)
     assert torch.equal(mask_all, mask_0)
+    assert len(pos_all) == len(pos_0) == 2 and torch.equal(pos_all[1][1]["mask"], pos_0[1][1]["mask"])
 
 
 def test_editable_templates_and_bad_inputs(node):

@@ -60,6 +60,14 @@ def all_files(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.rglob("*") if p.is_file())
 
 
+def queue_photo(queue, tmp_path: Path, graph: dict = SUCCESS_GRAPH, **fake_options):
+    """(Result, FakeComfyUI): the workflow queued on one photo (tmp_path/a.png) against FakeComfyUI(**fake_options)."""
+    photo = write_photo(tmp_path / "a.png")
+    with FakeComfyUI(**fake_options) as fake:
+        res = queue(write_workflow(tmp_path, graph), "--image", photo, "--server", fake.url)
+    return res, fake
+
+
 def test_success_downloads_what_the_server_served(queue, tmp_path):
     photo = write_photo(tmp_path / "photos" / "hopper.png")
     with FakeComfyUI() as fake:
@@ -82,10 +90,8 @@ def test_success_downloads_what_the_server_served(queue, tmp_path):
 
 
 def test_progress_events_are_shown(queue, tmp_path):
-    photo = write_photo(tmp_path / "a.png")
     # history_delay: ComfyUI stores the history entry just after the final event; the client must wait for it.
-    with FakeComfyUI(scenario="progress", history_delay=0.5) as fake:
-        res = queue(write_workflow(tmp_path), "--image", photo, "--server", fake.url)
+    res, _ = queue_photo(queue, tmp_path, scenario="progress", history_delay=0.5)
     assert res.rc == 0, res.err
     recorded = next(e["data"] for e in contract("run_progress")["ws_events"] if e["type"] == "progress")
     assert f"#{recorded['node']} 'ImageInvert' {recorded['value']}/{recorded['max']}" in res.err
@@ -154,9 +160,7 @@ def test_a_server_that_never_answers_times_out(queue, tmp_path):
 def test_http_400_prints_comfyui_node_errors(queue, tmp_path):
     recorded = contract("prompt_node_errors")
     graph = recorded["request"]["prompt"]  # the workflow the real server rejected
-    photo = write_photo(tmp_path / "a.png")
-    with FakeComfyUI(scenario="node_errors") as fake:
-        res = queue(write_workflow(tmp_path, graph), "--image", photo, "--server", fake.url)
+    res, _ = queue_photo(queue, tmp_path, graph=graph, scenario="node_errors")
     assert res.rc == 4
     body = recorded["body"]
     assert f"error: ComfyUI rejected the workflow: {body['error']['message']}" in res.err
@@ -171,17 +175,13 @@ def test_http_400_prints_comfyui_node_errors(queue, tmp_path):
 
 
 def test_http_400_without_node_errors(queue, tmp_path):
-    photo = write_photo(tmp_path / "a.png")
-    with FakeComfyUI(scenario="no_outputs") as fake:
-        res = queue(write_workflow(tmp_path), "--image", photo, "--server", fake.url)
+    res, _ = queue_photo(queue, tmp_path, scenario="no_outputs")
     assert res.rc == 4
     assert "ComfyUI rejected the workflow: Prompt has no outputs" in res.err
 
 
 def test_execution_error_shows_node_exception_and_traceback_tail(queue, tmp_path):
-    photo = write_photo(tmp_path / "a.png")
-    with FakeComfyUI(scenario="execution_error") as fake:
-        res = queue(write_workflow(tmp_path), "--image", photo, "--server", fake.url)
+    res, _ = queue_photo(queue, tmp_path, scenario="execution_error")
     assert res.rc == 1
     err = next(e["data"] for e in contract("run_execution_error")["ws_events"] if e["type"] == "execution_error")
     assert (f"error: node #{err['node_id']} 'Input Image' ({err['node_type']}) raised {err['exception_type']}: "
@@ -192,9 +192,7 @@ def test_execution_error_shows_node_exception_and_traceback_tail(queue, tmp_path
 
 
 def test_interrupted_run(queue, tmp_path):
-    photo = write_photo(tmp_path / "a.png")
-    with FakeComfyUI(scenario="interrupted") as fake:
-        res = queue(write_workflow(tmp_path), "--image", photo, "--server", fake.url)
+    res, _ = queue_photo(queue, tmp_path, scenario="interrupted")
     assert res.rc == 5
     data = next(e["data"] for e in contract("run_interrupted")["ws_events"] if e["type"] == "execution_interrupted")
     assert f"interrupted on the server at node #{data['node_id']} ({data['node_type']})" in res.err
@@ -205,9 +203,7 @@ def test_interrupted_run(queue, tmp_path):
 def test_dropped_download_leaves_no_file(queue, tmp_path, dropped):
     """The server drops the connection mid-body of the first or the second of a photo's two outputs: no
     output of that photo is kept (not even the complete first one) and no temp file is left."""
-    photo = write_photo(tmp_path / "a.png")
-    with FakeComfyUI(outputs_per_run=2, drop_download=dropped) as fake:
-        res = queue(write_workflow(tmp_path), "--image", photo, "--server", fake.url)
+    res, fake = queue_photo(queue, tmp_path, outputs_per_run=2, drop_download=dropped)
     assert res.rc == 7
     size = len(fake.files[f"facelab_contract_0000{dropped}_.png"])
     assert f"download of 'facelab_contract_0000{dropped}_.png' ended after {size // 2} of {size} bytes" in res.err
@@ -293,9 +289,8 @@ def test_run_timeout_cancels_the_prompt(queue, tmp_path):
 
 @pytest.mark.parametrize("ws_mode", ["refuse", "drop"])
 def test_without_websocket_the_client_polls_history(queue, tmp_path, caplog, ws_mode):
-    photo = write_photo(tmp_path / "a.png")
-    with caplog.at_level(logging.WARNING, logger="FaceLab"), FakeComfyUI(ws=ws_mode) as fake:
-        res = queue(write_workflow(tmp_path), "--image", photo, "--server", fake.url)
+    with caplog.at_level(logging.WARNING, logger="FaceLab"):
+        res, fake = queue_photo(queue, tmp_path, ws=ws_mode)
     assert res.rc == 0, res.err
     assert (tmp_path / "a_Save-Result_1.png").read_bytes() == fake.files["facelab_contract_00001_.png"]
     assert "polling /history instead" in caplog.text

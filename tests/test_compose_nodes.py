@@ -69,6 +69,25 @@ def test_crop_node_rejects_landmarks_of_another_image_and_mismatched_masks(pack)
         FaceLabCrop().crop(photo_tensor("astronaut.png"), mask=torch.ones(2, 512, 512), **kw)
 
 
+def test_crop_node_scales_landmarks_found_on_a_resized_copy(pack):
+    """Landmarks detected on a half-size copy (same framing) give the same crops as the full-size ones."""
+    from comfyui_facelab.nodes.node_compose import FaceLabCrop
+
+    image = photo_tensor("grace_hopper.jpg")  # 512 x 600: half size is exact
+    lm = landmarks_for("grace_hopper.jpg")
+    half = {
+        **lm,
+        "image_size": (300, 256),
+        "frames": [[{**f, "landmarks_xy": f["landmarks_xy"] * 0.5, "bbox_xyxy": f["bbox_xyxy"] * 0.5} for f in lm["frames"][0]]],
+    }
+    kw = _defaults(FaceLabCrop) | {"target_size": 512}
+    full_crops, _, full_plan, _ = FaceLabCrop().crop(image, face_landmarks=lm, **kw)
+    half_crops, _, half_plan, _ = FaceLabCrop().crop(image, face_landmarks=half, **kw)
+    assert len(half_plan.entries) == len(full_plan.entries) == 1 and not half_plan.entries[0].empty
+    assert np.allclose(half_plan.entries[0].crop_to_image, full_plan.entries[0].crop_to_image, atol=1e-4)
+    assert torch.equal(half_crops, full_crops)
+
+
 def test_no_face_passes_the_image_through_and_reports_it(pack):
     from comfyui_facelab.nodes.node_compose import FaceLabCrop, FaceLabStitch
 

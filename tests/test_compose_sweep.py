@@ -102,3 +102,8 @@ def test_grid_node_turns_a_list_of_batches_into_rows(pack):
     assert gh > 3 * 150 + 2 * 4 and gw > 2 * 128 + 4  # 3 rows (list items) x 2 columns (batch) + labels
     assert gh < 3 * 150 + 2 * 4 + 60 and gw < 2 * 128 + 4 + 128
     assert torch.isfinite(grid).all() and np.isclose(float(grid.max()), 1.0)
+    top, left = gh - 3 * 150 - 2 * 4, gw - 2 * 128 - 4
+    for r, batch in enumerate(rows):
+        for c in range(2):
+            y, x = top + r * (150 + 4), left + c * (128 + 4)
+            assert torch.equal(grid[0, y : y + 150, x : x + 128], batch[c])

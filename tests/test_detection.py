@@ -146,7 +146,7 @@ def test_landmarks_scale_consistently_from_64px_to_4096px(det):
     lm1 = base["landmarks_xy"]
     face_px = float(base["bbox_xyxy"][2] - base["bbox_xyxy"][0])
     im = Image.fromarray(rgb)
-    # 2x as a float IMAGE tensor, 8x (4096 x 4800) as uint8: the pass copy is resized, then refined if needed.
+    # 2x as a float IMAGE tensor, 8x (4096 x 4800) as uint8: the pass sees a copy of at most 1280 px, mapped back.
     double = torch.from_numpy(np.asarray(im.resize((1024, 1200), Image.BICUBIC)).astype(np.float32) / 255)[None]
     lm2 = det.detect(double)["frames"][0][0]["landmarks_xy"]
     err2 = _scale_error(lm2, lm1, 2.0, face_px)

@@ -1,8 +1,8 @@
 """dlib backend on real photos with the real model: same person vs different people, nodes, no-face handling.
 
 Photos: three different official portraits of Barack Obama, one of Joe Biden, one of Grace Hopper.
-dlib's documented rule: descriptors closer than 0.6 are the same person. Measured on these photos (and in
-/work/shared/ENVIRONMENT.md): same person 0.33-0.45, different people >= 0.80, so the tests also demand a
+dlib's documented rule: descriptors closer than 0.6 are the same person. Measured on these photos: same person
+0.33-0.45, different people >= 0.80, so the tests also demand a
 margin (<= 0.5 / >= 0.7) that a misaligned chip or wrong face box would not keep.
 """
 

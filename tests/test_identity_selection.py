@@ -80,6 +80,8 @@ def test_pixel_change_measures_edits(sel):
     assert sel.pixel_change(original, variants) == pytest.approx([0.0, 0.5, 1.0])
     rgba = torch.cat([original, torch.ones(1, 8, 8, 1)], dim=-1)  # alpha is ignored; sizes may differ
     assert sel.pixel_change(rgba, torch.full((1, 4, 4, 3), 0.25)) == pytest.approx([0.25])
+    gray = torch.full((1, 8, 8, 1), 0.5)  # one channel counts as gray RGB
+    assert sel.pixel_change(gray, torch.stack([torch.full((8, 8, 3), 0.5), torch.zeros(8, 8, 3)])) == pytest.approx([0.0, 0.5])
 
 
 # --------------------------------------------------------------------------------- node on real photos (dlib)

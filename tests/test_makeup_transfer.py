@@ -229,6 +229,13 @@ def test_node_outputs_batch_and_json(pack, red_lips):
     assert torch.equal(out_rgba[0], image[0])
 
 
+def test_reference_landmarks_of_a_resized_copy_give_the_same_result(lips_on_obama, red_lips, transfer_batch):
+    lm = landmarks_for("grace_hopper.jpg")  # 512 x 600: the half-size copy is 256 x 300, an exact factor
+    half = {**lm, "image_size": (300, 256), "frames": [[{**f, "landmarks_xy": f["landmarks_xy"] * 0.5} for f in lm["frames"][0]]]}
+    result = transfer_batch(photo_tensor("obama.jpg"), red_lips[None], landmarks_for("obama.jpg"), half, strengths=LIPS_ONLY)
+    assert torch.equal(result.image, lips_on_obama.image) and torch.equal(result.mask, lips_on_obama.mask)
+
+
 def test_node_rejects_mismatched_batches_and_landmarks(pack, red_lips):
     node = pack.NODE_CLASS_MAPPINGS["FaceLabMakeupTransfer"]()
     src = photo_tensor("obama.jpg")
@@ -236,3 +243,5 @@ def test_node_rejects_mismatched_batches_and_landmarks(pack, red_lips):
         node.transfer(torch.cat([src] * 3), torch.stack([red_lips] * 2), -1, 1, 0, 0, 0, 0, 8.0)
     with pytest.raises(ValueError, match="detect the landmarks on this image"):
         node.transfer(src, red_lips[None], -1, 1, 0, 0, 0, 0, 8.0, source_landmarks=landmarks_for("grace_hopper.jpg"))
+    with pytest.raises(ValueError, match="check the reference landmarks"):  # another framing: refused, and which input
+        node.transfer(src, red_lips[None], -1, 1, 0, 0, 0, 0, 8.0, reference_landmarks=landmarks_for("obama.jpg"))

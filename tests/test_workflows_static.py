@@ -25,11 +25,11 @@ def test_workflows_and_api_copies_are_valid(wc, schemas, folder):
 
 
 @pytest.mark.parametrize("folder", FOLDERS, ids=[f.relative_to(ROOT).as_posix() for f in FOLDERS])
-def test_api_copies_are_generated_from_the_ui_workflows(folder):
+def test_api_copies_are_generated_from_the_ui_workflows(schemas, folder):
     sys.path.insert(0, str(ROOT / "tools"))
     import export_api_workflows
 
-    problems = export_api_workflows.export_folder(folder, export_api_workflows.load_schemas(), check=True)
+    problems = export_api_workflows.export_folder(folder, schemas, check=True)
     assert not problems, "\n".join(problems)
 
 

@@ -107,6 +107,19 @@ def test_score_is_resolution_independent(ws, pack, name):
     assert max(rel.values()) < 0.2 and float(np.mean(list(rel.values()))) < 0.08, rel
 
 
+def test_precomputed_geometry_gives_the_same_map(ws):
+    """One face geometry (ROI, zone masks) serves several images of the same size (Wrinkle Compare)."""
+    name = "obama.jpg"
+    rgb, lm = rgb_of(name), landmarks_xy(name)
+    geo = ws.face_geometry(lm, rgb.shape[:2])
+    darker = rgb * 0.8
+    for image in (rgb, darker):
+        shared, fresh = ws.face_ridge_map(image, lm, geometry=geo), ws.face_ridge_map(image, lm)
+        assert np.array_equal(shared["response"], fresh["response"]) and shared["roi"] == fresh["roi"]
+        assert all(np.array_equal(shared["masks"][z], fresh["masks"][z]) for z in fresh["masks"])
+    assert ws.zone_scores_from_map(ws.face_ridge_map(rgb, lm, geometry=geo)) == base_scores(name)
+
+
 def test_score_ignores_exposure(ws):
     """Darker exposure (all pixels x 0.6) is not fewer wrinkles: the filter works on contrast to the skin's mean."""
     name = "obama.jpg"
@@ -157,7 +170,7 @@ def test_relative_target_and_compare_helpers(ws):
     assert "target" not in ws.compare_scores({"chin": 10.0}, {"chin": 13.0})["chin"]
 
 
-def test_wrinkle_compare_node(pack, zm):
+def test_wrinkle_compare_node(pack, ws, zm):
     node = pack.NODE_CLASS_MAPPINGS["FaceLabWrinkleCompare"]()
     name = "obama.jpg"
     lm = landmarks_xy(name)
@@ -168,5 +181,7 @@ def test_wrinkle_compare_node(pack, zm):
     assert report["forehead"]["reached"] is True and report["forehead"]["change_pct"] < -30
     assert report["chin"]["reached"] is False and abs(report["chin"]["change_pct"]) < 1.0
     assert change == pytest.approx(report["forehead"]["change_pct"], abs=0.1)
+    assert {z: r["before"] for z, r in report.items()} == pytest.approx(base_scores(name), abs=1e-3)
+    assert report["forehead"]["after"] == pytest.approx(ws.face_wrinkle_scores(after[0].numpy(), lm)["forehead"], abs=1e-3)
     with pytest.raises(ValueError, match="differ"):
         node.compare(before, after[:, :-8], landmarks_for(name), 0, "forehead", 30.0)

@@ -86,6 +86,8 @@ def test_left_zones_are_mirrors_of_right_zones(za):
         if name.endswith("_left"):
             left, right = za.ZONES[name], za.ZONES[name[: -len("_left")] + "_right"]
             assert left.rings == tuple(za.mirror_ring(r) for r in right.rings)
+            assert left.holes == tuple(za.mirror_ring(r) for r in right.holes)
+            assert left.rings != right.rings and left.inside_face == right.inside_face  # really the other side
 
 
 def test_resolve_zones_groups_order_duplicates_aliases(za):
@@ -326,6 +328,16 @@ def test_feather_band_exact_zero_outside_and_one_inside(zm):
         assert abs(half.sum() - (zm.face_zone_mask(lm, "under_eye_left", size, grow=grow) >= 0.5).sum()) < 0.06 * half.sum()
 
 
+@pytest.mark.parametrize("name", SINGLE_FACE_PHOTOS)
+def test_inter_ocular_distance_is_the_eye_centre_distance(zm, name):
+    lm, _ = face_of(name)
+    iod = zm.inter_ocular_distance(lm)
+    assert iod == pytest.approx(zm.face_frame(lm).iod, rel=1e-12)
+    # independent estimate: the midpoints of each eye's two corners
+    corners = np.linalg.norm((lm[263] + lm[362]) / 2 - (lm[33] + lm[133]) / 2)
+    assert iod == pytest.approx(corners, rel=0.1)
+
+
 def test_grow_is_monotonic_and_nested_shrink_reduces(zm):
     lm, size = face_of("biden.jpg")
     areas, prev = [], None
@@ -428,7 +440,10 @@ def test_zones_mask_batches_faces_and_face_index(zm):
     assert np.allclose(left_only, single)
     assert zm.zones_mask(lms, 2, "nose", face_index=2)[1].max() == 0.0  # no third face
     # a single frame applies to every image; no faces -> zeros
-    assert zm.zones_mask(b, 3, "lips").shape[0] == 3
+    three = zm.zones_mask(b, 3, "lips")
+    assert three.shape[0] == 3
+    lips = zm.face_zone_mask(b["frames"][0][0]["landmarks_xy"], "lips", tuple(b["image_size"]))
+    assert lips.max() == 1.0 and all(np.allclose(three[i].numpy(), lips) for i in range(3))
     assert zm.zones_mask({"frames": [[], []], "image_size": size}, 2, "lips").max() == 0.0
     with pytest.raises(ValueError, match="frames"):
         zm.zones_mask(lms, 3, "nose")

@@ -155,3 +155,32 @@ def test_preview_no_face_passes_through_unchanged(nodes):
     image = torch.cat([photo_tensor("coffee.png")] * 2)
     (out,) = nodes.FaceLabZonePreview().preview(image, {"frames": [[], []], "image_size": image.shape[1:3]}, "all")
     assert torch.equal(out, image)
+
+
+def test_contact_sheet_tiles_are_the_painted_face_cropped():
+    """Each tile is the face painted with one zone, cropped and scaled: the same as painting the whole photo."""
+    from PIL import Image
+
+    from comfyui_facelab.nodes.face import zone_preview
+
+    rgb = load_photo("grace_hopper.jpg")
+    face = landmarks_for("grace_hopper.jpg")["frames"][0][0]
+    names = ["eye_left", "lips", "forehead"]
+    sheet = zone_preview.render_contact_sheet(rgb, face, ", ".join(names), tile=120, columns=2)
+    caption = int(120 * 0.12)
+    assert sheet.shape == (2 * (120 + caption), 240, 3) and sheet.dtype == np.uint8
+    # the face box of the sheet (1.25 x the landmark extent, a little headroom), here partly outside the photo
+    lm = np.asarray(face["landmarks_xy"], dtype=np.float64)
+    lo, hi = lm.min(axis=0), lm.max(axis=0)
+    side = 1.25 * float(max(hi - lo))
+    cx, cy = (lo + hi) / 2 - np.array([0.0, 0.08 * side])
+    box = (int(cx - side / 2), int(cy - side / 2), int(cx + side / 2), int(cy + side / 2))
+    plain = np.asarray(Image.fromarray(rgb).crop(box).resize((120, 120), Image.LANCZOS), dtype=np.float32)
+    for k, name in enumerate(names):
+        x, y = (k % 2) * 120, (k // 2) * (120 + caption)
+        tile = sheet[y : y + 120, x : x + 120].astype(np.float32)
+        whole = zone_preview.render_preview(rgb, [face], [name], opacity=0.55, labels=False)
+        expected = np.asarray(Image.fromarray(whole).crop(box).resize((120, 120), Image.LANCZOS), dtype=np.float32)
+        assert np.abs(tile - expected).mean() < 0.5, name
+        assert np.abs(tile - plain).max() > 60, name  # the zone is painted
+    assert np.abs(sheet[:120, :120].astype(int) - sheet[:120, 120:240]).max() > 60  # different zones, different tiles

@@ -18,6 +18,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tools"))
+
+from export_api_workflows import CORE_SCHEMAS  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,16 +34,12 @@ def main(argv: list[str] | None = None) -> int:
 
     pack = facelab.load_pack()
     from comfyui_facelab.nodes import workflows_check as wc
-    from comfyui_facelab.nodes.workflows_check.schema import schema_from_object_info
+    from comfyui_facelab.nodes.workflows_check.schema import object_info_schemas
 
-    core = ROOT / "tests" / "data" / "core_object_info.json"
-    if args.object_info:
-        if args.object_info.startswith(("http://", "https://")):
-            with urllib.request.urlopen(args.object_info, timeout=120) as resp:
-                info = json.loads(resp.read())
-        else:
-            info = json.loads(Path(args.object_info).read_text())
-        core = {k: schema_from_object_info(k, v) for k, v in info.items() if not k.startswith("_")}
+    core = args.object_info or CORE_SCHEMAS
+    if str(core).startswith(("http://", "https://")):
+        with urllib.request.urlopen(core, timeout=120) as resp:
+            core = object_info_schemas(json.loads(resp.read()))
     schemas = wc.build_schemas(core, pack.NODE_CLASS_MAPPINGS, pack.NODE_DISPLAY_NAME_MAPPINGS)
 
     report: dict[str, list] = {}
@@ -48,10 +47,10 @@ def main(argv: list[str] | None = None) -> int:
         report.update(wc.validate_folder(path, schemas) if path.is_dir() else {str(path): wc.validate_file(path, schemas)})
     n_errors = 0
     for path, issues in report.items():
-        shown = issues if args.notes else wc.errors(issues)
-        n_errors += len(wc.errors(issues))
-        print(f"{path}: {'OK' if not wc.errors(issues) else f'{len(wc.errors(issues))} error(s)'}")
-        for issue in shown:
+        errors = wc.errors(issues)
+        n_errors += len(errors)
+        print(f"{path}: {f'{len(errors)} error(s)' if errors else 'OK'}")
+        for issue in issues if args.notes else errors:
             print(f"  {issue}")
     return 1 if n_errors else 0
 

@@ -141,7 +141,7 @@ def softened(s: Sample, mask: np.ndarray, strength: float, seed: int = 0) -> np.
     return np.clip(s.rgb * (1 - w) + (blur + grain) * w, 0, 255).astype(np.uint8)
 
 
-# --- one renderer per workflow ------------------------------------------------------------------------------------
+# --- one renderer per workflow, named like its builder ------------------------------------------------------------
 
 def wrinkle_reduction(s: Sample) -> Image.Image:
     from comfyui_facelab.nodes.face import zone_preview
@@ -280,16 +280,8 @@ def anonymise(s: Sample) -> Image.Image:
     return side_by_side(left, caption(panel(_uint8(blurred), box), "fail-safe if still recognised", size=16))
 
 
-RENDERERS = {
-    "facelab_wrinkle_reduction": wrinkle_reduction,
-    "facelab_strength_seed_sweep": strength_seed_sweep,
-    "facelab_local_aging": local_aging,
-    "facelab_large_photo_edit": large_photo_edit,
-    "facelab_identity_guarded_retouch": identity_guarded_retouch,
-    "facelab_makeup_transfer": makeup_transfer,
-    "facelab_expression_fix": expression_fix,
-    "facelab_anonymise": anonymise,
-}
+# A workflow's renderer is the function named like its builder in build_workflows.py (none: a KeyError here).
+RENDERERS = {name: globals()[build.__name__] for name, build in bw.BUILDERS.items()}
 
 
 def jpeg_bytes(img: Image.Image, max_bytes: int = MAX_BYTES) -> bytes:

@@ -16,14 +16,18 @@ def zone_denoise_strength(score: float, max_denoise: float) -> float:
     return min(abs(float(score)), 1.0) * float(max_denoise)
 
 
+def check_max_denoise(max_denoise: float) -> None:
+    if not 0.0 <= float(max_denoise) <= 1.0:
+        raise ValueError(f"FaceLab: max_denoise must lie in [0, 1], got {max_denoise}")
+
+
 def denoise_mask(entries: Iterable[tuple[torch.Tensor, float]], shape: tuple[int, int, int], max_denoise: float) -> torch.Tensor:
     """MASK [B,H,W]: max over zones of (feathered zone mask * strength of its score); exactly 0 outside all zones.
 
     entries: (mask [B,H,W] in 0..1, score) per zone. The max (not a sum) keeps overlapping zones from stacking up
     beyond the stronger zone's strength.
     """
-    if not 0.0 <= float(max_denoise) <= 1.0:
-        raise ValueError(f"FaceLab: max_denoise must lie in [0, 1], got {max_denoise}")
+    check_max_denoise(max_denoise)
     out = torch.zeros(shape, dtype=torch.float32)
     scaled = torch.empty(shape, dtype=torch.float32)  # reused: full-size temporaries are the cost at high resolution
     for mask, score in entries:

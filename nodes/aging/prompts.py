@@ -11,6 +11,7 @@ The zone phrase table is editable text, one "zone: area | feature" per line.
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 
@@ -63,7 +64,9 @@ def parse_zone_phrases(text: str) -> dict[str, tuple[str, str]]:
     return table
 
 
-_DEFAULT_TABLE: dict[str, tuple[str, str]] | None = None
+@functools.cache
+def _default_table() -> dict[str, tuple[str, str]]:
+    return parse_zone_phrases(DEFAULT_ZONE_PHRASES)
 
 
 def zone_phrase(zones: tuple[str, ...] | list[str], table: dict[str, tuple[str, str]]) -> tuple[str, str]:
@@ -72,15 +75,12 @@ def zone_phrase(zones: tuple[str, ...] | list[str], table: dict[str, tuple[str, 
     Both sides of a paired zone share the group's line (one entry covers both); a single side uses its own line
     when the table has one.
     """
-    global _DEFAULT_TABLE
-    if _DEFAULT_TABLE is None:
-        _DEFAULT_TABLE = parse_zone_phrases(DEFAULT_ZONE_PHRASES)
     group = zone_scores.zone_group(zones[0])
     if len(zones) == 1 and zones[0] in table:
         return table[zones[0]]
     if group in table:
         return table[group]
-    return _DEFAULT_TABLE[group]
+    return _default_table()[group]
 
 
 def amount_word(score: float) -> str:

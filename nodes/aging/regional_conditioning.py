@@ -21,7 +21,7 @@ from .. import comfy_adapter
 from ..face import face_landmarks as fl
 from ..face import zone_masks
 from . import prompts, zone_scores
-from .denoise_mask import denoise_mask, zone_denoise_strength
+from .denoise_mask import check_max_denoise, denoise_mask, zone_denoise_strength
 from ..face.image_fit import fit_landmarks_to_image
 
 log = logging.getLogger("FaceLab")
@@ -44,10 +44,7 @@ def set_mask(conditioning: list, mask: torch.Tensor, strength: float = 1.0, set_
 
 def combine(*conditionings: list) -> list:
     """What core ConditioningCombine does: concatenate the entry lists."""
-    out: list = []
-    for c in conditionings:
-        out = out + c
-    return out
+    return [entry for c in conditionings for entry in c]
 
 
 @dataclass
@@ -115,8 +112,7 @@ def build_aging_conditioning(
     phrase_table = prompts.parse_zone_phrases(zone_phrases)
     if regional_strength < 0:
         raise ValueError(f"FaceLab: regional_strength must be >= 0, got {regional_strength}")
-    if not 0.0 <= max_denoise <= 1.0:
-        raise ValueError(f"FaceLab: max_denoise must lie in [0, 1], got {max_denoise}")
+    check_max_denoise(max_denoise)  # up front: the no-face path below returns before denoise_mask() runs
 
     encoded: dict[str, list] = {}
 

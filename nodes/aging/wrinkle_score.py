@@ -67,35 +67,49 @@ def face_roi(landmarks_xy: np.ndarray, image_hw: tuple[int, int]) -> tuple[int, 
     return max(int(np.floor(x0)), 0), max(int(np.floor(y0)), 0), min(int(np.ceil(x1)), w), min(int(np.ceil(y1)), h)
 
 
-def face_ridge_map(image: np.ndarray, landmarks_xy: np.ndarray, zones: tuple[str, ...] | None = None) -> dict:
-    """Valley response (above the noise floor) and zone masks of one face, at the reference scale.
+def face_geometry(landmarks_xy: np.ndarray, image_hw: tuple[int, int], zones: tuple[str, ...] | None = None) -> dict:
+    """What depends on the landmarks only: {"roi": (x0,y0,x1,y1), "scale": reference px per image px,
+    "out_hw": ROI size at the reference scale, "masks": {zone: [h,w]} with the protected features cut out}.
 
-    image: [H,W,C] float 0..1. Returns {"response": [h,w], "masks": {zone: [h,w]}, "roi": (x0,y0,x1,y1),
-    "scale": reference px per image px}.
+    Compute it once to measure several images of the same face (before / after).
     """
-    from skimage.filters import sato  # imported on first use: keeps loading the pack light
-
     zones = tuple(zones or wrinkle_zones())
     lm = np.asarray(landmarks_xy, dtype=np.float64)
     iod = zone_masks.inter_ocular_distance(lm)
     if not np.isfinite(iod) or iod < 4:
         raise ValueError(f"FaceLab: the face is too small to measure wrinkles (eye distance {iod:.1f} px)")
-    x0, y0, x1, y1 = face_roi(lm, image.shape[:2])
+    x0, y0, x1, y1 = face_roi(lm, image_hw)
     scale = REFERENCE_IOD / iod
     out_hw = (max(int(round((y1 - y0) * scale)), 1), max(int(round((x1 - x0) * scale)), 1))
-    lum = _resize(luminance(image[y0:y1, x0:x1]), out_hw)
     # pixel centres: image x maps to (x - x0 + 0.5) * sy - 0.5 in the resampled ROI
     sy, sx = out_hw[0] / (y1 - y0), out_hw[1] / (x1 - x0)
     lm_roi = np.stack([(lm[:, 0] - x0 + 0.5) * sx - 0.5, (lm[:, 1] - y0 + 0.5) * sy - 0.5], axis=1)
     protect = zone_masks.face_zone_mask(lm_roi, PROTECT_ZONES, out_hw, grow=PROTECT_GROW)
     keep = 1.0 - protect
     masks = {z: zone_masks.face_zone_mask(lm_roi, [z], out_hw) * keep for z in zones}
+    return {"roi": (x0, y0, x1, y1), "scale": scale, "out_hw": out_hw, "masks": masks}
+
+
+def face_ridge_map(image: np.ndarray, landmarks_xy: np.ndarray, zones: tuple[str, ...] | None = None,
+                   geometry: dict | None = None) -> dict:
+    """Valley response (above the noise floor) and zone masks of one face, at the reference scale.
+
+    image: [H,W,C] float 0..1; geometry: face_geometry() of these landmarks on an image of this size, when
+    already computed. Returns {"response": [h,w], "masks": {zone: [h,w]}, "roi": (x0,y0,x1,y1),
+    "scale": reference px per image px}.
+    """
+    from skimage.filters import sato  # imported on first use: keeps loading the pack light
+
+    geo = geometry if geometry is not None else face_geometry(landmarks_xy, image.shape[:2], zones)
+    (x0, y0, x1, y1), out_hw, masks = geo["roi"], geo["out_hw"], geo["masks"]
+    lum = _resize(luminance(image[y0:y1, x0:x1]), out_hw)
     union = np.maximum.reduce(list(masks.values())) if masks else np.zeros(out_hw, np.float32)
-    skin_mean = float((lum * union).sum() / max(union.sum(), 1e-6)) if union.sum() > 0 else float(lum.mean())
+    union_area = float(union.sum())
+    skin_mean = float((lum * union).sum()) / union_area if union_area > 0 else float(lum.mean())
     norm = lum / max(skin_mean, 1e-3)
     response = sato(norm, sigmas=[s * REFERENCE_IOD for s in SIGMAS_IOD], black_ridges=True, mode="reflect")
     response = np.maximum(response - NOISE_FLOOR, 0.0)
-    return {"response": response.astype(np.float32), "masks": masks, "roi": (x0, y0, x1, y1), "scale": scale}
+    return {"response": response.astype(np.float32), "masks": masks, "roi": geo["roi"], "scale": geo["scale"]}
 
 
 def zone_scores_from_map(ridge: dict) -> dict[str, float]:

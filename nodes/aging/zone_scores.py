@@ -38,7 +38,8 @@ AGING_GROUPS: tuple[str, ...] = (
 CUSTOM = "custom"
 
 # Preset values per group. Smoothing presets stay within -0.8..-0.4: with the default max denoise of 0.32 that is a
-# per-pixel denoise of ~0.13-0.26, the range that worked best for wrinkle reduction with SDXL inpainting.
+# per-pixel denoise of ~0.13-0.26, near the 0.18-0.32 that worked best for wrinkle reduction with SDXL inpainting in
+# the source system (not measured here).
 PRESETS: dict[str, dict[str, float]] = {
     CUSTOM: {},
     "soften wrinkles": {

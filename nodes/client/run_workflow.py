@@ -101,15 +101,13 @@ def wait_for_history(client: ComfyClient, events: Events, prompt_id: str, deadli
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise RunTimeout(f"prompt {prompt_id} gave no result within the time limit (--timeout)")
-        if events.ws is None:
+        event = events.next(min(remaining, QUIET_CHECK))  # None at once without a websocket
+        if event is None:  # no stream, or a quiet one: the run may have ended without us hearing it
             entry = client.history(prompt_id)
             if entry:
                 return entry
-            time.sleep(min(POLL_INTERVAL, max(remaining, 0)))
-            continue
-        event = events.next(min(remaining, QUIET_CHECK))
-        if event is None:
-            ended = bool(client.history(prompt_id))
+            if events.ws is None:
+                time.sleep(min(POLL_INTERVAL, remaining))
             continue
         kind, data = event
         if data.get("prompt_id") not in (None, prompt_id):

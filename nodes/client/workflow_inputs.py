@@ -127,7 +127,9 @@ def _set(graph: dict, nid: str, name: str, value: object, option: str) -> None:
 
 
 def apply_convention(graph: dict, option: str, value: object) -> list[tuple[str, str]]:
-    """Set a conventional option (seed, strength, prompt, negative, zone_scores); return (node id, input) pairs."""
+    """Set a conventional option (seed, strength, prompt, negative: CONVENTIONS); return (node id, input) pairs.
+    (--zone-scores has its own rules: apply_zone_scores.)"""
+    flag = f"--{option.replace('_', '-')}"
     for title, groups in CONVENTIONS[option]:
         node_ids = find_nodes(graph, title, allow_id=False)
         if not node_ids:
@@ -138,14 +140,14 @@ def apply_convention(graph: dict, option: str, value: object) -> list[tuple[str,
             group = next((g for g in groups if any(n in inputs for n in g)), None)
             if group is None:
                 wanted = " or ".join("/".join(g) for g in groups)
-                raise ValueError(f"--{option.replace('_', '-')}: node {describe(graph, nid)} has none of the inputs "
+                raise ValueError(f"{flag}: node {describe(graph, nid)} has none of the inputs "
                                  f"{wanted}; its inputs are: {', '.join(sorted(inputs))}")
             for name in (n for n in group if n in inputs):
-                _set(graph, nid, name, value, f"--{option.replace('_', '-')}")
+                _set(graph, nid, name, value, flag)
                 done.append((nid, name))
         return done
     wanted = " or ".join(repr(t) for t, _ in CONVENTIONS[option])
-    raise ValueError(f"--{option.replace('_', '-')}: the workflow has no node titled {wanted} (see docs/client.md, "
+    raise ValueError(f"{flag}: the workflow has no node titled {wanted} (see docs/client.md, "
                      f"title conventions); its nodes are: {titles_listing(graph)}. Use --set \"Title.input=value\".")
 
 

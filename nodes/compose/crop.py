@@ -20,6 +20,7 @@ from scipy import ndimage
 
 from .. import comfy_adapter
 from ..face import face_landmarks as fl
+from ..face.image_fit import fit_landmarks_to_image
 from ..identity.alignment import LEFT_EYE_CORNERS, RIGHT_EYE_CORNERS
 from . import warp
 from .plan import CropEntry, StitchPlan, source_probes
@@ -208,7 +209,7 @@ def _layout(regions: list[_Region], image_hw, s: CropSettings) -> tuple[int, int
 def _place(r: _Region, crop_hw, image_hw, s: CropSettings) -> np.ndarray:
     ch, cw = crop_hw
     h, w = image_hw
-    center = r.center.astype(np.float64).copy()
+    center = r.center.astype(np.float64)  # a copy
     m = warp.crop_matrix(center, r.scale, r.angle, (cw, ch))
     if s.padding == "shift" or r.placeholder:
         fx0, fy0, fx1, fy1 = warp.footprint(m, crop_hw)
@@ -260,13 +261,7 @@ def crop(image: torch.Tensor, mask: torch.Tensor | None, landmarks: dict | None,
         mask = mask.to(image.device, torch.float32)
     faces_per_image = []
     if landmarks is not None:
-        fl.validate(landmarks)
-        lh, lw = landmarks.get("image_size", (h, w))
-        if (int(lh), int(lw)) != (h, w):
-            raise ValueError(
-                f"FaceLab Crop Face Region: the landmarks were found on a {lw}x{lh} image but this image is {w}x{h}; "
-                "detect the landmarks on this image"
-            )
+        landmarks = fit_landmarks_to_image(fl.validate(landmarks), (h, w))  # a resized copy's landmarks are scaled
         faces_per_image = [fl.sort_faces(fl.frame_faces(landmarks, b), "left_to_right") for b in range(bsz)]
 
     regions, notes = [], []

@@ -28,6 +28,7 @@ from . import feather as feathering
 from . import warp
 from .color_match import match_to_reference
 from .plan import StitchPlan, check_original, check_source, fit_batch
+from .tensors import nan_free
 
 log = logging.getLogger("FaceLab")
 
@@ -52,7 +53,7 @@ def stitch(original: torch.Tensor, crops: torch.Tensor, plan: StitchPlan, feathe
         raise ValueError(f"FaceLab {NODE}: feather must be >= 0, got {feather}")
     check_original(original, plan.batch_size, plan.source_hw, NODE)
     check_source(original, plan.probes, NODE)
-    crops = fit_batch(crops, len(plan.entries), plan.crop_hw, NODE, "crops").to(original.device)
+    crops = nan_free(fit_batch(crops, len(plan.entries), plan.crop_hw, NODE, "crops")).to(original.device, torch.float32)
     bsz, h, w, _ = original.shape
     out = original.clone()
     used = torch.zeros((bsz, h, w), dtype=torch.float32, device=original.device)
@@ -116,7 +117,7 @@ def _stitch_one(out, used, original, crop, entry, crop_hw, feather, color_match,
         return
 
     reference = warp.sample(original[b].permute(2, 0, 1), sub, sub_hw).permute(1, 2, 0)  # resampled as the crop was
-    edited = torch.nan_to_num(crop[v0:v1, u0:u1].to(torch.float32), nan=0.0).clamp(0.0, 1.0)
+    edited = crop[v0:v1, u0:u1].clamp(0.0, 1.0)
     if color_match:
         own = entry.mask[v0:v1, u0:u1].to(device)
         ring = feathering.ring(own, ring_width) & warp.inside(sub, sub_hw, (h, w), device)

@@ -93,13 +93,14 @@ def merge(original: torch.Tensor, tiles: torch.Tensor, plan: TilePlan) -> torch.
     (h, w), (th, tw) = plan.source_hw, plan.tile_hw
     wy, wx = axis_weights(plan.ys, th, plan.ramp), axis_weights(plan.xs, tw, plan.ramp)
     sy, sx = _axis_sum(plan.ys, wy, h), _axis_sum(plan.xs, wx, w)
+    # Normalised weights per grid row / column (a tile's share of the sum over every grid tile, emitted or not),
+    # computed once and not per tile.
     dev = original.device
+    ny = [(wy[i] / sy[y : y + th]).to(dev, torch.float32) for i, y in enumerate(plan.ys)]
+    nx = [(wx[j] / sx[x : x + tw]).to(dev, torch.float32) for j, x in enumerate(plan.xs)]
     for k, (b, i, j) in comfy_adapter.iterate_with_progress(list(enumerate(plan.tiles))):
         y, x = plan.ys[i], plan.xs[j]
-        # Normalised weight of this tile: its share of the sum over every grid tile (emitted or not).
-        ny = (wy[i] / sy[y : y + th]).to(dev, torch.float32)
-        nx = (wx[j] / sx[x : x + tw]).to(dev, torch.float32)
-        wt = (ny[:, None] * nx[None, :])[..., None]
+        wt = (ny[i][:, None] * nx[j][None, :])[..., None]
         region = out[b, y : y + th, x : x + tw]
         change = tiles[k] - original[b, y : y + th, x : x + tw]
         out[b, y : y + th, x : x + tw] = torch.where(wt > 0, region + wt * change, region)

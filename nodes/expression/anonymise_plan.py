@@ -94,7 +94,6 @@ def _feature_hull(lm: np.ndarray, hw, feather: float):
     return (t * t * (3.0 - 2.0 * t)).astype(np.float32), (x0, y0, x1, y1)
 
 
-
 def make_plan(face_landmarks: dict, batch_size: int, image_hw, margin: float = DEFAULT_MARGIN, feather: float = DEFAULT_FEATHER) -> AnonymisePlan:
     """The plan for an image batch: faces per image in left-to-right order (single-frame landmarks: every image)."""
     check_landmarks(face_landmarks, batch_size, image_hw, "Anonymise Faces")

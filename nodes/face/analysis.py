@@ -7,7 +7,7 @@ an asymmetric smile: mouthSmileLeft is high where the left mouth corner, landmar
 
 Reference values measured with the real model on the test portraits (open eyes, mostly neutral or smiling):
   EAR of open eyes 0.19 (smiling squint) .. 0.35; eyeBlink of open eyes <= 0.30.
-  Mouth-corner lift (fraction of mouth width) of neutral mouths -0.10 .. +0.03, broad smiles +0.10 .. +0.17.
+  Mouth-corner lift (fraction of mouth width) of neutral mouths -0.11 .. +0.03, broad smiles +0.10 .. +0.16.
 """
 
 from __future__ import annotations

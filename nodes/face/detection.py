@@ -45,7 +45,7 @@ CANDIDATE_CROP_FACTOR = 3.0  # crop side / detector-box side: the face fills abo
 CROP_MAX_FACES = 3  # a crop may hold neighbours; the one at the expected place is kept
 TILE = 384  # detector tile side in pixels of the pyramid level; stride is half of it
 DUPLICATE_IOU = 0.3
-HUE_COHERENCE_MIN = 0.5  # real faces measure 0.99, the colour wheel 0.13 (docs/landmarks.md)
+HUE_COHERENCE_MIN = 0.5  # real faces measure 0.97-1.0, the colour wheel 0.13 (docs/landmarks.md)
 GREY_CHROMA = 0.04  # mean chroma (0..1) below which an image region has no meaningful hue
 
 Box = tuple[int, int, int, int]

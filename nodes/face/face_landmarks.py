@@ -79,9 +79,9 @@ def sort_faces(faces: list[dict], order: str = "left_to_right") -> list[dict]:
     if order == "detection":
         return list(faces)
     if order == "left_to_right":
-        key = lambda f: (face_center(f)[0], face_center(f)[1])  # noqa: E731
+        key = face_center  # (x, y): ties broken by y
     elif order == "top_to_bottom":
-        key = lambda f: (face_center(f)[1], face_center(f)[0])  # noqa: E731
+        key = lambda f: face_center(f)[::-1]  # noqa: E731
     elif order == "largest_first":
         key = lambda f: (-face_size(f), face_center(f)[0])  # noqa: E731
     else:

@@ -52,10 +52,14 @@ def _as_landmarks(landmarks_xy) -> np.ndarray:
     return lm
 
 
+def _eye_centres(lm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(subject's right, subject's left) eye centre: the means of the eye-contour landmarks."""
+    return lm[list(EYE_RIGHT)].mean(axis=0), lm[list(_EYE_LEFT)].mean(axis=0)
+
+
 def face_frame(landmarks_xy) -> FaceFrame:
     lm = _as_landmarks(landmarks_xy)
-    eye_r = lm[list(EYE_RIGHT)].mean(axis=0)
-    eye_l = lm[list(_EYE_LEFT)].mean(axis=0)
+    eye_r, eye_l = _eye_centres(lm)
     axis = lm[10] - lm[152]  # chin -> top of the mesh: follows roll and survives yaw
     height = float(np.hypot(*axis))
     if height <= 1e-6:
@@ -66,8 +70,11 @@ def face_frame(landmarks_xy) -> FaceFrame:
 
 
 def inter_ocular_distance(landmarks_xy) -> float:
-    """Distance in pixels between the two eye centres (means of the eye-contour landmarks)."""
-    return face_frame(landmarks_xy).iod
+    """Distance in pixels between the two eye centres (means of the eye-contour landmarks).
+
+    Equal to face_frame(landmarks_xy).iod, without the rest of the frame (the mesh's convex hull)."""
+    eye_r, eye_l = _eye_centres(_as_landmarks(landmarks_xy))
+    return float(np.hypot(*(eye_l - eye_r)))
 
 
 def _ring_points(lm: np.ndarray, frame: FaceFrame, ring) -> np.ndarray:
@@ -118,24 +125,28 @@ def _shape(lm: np.ndarray, frame: FaceFrame, name: str) -> tuple[list, list]:
     return fills, holes
 
 
+def _zone_shapes(lm: np.ndarray, frame: FaceFrame, names: Iterable[str]) -> list[tuple[list, list]]:
+    return [_shape(lm, frame, n) for n in names]
+
+
+def zone_outlines(landmarks_xy, zone: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """(filled outlines, holes) in pixels, each (N, 2), of every zone `zone` names (a zone, group or list)."""
+    lm = _as_landmarks(landmarks_xy)
+    frame = face_frame(lm)
+    shapes = _zone_shapes(lm, frame, resolve_zones(zone))
+    return [p for fills, _ in shapes for p in fills], [p for _, holes in shapes for p in holes]
+
+
 def zone_polygons(landmarks_xy, zone: str) -> list[np.ndarray]:
     """Pixel outlines (N, 2) of one zone on one face: its filled outlines (see zone_hole_polygons for holes).
 
     A group or several names give the outlines of every zone they name."""
-    lm = _as_landmarks(landmarks_xy)
-    frame = face_frame(lm)
-    return [p for name in resolve_zones(zone) for p in _shape(lm, frame, name)[0]]
+    return zone_outlines(landmarks_xy, zone)[0]
 
 
 def zone_hole_polygons(landmarks_xy, zone: str) -> list[np.ndarray]:
     """Pixel outlines cut out of a zone (e.g. the mouth opening for 'lips', the features for 'skin')."""
-    lm = _as_landmarks(landmarks_xy)
-    frame = face_frame(lm)
-    return [p for name in resolve_zones(zone) for p in _shape(lm, frame, name)[1]]
-
-
-def _zone_shapes(lm: np.ndarray, frame: FaceFrame, names: Iterable[str]) -> list[tuple[list, list]]:
-    return [_shape(lm, frame, n) for n in names]
+    return zone_outlines(landmarks_xy, zone)[1]
 
 
 class _Grid(NamedTuple):
@@ -211,6 +222,11 @@ def _soft_edge(cov: np.ndarray, grow: float, feather: float) -> np.ndarray:
     return v
 
 
+def _work_scale(iod: float) -> float:
+    """Working pixels per full-resolution pixel: the IOD spans WORK_IOD working pixels, never upsampled."""
+    return min(1.0, WORK_IOD / max(iod, 1e-6))
+
+
 def _grid_for(shapes: list[tuple[list, list]], frame: FaceFrame, image_size, margin_px: float) -> _Grid | None:
     h, w = int(image_size[0]), int(image_size[1])
     polys = [p for fills, _ in shapes for p in fills]
@@ -223,8 +239,7 @@ def _grid_for(shapes: list[tuple[list, list]], frame: FaceFrame, image_size, mar
     y1 = min(h, int(np.ceil(pts[:, 1].max() + margin_px)) + 1)
     if x1 <= x0 or y1 <= y0:
         return None  # the zones lie outside the image
-    s = min(1.0, WORK_IOD / max(frame.iod, 1e-6))
-    return _Grid(x0, y0, x1, y1, s)
+    return _Grid(x0, y0, x1, y1, _work_scale(frame.iod))
 
 
 def _upsample(work: np.ndarray, grid: _Grid) -> np.ndarray:
@@ -273,7 +288,7 @@ def face_zone_mask_roi(
     grow_px = float(grow) / 100.0 * frame.iod
     feather_px = max(0.0, float(feather)) / 100.0 * frame.iod
     shapes = _zone_shapes(lm, frame, names)
-    margin = max(grow_px, 0.0) + feather_px / 2 + 2.0 / min(1.0, WORK_IOD / frame.iod)  # + 2 working pixels
+    margin = max(grow_px, 0.0) + feather_px / 2 + 2.0 / _work_scale(frame.iod)  # + 2 working pixels
     grid = _grid_for(shapes, frame, (h, w), margin)
     if grid is None:
         return None

@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw, ImageFont
 from scipy import ndimage
 
 from .zone_atlas import EXTRA_ZONE_NAMES, ZONE_NAMES, resolve_zones
-from .zone_masks import face_frame, face_zone_mask_roi, zone_hole_polygons, zone_polygons
+from .zone_masks import face_zone_mask_roi, inter_ocular_distance, zone_outlines
 
 OUTLINE_ONLY = ("face_oval", "skin")  # containers: outline only when other zones are shown too
 
@@ -76,7 +76,7 @@ def render_preview(rgb: np.ndarray, faces: list[dict], zones, opacity: float = 0
     sized = []  # (face, iod, [(name, mask, box)])
     for face in faces:
         lm = face["landmarks_xy"]
-        iod = face_frame(lm).iod
+        iod = inter_ocular_distance(lm)
         items = []
         for name in names:
             roi = face_zone_mask_roi(lm, [name], (h, w))
@@ -100,7 +100,8 @@ def render_preview(rgb: np.ndarray, faces: list[dict], zones, opacity: float = 0
         lm = face["landmarks_xy"]
         width = max(1, int(round(iod / 70)))
         for name, _, _ in items:
-            for poly in zone_polygons(lm, name) + zone_hole_polygons(lm, name):
+            fills, holes = zone_outlines(lm, name)
+            for poly in fills + holes:
                 pts = [tuple(p) for p in poly.tolist()]
                 draw.line(pts + [pts[0]], fill=ZONE_COLOURS[name], width=width, joint="curve")
         if labels:
@@ -170,9 +171,14 @@ def render_contact_sheet(rgb: np.ndarray, face: dict, zones, tile: int = 200, co
     rows = -(-len(names) // columns)
     sheet = Image.new("RGB", (columns * tile, rows * (tile + caption)), (255, 255, 255))
     draw = ImageDraw.Draw(sheet)
+    # Paint only the part of the photo the tiles show (clamped to the image; PIL's crop pads the rest black).
+    cx0, cy0 = max(0, box[0]), max(0, box[1])
+    part = rgb[cy0 : max(cy0, min(h, box[3])), cx0 : max(cx0, min(w, box[2]))]
+    local = dict(face, landmarks_xy=lm - np.array([cx0, cy0], dtype=np.float64))
+    local_box = (box[0] - cx0, box[1] - cy0, box[2] - cx0, box[3] - cy0)
     for k, name in enumerate(names):
-        painted = render_preview(rgb, [face], [name], opacity=0.55, labels=False)
-        crop = Image.fromarray(painted).crop(box).resize((tile, tile), Image.LANCZOS)
+        painted = render_preview(part, [local], [name], opacity=0.55, labels=False)
+        crop = Image.fromarray(painted).crop(local_box).resize((tile, tile), Image.LANCZOS)
         x, y = (k % columns) * tile, (k // columns) * (tile + caption)
         sheet.paste(crop, (x, y))
         tb = draw.textbbox((0, 0), name, font=font)

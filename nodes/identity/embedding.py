@@ -50,17 +50,22 @@ def unit(vectors: np.ndarray) -> np.ndarray:
     return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
 
 
-def faces_for_image(model, rgb: np.ndarray, face_landmarks: dict | None, batch_index: int) -> list[dict]:
-    """Faces of one image: from the landmarks input when connected, else detected by the backend's detector."""
-    if face_landmarks is None:
-        return model.detect(rgb)
+def _check_landmark_size(face_landmarks: dict, image_hw) -> dict:
+    """FACE_LANDMARKS found on images of this (H, W) size (checked once per batch, not per image)."""
     fl.validate(face_landmarks)
     size = tuple(face_landmarks.get("image_size") or ())
-    if size and size != tuple(rgb.shape[:2]):
+    if size and size != tuple(image_hw):
         raise ValueError(
             f"FaceLab: the landmarks were found on an image of size {size[0]}x{size[1]} (HxW) but this image is "
-            f"{rgb.shape[0]}x{rgb.shape[1]}; detect landmarks on the same image you embed"
+            f"{image_hw[0]}x{image_hw[1]}; detect landmarks on the same image you embed"
         )
+    return face_landmarks
+
+
+def faces_for_image(model, rgb: np.ndarray, face_landmarks: dict | None, batch_index: int) -> list[dict]:
+    """Faces of one image: from the (checked) landmarks input when connected, else detected by the backend."""
+    if face_landmarks is None:
+        return model.detect(rgb)
     return fl.frame_faces(face_landmarks, batch_index)
 
 
@@ -68,6 +73,8 @@ def embed_images(model, images, face_landmarks: dict | None = None, face_index: 
     """FACELAB_IDENTITY of an IMAGE batch [B,H,W,C] (C = 1, 3 or 4). face_index -1 = every face."""
     if getattr(images, "ndim", 0) != 4:
         raise ValueError(f"FaceLab: expected an IMAGE batch [B,H,W,C], got shape {tuple(getattr(images, 'shape', ()))}")
+    if face_landmarks is not None:
+        _check_landmark_size(face_landmarks, (int(images.shape[1]), int(images.shape[2])))
     frames: list[list[dict]] = []
     for b in comfy_adapter.iterate_with_progress(range(images.shape[0])):
         rgb = to_rgb_uint8(images[b])

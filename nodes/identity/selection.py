@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..compose.tensors import as_rgb
 from .similarity import compare_faces, match_faces, metric, resolve_threshold, similarity_threshold
 
 MODES = ("retouch", "anonymise")
@@ -80,15 +81,10 @@ def parse_strengths(text: str, count: int) -> list[float] | None:
     return values
 
 
-def _rgb(images: torch.Tensor) -> torch.Tensor:
-    c = images.shape[-1]
-    return images.expand(*images.shape[:-1], 3) if c == 1 else images[..., :3]
-
-
 def pixel_change(original: torch.Tensor, variants: torch.Tensor) -> list[float]:
     """Mean absolute difference (0..1) of each variant from the original (resized to the variants' size if needed)."""
-    orig = _rgb(original[:1]).float()
-    var = _rgb(variants).float().to(orig.device)
+    orig = as_rgb(original[:1], "original")
+    var = as_rgb(variants, "variants").to(orig.device)
     if orig.shape[1:3] != var.shape[1:3]:
         nchw = torch.nn.functional.interpolate(orig.permute(0, 3, 1, 2), size=var.shape[1:3], mode="bilinear", align_corners=False)
         orig = nchw.permute(0, 2, 3, 1)

@@ -12,6 +12,7 @@ import torch
 
 from .. import comfy_adapter
 from ..face import face_landmarks as fl
+from ..face.image_fit import fit_landmarks_to_image
 from . import describe, reference_check, transfer
 
 log = logging.getLogger("FaceLab")
@@ -34,13 +35,10 @@ def _landmarks_or_detect(images: torch.Tensor, landmarks: dict | None, what: str
 
         return detection.detect(images, order="left_to_right")
     fl.validate(landmarks)
-    size = tuple(int(v) for v in landmarks.get("image_size", ()))
-    if size and size != (int(images.shape[1]), int(images.shape[2])):
-        raise ValueError(
-            f"FaceLab: the {what} landmarks were found on a {size[1]}x{size[0]} image but the {what} image is "
-            f"{images.shape[2]}x{images.shape[1]}; detect the landmarks on this image"
-        )
-    return landmarks
+    try:  # landmarks of a resized copy are scaled to this image; another framing is refused
+        return fit_landmarks_to_image(landmarks, images.shape[1:3])
+    except ValueError as e:
+        raise ValueError(f"{e}; check the {what} landmarks") from None
 
 
 def _reference_for(reference: torch.Tensor, b: int) -> int:

@@ -142,20 +142,19 @@ def warp_face(
     image_points: np.ndarray,
     dst_points: np.ndarray,
     dst_size: tuple[int, int],
-    dst_offset: tuple[float, float] = (0.0, 0.0),
     image_points_3d: np.ndarray | None = None,
 ) -> tuple[torch.Tensor, np.ndarray]:
     """Warp the face in `image` ([H, W, C] float) onto the mesh `dst_points`.
 
-    dst_points are landmark pixels of the destination face (any frame); the output covers the
-    destination window of `dst_size` (h, w) whose top-left is at `dst_offset` (x, y) in that frame.
+    dst_points are landmark pixels of the destination face; the output covers the destination frame's
+    top-left `dst_size` (h, w).
     Returns (warped [h, w, C] float32, valid [h, w] bool). A pixel is valid when a mesh triangle
     covers it, that triangle faces the camera in both faces (and, given `image_points_3d`, is not seen
     at a grazing angle in `image`), and it samples inside `image`.
     """
     tris = mesh_triangles()
     src = np.asarray(image_points, dtype=np.float64)[:N_MESH_POINTS]
-    dst = np.asarray(dst_points, dtype=np.float64)[:N_MESH_POINTS] - np.asarray(dst_offset, dtype=np.float64)
+    dst = np.asarray(dst_points, dtype=np.float64)[:N_MESH_POINTS]
     affine, solvable = triangle_affines(dst, src, tris)
     keep = solvable & unfolded_triangles(src, tris) & unfolded_triangles(dst, tris)
     if image_points_3d is not None and np.ptp(np.asarray(image_points_3d)[:N_MESH_POINTS, 2]) > 0:

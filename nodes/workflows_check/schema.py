@@ -176,10 +176,14 @@ def schema_from_class(name: str, cls, display_name: str = "", source: str = "Fac
     )
 
 
-def load_object_info(path: Path | str, source: str = "core") -> dict[str, NodeSchema]:
-    """Schemas of every node in an /object_info JSON file (keys starting with '_' are metadata)."""
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
+def object_info_schemas(data: dict, source: str = "core") -> dict[str, NodeSchema]:
+    """Schemas of every node in an /object_info dict (keys starting with '_' are metadata)."""
     return {name: schema_from_object_info(name, entry, source) for name, entry in data.items() if not name.startswith("_")}
+
+
+def load_object_info(path: Path | str, source: str = "core") -> dict[str, NodeSchema]:
+    """Schemas of every node in an /object_info JSON file."""
+    return object_info_schemas(json.loads(Path(path).read_text(encoding="utf-8")), source)
 
 
 def build_schemas(core_object_info: Path | str | dict, node_class_mappings: dict | None = None,

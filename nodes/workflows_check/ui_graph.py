@@ -60,12 +60,12 @@ def widget_values(node: dict, schema: NodeSchema) -> tuple[dict, list[Issue]]:
     raw = node.get("widgets_values")
     if raw is None:
         raw = []
-    names = [name for role, name in schema.widget_slots() if role == "value"]
+    slots = schema.widget_slots()
+    names = [name for role, name in slots if role == "value"]
     if isinstance(raw, dict):  # some frontends/extensions save widgets by name
         unknown = sorted(set(raw) - set(names))
         issues = [Issue("error", where, f"widget values for unknown inputs {unknown}")] if unknown else []
         return {k: raw[k] for k in names if k in raw}, issues
-    slots = schema.widget_slots()
     if len(raw) == len(slots) - 1 and slots and slots[-1][0] == "upload":
         slots = slots[:-1]  # the upload button's value is optional (older frontends left it out)
     if len(raw) != len(slots):
