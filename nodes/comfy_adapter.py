@@ -114,6 +114,11 @@ def intermediate_device():
         return torch.device("cpu")
 
 
+def to_intermediate(tensor):
+    """A node output (IMAGE/MASK tensor) moved to where ComfyUI keeps outputs between nodes."""
+    return tensor.to(intermediate_device())
+
+
 class ProcessingInterrupted(Exception):
     """Raised by check_interrupt outside ComfyUI when interrupt() was requested."""
 

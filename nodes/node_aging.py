@@ -154,7 +154,7 @@ class FaceLabAgingConditioning:
             older_negative_template=prompts.OLDER_NEGATIVE_TEMPLATE if older_negative_template is None else older_negative_template,
             younger_negative_template=prompts.YOUNGER_NEGATIVE_TEMPLATE if younger_negative_template is None else younger_negative_template,
         )
-        return (pos, neg, mask.to(comfy_adapter.intermediate_device()), json.dumps(report, indent=2))
+        return (pos, neg, comfy_adapter.to_intermediate(mask), json.dumps(report, indent=2))
 
 
 def _measure(rgb: np.ndarray, face_landmarks: dict, face_index: int, with_heatmap: bool, geometry: dict | None = None):
@@ -223,7 +223,7 @@ class FaceLabWrinkleScore:
             report = per_image[0] if per_image[0] is not None else _no_face_note(face_index)
         else:
             report = per_image
-        out = torch.from_numpy(heat).to(comfy_adapter.intermediate_device()) if found else image.to(comfy_adapter.intermediate_device())
+        out = comfy_adapter.to_intermediate(torch.from_numpy(heat) if found else image)
         return (json.dumps(report, indent=2), round(value, 3), out)
 
 

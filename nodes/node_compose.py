@@ -31,10 +31,6 @@ def _on_device(t: torch.Tensor | None) -> torch.Tensor | None:
     return None if t is None else t.to(comfy_adapter.get_torch_device())
 
 
-def _out(t: torch.Tensor) -> torch.Tensor:
-    return t.to(comfy_adapter.intermediate_device())
-
-
 class FaceLabCrop:
     DESCRIPTION = (
         "Cuts a context region around each masked area (or each face, when landmarks are connected) and scales it to "
@@ -84,7 +80,7 @@ class FaceLabCrop:
         )
         crops, masks, plan = crop_mod.crop(image, mask, face_landmarks, settings)
         log.info("FaceLab Crop Face Region: %s", plan.report.replace("\n", "; "))
-        return (_out(crops), _out(masks), plan, plan.report)
+        return (comfy_adapter.to_intermediate(crops), comfy_adapter.to_intermediate(masks), plan, plan.report)
 
 
 class FaceLabStitch:
@@ -121,7 +117,7 @@ class FaceLabStitch:
             _on_device(as_rgb(original, "original")), _on_device(as_rgb(crops, "crops")), plan,
             feather=float(feather), color_match=COLOR_MATCH_CHOICES[color_match], mode=BLEND_CHOICES[blend],
         )
-        return (_out(out), _out(used))
+        return (comfy_adapter.to_intermediate(out), comfy_adapter.to_intermediate(used))
 
 
 class FaceLabTileSplit:
@@ -160,7 +156,7 @@ class FaceLabTileSplit:
         mask = _on_device(as_mask(mask, image.shape[0], image.shape[1], image.shape[2]))
         tiles, masks, plan = tiles_mod.split(image, int(tile_size), int(overlap), mask, bool(only_masked_tiles))
         log.info("FaceLab Split Into Tiles: %r", plan)
-        return (_out(tiles), _out(masks), plan, 0 if plan.placeholder else len(plan.tiles))
+        return (comfy_adapter.to_intermediate(tiles), comfy_adapter.to_intermediate(masks), plan, 0 if plan.placeholder else len(plan.tiles))
 
 
 class FaceLabTileMerge:
@@ -187,7 +183,7 @@ class FaceLabTileMerge:
     def merge(self, original, tiles, tile_plan):
         plan = check_plan(tile_plan, TilePlan, "Merge Tiles", "Split Into Tiles")
         out = tiles_mod.merge(_on_device(as_rgb(original, "original")), _on_device(as_rgb(tiles, "tiles")), plan)
-        return (_out(out),)
+        return (comfy_adapter.to_intermediate(out),)
 
 
 class FaceLabSweepGrid:
@@ -228,7 +224,7 @@ class FaceLabSweepGrid:
         out = grid_mod.make_grid(
             stacked, cols, grid_mod.parse_labels(row_labels[0]), grid_mod.parse_labels(column_labels[0]), int(font_size[0]), int(gap[0])
         )
-        return (_out(out),)
+        return (comfy_adapter.to_intermediate(out),)
 
 
 class FaceLabSweepStrengths:

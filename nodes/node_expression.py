@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 
-import torch
 
 from . import comfy_adapter, types
 from .compose.plan import StitchPlan, check_plan
@@ -28,10 +27,6 @@ ORDER_CHOICES = {
 
 def _json(obj) -> str:
     return json.dumps(obj, indent=1, allow_nan=False, default=float)
-
-
-def _out(t: torch.Tensor) -> torch.Tensor:
-    return t.to(comfy_adapter.intermediate_device())
 
 
 class FaceLabExpressionAnalysis:
@@ -107,7 +102,7 @@ class FaceLabExpressionAnalysis:
                            "ear_closed_outright_below": round(expression_check.UNAMBIGUOUS_EAR_FRACTION * t.ear, 4)},
             "images": images,
         }
-        return (_out(mask), needs_fix, _json(report), positive, negative)
+        return (comfy_adapter.to_intermediate(mask), needs_fix, _json(report), positive, negative)
 
 
 class FaceLabImageSwitch:
@@ -190,7 +185,7 @@ class FaceLabAnonymiseFaces:
         report = anonymise_plan.plan_report(plan)
         log.info("FaceLab Anonymise Faces: %s", report["summary"])
         positive, negative = prompts.anonymise_prompts(attributes)
-        return (_out(plan.interior_mask()), plan, report["face_count"], positive, negative, _json(report))
+        return (comfy_adapter.to_intermediate(plan.interior_mask()), plan, report["face_count"], positive, negative, _json(report))
 
 
 class FaceLabRepeatForCandidates:
@@ -222,7 +217,7 @@ class FaceLabRepeatForCandidates:
         crops = as_rgb(crops, "crops")
         masks = as_mask(crop_masks, crops.shape[0], crops.shape[1], crops.shape[2])
         n = int(candidates)
-        return (_out(crops.repeat(n, 1, 1, 1)), _out(masks.repeat(n, 1, 1)))
+        return (comfy_adapter.to_intermediate(crops.repeat(n, 1, 1, 1)), comfy_adapter.to_intermediate(masks.repeat(n, 1, 1)))
 
 
 class FaceLabAnonymiseSelect:
@@ -273,7 +268,7 @@ class FaceLabAnonymiseSelect:
             as_rgb(original, "original").to(device), as_rgb(candidates, "candidates").to(device), anonymise_plan, plan, identity_model, settings
         )
         log.info("FaceLab %s: %s", anonymise_select.NODE, report["summary"])
-        return (_out(image), _out(changed), bool(passed), _json(report))
+        return (comfy_adapter.to_intermediate(image), comfy_adapter.to_intermediate(changed), bool(passed), _json(report))
 
 
 NODE_CLASS_MAPPINGS = {

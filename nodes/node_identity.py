@@ -231,7 +231,7 @@ class FaceLabVariantSelector:
             image = original
         else:
             image = variants[choice.index : choice.index + 1]
-        return (image.to(comfy_adapter.intermediate_device()), report["chosen_index"], choice.passed, _json(report))
+        return (comfy_adapter.to_intermediate(image), report["chosen_index"], choice.passed, _json(report))
 
 
 NODE_CLASS_MAPPINGS = {

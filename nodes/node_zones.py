@@ -101,7 +101,7 @@ class FaceLabZoneMask:
             log.info("FaceLab Zone Mask: no face in the image(s); the mask is empty")
         settings = f"zones: {', '.join(names)}; grow {grow:g}%, feather {feather:g}%, subtract {subtract}"
         report = "\n".join([settings, *lines])
-        return (mask.to(comfy_adapter.intermediate_device()), report)
+        return (comfy_adapter.to_intermediate(mask), report)
 
 
 class FaceLabZonePreview:
@@ -148,7 +148,7 @@ class FaceLabZonePreview:
             frame = np.clip(rgb[i].cpu().numpy() * 255.0 + 0.5, 0, 255).astype(np.uint8)
             drawn = zone_preview.render_preview(frame, faces, zones, opacity=float(opacity), labels=bool(labels))
             out.append(torch.from_numpy(drawn.astype(np.float32) / 255.0))
-        return (torch.stack(out).to(comfy_adapter.intermediate_device()),)
+        return (comfy_adapter.to_intermediate(torch.stack(out)),)
 
 
 NODE_CLASS_MAPPINGS = {"FaceLabZoneMask": FaceLabZoneMask, "FaceLabZonePreview": FaceLabZonePreview}

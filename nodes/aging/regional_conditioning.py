@@ -71,11 +71,7 @@ def plan_entries(scores: dict[str, float]) -> list[ZoneEntry]:
 
 
 def selected_face_count(face_landmarks: dict, batch_size: int, face_index: int) -> int:
-    n = 0
-    for b in range(batch_size):
-        faces = fl.sort_faces(fl.frame_faces(face_landmarks, b), "left_to_right")
-        n += len(fl.select_faces(faces, face_index))
-    return n
+    return sum(len(fl.chosen_faces(face_landmarks, b, face_index)) for b in range(batch_size))
 
 
 def build_aging_conditioning(

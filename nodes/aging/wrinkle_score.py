@@ -130,7 +130,7 @@ def select_face(face_landmarks: dict, batch_index: int, face_index: int) -> dict
     """The face at face_index (left to right) of one batch image, or None."""
     if face_index < 0:
         raise ValueError("FaceLab: the wrinkle score measures one face per image; face_index must be 0 or more")
-    faces = fl.select_faces(fl.sort_faces(fl.frame_faces(face_landmarks, batch_index), "left_to_right"), face_index)
+    faces = fl.chosen_faces(face_landmarks, batch_index, face_index)
     return faces[0] if faces else None
 
 

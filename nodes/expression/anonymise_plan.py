@@ -69,7 +69,7 @@ def face_interior_mask(face_landmarks: dict, batch_size: int, margin: float, fea
     out = zones_mask(face_landmarks, batch_size, INTERIOR_ZONE, face_index, grow=-(margin + feather / 2.0), feather=feather)
     h, w = out.shape[1:]
     for b in range(out.shape[0]):
-        for face in fl.select_faces(fl.sort_faces(fl.frame_faces(face_landmarks, b), "left_to_right"), face_index):
+        for face in fl.chosen_faces(face_landmarks, b, face_index):
             paste_max(out[b], _feature_hull(np.asarray(face["landmarks_xy"], np.float64), (h, w), feather))
     return out
 

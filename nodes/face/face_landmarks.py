@@ -96,6 +96,11 @@ def select_faces(faces: list[dict], face_index: int) -> list[dict]:
     return [faces[face_index]] if face_index < len(faces) else []
 
 
+def chosen_faces(face_landmarks: dict, batch_index: int, face_index: int = -1) -> list[dict]:
+    """Faces of batch image `batch_index` in the documented left-to-right order, then selected by face_index."""
+    return select_faces(sort_faces(frame_faces(face_landmarks, batch_index), "left_to_right"), int(face_index))
+
+
 def bbox_from_landmarks(landmarks_xy: np.ndarray) -> np.ndarray:
     lm = np.asarray(landmarks_xy, dtype=np.float32)
     return np.array([lm[:, 0].min(), lm[:, 1].min(), lm[:, 0].max(), lm[:, 1].max()], dtype=np.float32)

@@ -341,7 +341,7 @@ def zones_mask(face_landmarks: dict, batch_size: int, zones, face_index: int = -
         )
     out = torch.zeros((int(batch_size), h, w), dtype=torch.float32)
     for b in comfy_adapter.iterate_with_progress(range(int(batch_size))):
-        faces = fl.select_faces(fl.sort_faces(fl.frame_faces(face_landmarks, b), "left_to_right"), int(face_index))
+        faces = fl.chosen_faces(face_landmarks, b, face_index)
         for face in faces:
             roi = face_zone_mask_roi(face["landmarks_xy"], names, (h, w), grow, feather, protected)
             if roi is None:

@@ -85,7 +85,7 @@ def transfer_batch(
         ref_ok, ref_msgs = reference_check.check_face(ref_face, "reference")
         if ref_face is None and ref_faces:
             ref_msgs = [f"the reference has {len(ref_faces)} face(s); reference_face_index {reference_face_index} does not exist"]
-        src_faces = fl.select_faces(fl.sort_faces(fl.frame_faces(src_lm, b), "left_to_right"), int(face_index))
+        src_faces = fl.chosen_faces(src_lm, b, face_index)
         prefix = f"image {b + 1}"
         lines.extend(f"{prefix}: {m}" for m in ref_msgs)
         if not ref_ok:
