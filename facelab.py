@@ -54,7 +54,7 @@ def load_light():
 
 def main(argv: list[str] | None = None) -> int:
     load_light()
-    from comfyui_facelab.nodes.cli import main as cli_main  # type: ignore[import-not-found]
+    from comfyui_facelab.cli import main as cli_main  # type: ignore[import-not-found]
 
     return cli_main(argv)
 

@@ -45,7 +45,7 @@ def main() -> None:
     facelab.load_pack()
     from comfyui_facelab.nodes import node_expression
     from comfyui_facelab.nodes.compose import crop as crop_mod
-    from comfyui_facelab.nodes.expression import anonymise_plan, anonymise_select
+    from comfyui_facelab.nodes.anonymise import anonymise_plan, anonymise_select
     from comfyui_facelab.nodes.face import detection
     from comfyui_facelab.nodes.identity.embedding import load_identity_model
 

@@ -1,5 +1,6 @@
 """FaceLab nodes. Each node_*.py module defines NODE_CLASS_MAPPINGS / NODE_DISPLAY_NAME_MAPPINGS for one capability;
-this package merges them. Pure logic lives in the sub-packages (face, compose, aging, identity, makeup, expression)
+this package merges them. Pure logic lives in the sub-packages (face, compose, aging, identity, makeup, expression, anonymise; base is
+the shared layer)
 and never imports ComfyUI; comfy_adapter.py is the only bridge to ComfyUI internals.
 """
 
@@ -18,6 +19,7 @@ NODE_MODULES = (
     "node_identity",
     "node_makeup",
     "node_expression",
+    "node_anonymise",
 )
 
 NODE_CLASS_MAPPINGS: dict = {}

@@ -11,7 +11,7 @@ import torch
 from . import comfy_adapter, types
 from .aging import prompts, regional_conditioning, wrinkle_score, zone_scores
 from .face.image_fit import fit_landmarks_to_image
-from .compose.tensors import as_rgb
+from .base.tensors import as_rgb
 from .face import face_landmarks as fl
 
 log = logging.getLogger("FaceLab")

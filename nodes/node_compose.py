@@ -13,7 +13,7 @@ from .compose import stitch as stitch_mod
 from .compose import sweep as sweep_mod
 from .compose import tiles as tiles_mod
 from .compose.plan import StitchPlan, TilePlan, check_plan
-from .compose.tensors import as_mask, as_rgb
+from .base.tensors import as_mask, as_rgb
 
 log = logging.getLogger("FaceLab")
 

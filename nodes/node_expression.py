@@ -1,5 +1,4 @@
-"""Expression and anonymisation nodes: find closed eyes / missing smiles and mask them, skip sampling when nothing
-needs fixing, plan and pick anonymised faces with an identity check and a privacy fail-safe.
+"""Expression nodes: find closed eyes / missing smiles and mask them, skip sampling when nothing needs fixing.
 
 Thin V1 wrappers over expression/*.py (pure logic).
 """
@@ -11,18 +10,11 @@ import logging
 
 
 from . import comfy_adapter, types
-from .compose.plan import StitchPlan, check_plan
-from .compose.tensors import as_mask, as_rgb
-from .expression import anonymise_plan, anonymise_select, expression_check, expression_masks, prompts
-from .expression.anonymise_plan import AnonymisePlan
+from .base.tensors import as_rgb
+from .expression import expression_check, expression_masks, prompts
 from .face import face_landmarks as fl
 
 log = logging.getLogger("FaceLab")
-
-ORDER_CHOICES = {
-    "repeated (all faces, then all faces again)": "repeated",
-    "grouped (face 0's candidates, then face 1's, ...)": "grouped",
-}
 
 
 def _json(obj) -> str:
@@ -147,141 +139,11 @@ class FaceLabImageSwitch:
         return (chosen, bool(needs_fix))
 
 
-class FaceLabAnonymiseFaces:
-    DESCRIPTION = (
-        "Plans the anonymisation of every face: outputs the face-interior mask (the face inside its outline, keeping "
-        "hairline, ears, hair and background) to inpaint at high denoise, a plan for 'Pick Most Anonymous Candidate', "
-        "and prompt presets with optional attributes ('an older man'). Find the faces with Face Landmarks in "
-        "small_faces mode so group photos lose no face, then crop every face with Crop Face Region."
-    )
-    CATEGORY = types.category("Anonymise")
-    FUNCTION = "plan"
-    RETURN_TYPES = (types.MASK, types.ANONYMISE, "INT", "STRING", "STRING", "STRING")
-    RETURN_NAMES = ("mask", "anonymise_plan", "face_count", "positive_prompt", "negative_prompt", "report")
-    OUTPUT_TOOLTIPS = (
-        "The face interiors to repaint, every face of each image (soft edge inside the face outline).",
-        "The faces and mask settings; connect it to 'Pick Most Anonymous Candidate'.",
-        "How many faces will be anonymised in the whole batch.",
-        "Positive prompt preset for a new, natural face (with your attributes first).",
-        "Negative prompt preset against deformed faces.",
-        "JSON: every face found (box, size, detector score), and notes on faces too small to anonymise reliably.",
-    )
-
-    @classmethod
-    def INPUT_TYPES(cls):
-        return {
-            "required": {
-                "image": (types.IMAGE, {"tooltip": "The photo(s) whose faces to anonymise."}),
-                "face_landmarks": (types.FACE_LANDMARKS, {"tooltip": "Landmarks of this image; use Face Landmarks (FaceLab) with mode small_faces for group photos."}),
-                "hairline_margin": ("FLOAT", {"default": anonymise_plan.DEFAULT_MARGIN, "min": 0.0, "max": 50.0, "step": 0.5, "tooltip": "How far the repainted area stays inside the face outline, in % of the eye distance: keeps the hairline, ears and jaw contour so the new face fits the head."}),
-                "feather": ("FLOAT", {"default": anonymise_plan.DEFAULT_FEATHER, "min": 0.0, "max": 50.0, "step": 0.5, "tooltip": "Width of the mask's soft edge (inside the margin), in % of the eye distance."}),
-                "attributes": ("STRING", {"default": "", "multiline": False, "tooltip": "Optional words for the new faces, put first in the positive prompt, e.g. 'an older man' or 'a young woman with freckles'."}),
-            }
-        }
-
-    def plan(self, image, face_landmarks, hairline_margin, feather, attributes):
-        image = as_rgb(image)
-        plan = anonymise_plan.make_plan(face_landmarks, image.shape[0], image.shape[1:3], float(hairline_margin), float(feather))
-        report = anonymise_plan.plan_report(plan)
-        log.info("FaceLab Anonymise Faces: %s", report["summary"])
-        positive, negative = prompts.anonymise_prompts(attributes)
-        return (comfy_adapter.to_intermediate(plan.interior_mask()), plan, report["face_count"], positive, negative, _json(report))
-
-
-class FaceLabRepeatForCandidates:
-    DESCRIPTION = (
-        "Repeats the face crops and their masks N times (all crops, then all crops again, as RepeatLatentBatch does), "
-        "so one KSampler run renders N candidates per face. Repeat before InpaintModelConditioning: repeating the "
-        "latent afterwards would pair crops with the wrong inpaint image when there are several faces."
-    )
-    CATEGORY = types.category("Anonymise")
-    FUNCTION = "repeat"
-    RETURN_TYPES = (types.IMAGE, types.MASK)
-    RETURN_NAMES = ("crops", "crop_masks")
-    OUTPUT_TOOLTIPS = (
-        "The crops repeated: N x crops, in 'repeated' order.",
-        "The crop masks repeated the same way.",
-    )
-
-    @classmethod
-    def INPUT_TYPES(cls):
-        return {
-            "required": {
-                "crops": (types.IMAGE, {"tooltip": "The crops from Crop Face Region."}),
-                "crop_masks": (types.MASK, {"tooltip": "The crop masks from Crop Face Region."}),
-                "candidates": ("INT", {"default": 4, "min": 1, "max": 64, "tooltip": "How many candidates to render per face."}),
-            }
-        }
-
-    def repeat(self, crops, crop_masks, candidates):
-        crops = as_rgb(crops, "crops")
-        masks = as_mask(crop_masks, crops.shape[0], crops.shape[1], crops.shape[2])
-        n = int(candidates)
-        return (comfy_adapter.to_intermediate(crops.repeat(n, 1, 1, 1)), comfy_adapter.to_intermediate(masks.repeat(n, 1, 1)))
-
-
-class FaceLabAnonymiseSelect:
-    DESCRIPTION = (
-        "For every face, keeps the candidate LEAST like the original person (identity similarity) that still shows a "
-        "face at the right place, and stitches all faces back with a feathered edge. The report lists every face: box, "
-        "similarity before and after, the candidate chosen, and pass/fail against the threshold; faces that could not "
-        "be anonymised are listed and, with blur_failed, pixelated as a privacy fail-safe."
-    )
-    CATEGORY = types.category("Anonymise")
-    FUNCTION = "select"
-    RETURN_TYPES = (types.IMAGE, types.MASK, "BOOLEAN", "STRING")
-    RETURN_NAMES = ("image", "changed_mask", "all_anonymised", "report")
-    OUTPUT_TOOLTIPS = (
-        "The photo with every face replaced by its least recognisable candidate (failed faces blurred when asked).",
-        "Where the image changed: stitch blend weights and blurred boxes (0 = pixel untouched, bit-identical).",
-        "True when every face passed the identity threshold.",
-        "JSON report: per face its box, similarity before/after, every candidate's score, the choice, pass/fail; a "
-        "list of the faces that failed.",
-    )
-
-    @classmethod
-    def INPUT_TYPES(cls):
-        return {
-            "required": {
-                "original": (types.IMAGE, {"tooltip": "The photo that went into Crop Face Region and Anonymise Faces."}),
-                "candidates": (types.IMAGE, {"tooltip": "The rendered candidates: N per face crop (decoded KSampler batch), or N full images."}),
-                "anonymise_plan": (types.ANONYMISE, {"tooltip": "From Anonymise Faces."}),
-                "identity_model": (types.IDENTITY_MODEL, {"tooltip": "From the Identity Model Loader (arcface or dlib)."}),
-                "threshold": ("FLOAT", {"default": -1.0, "min": -1.0, "max": 2.0, "step": 0.01, "tooltip": "Same-person threshold in the backend's terms; -1 = its default (ArcFace cosine 0.32, dlib distance 0.6). A face passes when it no longer counts as the same person."}),
-                "candidate_order": (list(ORDER_CHOICES), {"default": "repeated (all faces, then all faces again)", "tooltip": "How the candidates batch is laid out: 'repeated' is what Repeat For Candidates and RepeatLatentBatch make."}),
-                "blur_failed": ("BOOLEAN", {"default": True, "tooltip": "Privacy fail-safe: pixelate the box of every face that could not be anonymised instead of leaving it recognisable."}),
-                "feather": ("FLOAT", {"default": 0.1, "min": 0.0, "max": 1.0, "step": 0.01, "tooltip": "Soft edge of the stitch outside each face mask, as a fraction of the face region's size."}),
-                "color_match": ("BOOLEAN", {"default": True, "tooltip": "Match each new face's colours to the original around the mask, hiding a colour shift."}),
-            },
-            "optional": {
-                "stitch": (types.STITCH, {"tooltip": "The stitch output of Crop Face Region when the candidates are face crops. Leave empty when they are full images."}),
-            },
-        }
-
-    def select(self, original, candidates, anonymise_plan, identity_model, threshold, candidate_order, blur_failed, feather, color_match, stitch=None):
-        if not isinstance(anonymise_plan, AnonymisePlan):
-            raise ValueError(f"FaceLab {anonymise_select.NODE}: expected the anonymise_plan output of 'Anonymise Faces', got {type(anonymise_plan).__name__}")
-        plan = None if stitch is None else check_plan(stitch, StitchPlan, anonymise_select.NODE, "Crop Face Region")
-        settings = anonymise_select.Settings(float(threshold), ORDER_CHOICES[candidate_order], bool(blur_failed), float(feather), bool(color_match))
-        device = comfy_adapter.get_torch_device()
-        image, changed, passed, report = anonymise_select.anonymise(
-            as_rgb(original, "original").to(device), as_rgb(candidates, "candidates").to(device), anonymise_plan, plan, identity_model, settings
-        )
-        log.info("FaceLab %s: %s", anonymise_select.NODE, report["summary"])
-        return (comfy_adapter.to_intermediate(image), comfy_adapter.to_intermediate(changed), bool(passed), _json(report))
-
-
 NODE_CLASS_MAPPINGS = {
     "FaceLabExpressionAnalysis": FaceLabExpressionAnalysis,
     "FaceLabImageSwitch": FaceLabImageSwitch,
-    "FaceLabAnonymiseFaces": FaceLabAnonymiseFaces,
-    "FaceLabRepeatForCandidates": FaceLabRepeatForCandidates,
-    "FaceLabAnonymiseSelect": FaceLabAnonymiseSelect,
 }
 NODE_DISPLAY_NAME_MAPPINGS = {
     "FaceLabExpressionAnalysis": "Expression Analysis",
     "FaceLabImageSwitch": "Use Edit Only If Needed",
-    "FaceLabAnonymiseFaces": "Anonymise Faces",
-    "FaceLabRepeatForCandidates": "Repeat For Candidates",
-    "FaceLabAnonymiseSelect": "Pick Most Anonymous Candidate",
 }

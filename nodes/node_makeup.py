@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from . import comfy_adapter, types
-from .compose.tensors import as_rgb
+from .base.tensors import as_rgb
 from .makeup import apply as makeup_apply
 from .makeup.transfer import DEFAULT_STRENGTHS
 

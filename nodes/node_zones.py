@@ -9,7 +9,7 @@ import torch
 
 from . import comfy_adapter, types
 from .face.image_fit import fit_landmarks_to_image
-from .compose.tensors import as_rgb
+from .base.tensors import as_rgb
 from .face import face_landmarks as fl
 from .face import zone_atlas, zone_masks, zone_preview
 

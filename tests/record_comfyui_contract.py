@@ -84,7 +84,7 @@ def _websocket_module():
     """The client's websocket module, loaded by path: the recorder needs none of the pack's nodes."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("facelab_client_websocket", ROOT / "nodes" / "client" / "websocket.py")
+    spec = importlib.util.spec_from_file_location("facelab_client_websocket", ROOT / "client" / "websocket.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -32,10 +32,10 @@ SELECT = dict(threshold=-1.0, candidate_order="repeated (all faces, then all fac
 
 @pytest.fixture(scope="module")
 def nodes(pack):
-    from comfyui_facelab.nodes import node_compose, node_expression, node_identity
+    from comfyui_facelab.nodes import node_anonymise, node_compose, node_identity
 
     (model,) = node_identity.FaceLabIdentityModelLoader().load("dlib", "antelopev2", "auto")
-    return node_expression, node_compose, model
+    return node_anonymise, node_compose, model
 
 
 @pytest.fixture(scope="module")
@@ -62,10 +62,10 @@ def small(name: str, side: int = 512) -> torch.Tensor:
 
 def prepare(nodes, detect, name, image=None, mode="standard"):
     """The workflow up to the sampler: landmarks -> Anonymise Faces -> Crop Face Region (mask + landmarks)."""
-    node_expression, node_compose, _ = nodes
+    node_anonymise, node_compose, _ = nodes
     image = small(name) if image is None else image
     marks = detect(image, name, mode)
-    mask, plan, count, pos, neg, report = node_expression.FaceLabAnonymiseFaces().plan(image, marks, 6.0, 8.0, "")
+    mask, plan, count, pos, neg, report = node_anonymise.FaceLabAnonymiseFaces().plan(image, marks, 6.0, 8.0, "")
     crops, crop_masks, stitch, _ = node_compose.FaceLabCrop().crop(image, mask=mask, face_landmarks=marks, **CROP)
     return image, marks, mask, plan, crops, stitch, json.loads(report)
 
@@ -75,9 +75,9 @@ def resized(crops: torch.Tensor, hw) -> torch.Tensor:
 
 
 def select(nodes, original, candidates, plan, stitch, **kw):
-    node_expression, _, model = nodes
+    node_anonymise, _, model = nodes
     args = {**SELECT, **kw}
-    image, changed, ok, report = node_expression.FaceLabAnonymiseSelect().select(original, candidates, plan, model, stitch=stitch, **args)
+    image, changed, ok, report = node_anonymise.FaceLabAnonymiseSelect().select(original, candidates, plan, model, stitch=stitch, **args)
     return image, changed, ok, json.loads(report)
 
 
@@ -110,11 +110,11 @@ def test_every_face_of_the_group_photo_is_planned_with_its_interior_masked(nodes
 
 
 def test_prompts_put_the_attributes_first(nodes):
-    node_expression = nodes[0]
+    node_anonymise = nodes[0]
     from comfyui_facelab.nodes.face import face_landmarks as fl
 
     image = small("chelsea.png")
-    _, plan, count, pos, neg, report = node_expression.FaceLabAnonymiseFaces().plan(image, fl.make_face_landmarks([[]], image.shape[1:3]), 6.0, 8.0, "an older man")
+    _, plan, count, pos, neg, report = node_anonymise.FaceLabAnonymiseFaces().plan(image, fl.make_face_landmarks([[]], image.shape[1:3]), 6.0, 8.0, "an older man")
     assert pos.startswith("an older man, ") and "different person" in pos and "deformed" in neg
     assert count == 0 and "no face" in json.loads(report)["summary"]
 
@@ -220,12 +220,12 @@ def test_full_image_candidates_without_a_stitch_plan(nodes, obama):
 
 
 def test_no_face_passes_the_image_through(nodes):
-    node_expression, node_compose, _ = nodes
+    node_anonymise, node_compose, _ = nodes
     from comfyui_facelab.nodes.face import face_landmarks as fl
 
     image = small("chelsea.png", 256)
     marks = fl.make_face_landmarks([[]], image.shape[1:3])
-    mask, plan, *_ = node_expression.FaceLabAnonymiseFaces().plan(image, marks, 6.0, 8.0, "")
+    mask, plan, *_ = node_anonymise.FaceLabAnonymiseFaces().plan(image, marks, 6.0, 8.0, "")
     crops, _, stitch, _ = node_compose.FaceLabCrop().crop(image, mask=mask, face_landmarks=marks, **CROP)
     out, changed, ok, report = select(nodes, image, crops.repeat(2, 1, 1, 1), plan, stitch)
     assert torch.equal(out, image) and float(changed.max()) == 0.0 and not ok
@@ -234,7 +234,7 @@ def test_no_face_passes_the_image_through(nodes):
 
 # ------------------------------------------------------------------------------------ batch layout, errors
 def test_candidate_order_and_the_repeat_node_agree(nodes, pack):
-    from comfyui_facelab.nodes.expression.anonymise_select import candidate_index
+    from comfyui_facelab.nodes.anonymise.anonymise_select import candidate_index
 
     crops = torch.arange(3, dtype=torch.float32).view(3, 1, 1, 1).expand(3, 2, 2, 3)
     masks = torch.zeros(3, 2, 2)
@@ -250,7 +250,7 @@ def test_candidate_order_and_the_repeat_node_agree(nodes, pack):
 
 def test_wrong_candidate_count_and_wrong_plan_raise(nodes, obama):
     from comfyui_facelab.nodes.compose import crop as crop_mod
-    from comfyui_facelab.nodes.expression import anonymise_select
+    from comfyui_facelab.nodes.anonymise import anonymise_select
 
     image, _, _, plan, crops, stitch, _, _ = obama
     two = torch.zeros(1, 64, 64)
@@ -266,7 +266,7 @@ def test_wrong_candidate_count_and_wrong_plan_raise(nodes, obama):
 
 
 def test_privacy_blur_is_strong_and_stays_in_its_box(pack):
-    from comfyui_facelab.nodes.expression.privacy_blur import face_box, obscure_box
+    from comfyui_facelab.nodes.anonymise.privacy_blur import face_box, obscure_box
 
     image = photo_tensor("grace_hopper.jpg")[0]
     out = image.clone()

@@ -29,7 +29,7 @@ class Result:
 
 @pytest.fixture
 def queue(pack, capsys):
-    from comfyui_facelab.nodes.cli import main
+    from comfyui_facelab.cli import main
 
     def run(*args) -> Result:
         rc = main(["queue", *map(str, args)])

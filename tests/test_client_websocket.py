@@ -12,7 +12,7 @@ from fake_comfyui import FakeComfyUI
 
 @pytest.fixture(scope="module")
 def ws(pack):
-    from comfyui_facelab.nodes.client import websocket
+    from comfyui_facelab.client import websocket
 
     return websocket
 

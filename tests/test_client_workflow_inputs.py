@@ -10,7 +10,7 @@ from fake_comfyui import contract
 
 @pytest.fixture(scope="module")
 def wi(pack):
-    from comfyui_facelab.nodes.client import workflow_inputs
+    from comfyui_facelab.client import workflow_inputs
 
     return workflow_inputs
 

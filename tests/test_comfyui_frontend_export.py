@@ -1,7 +1,7 @@
 """The checker's UI -> API conversion equals the real frontend's (needs COMFYUI_DIR, Debian `chromium` and the
 `playwright` Python package; no model is run). Each UI workflow is loaded into ComfyUI's page in headless Chromium
 with app.loadGraphData; app.graphToPrompt() then gives the prompt the Run button would queue and the workflow the
-frontend would save. Both must match what nodes/workflows_check computes, so the generated API copies in
+frontend would save. Both must match what workflow_check computes, so the generated API copies in
 workflows/api/ are exactly what users queue."""
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def page(comfyui):
 @pytest.fixture(scope="module")
 def schemas(wc, pack, comfyui):
     # The live server's schemas: exactly what the page's frontend builds its widgets from.
-    from comfyui_facelab.nodes.workflows_check.schema import schema_from_object_info
+    from comfyui_facelab.workflow_check.schema import schema_from_object_info
 
     info = comfyui.object_info()
     return {name: schema_from_object_info(name, entry) for name, entry in info.items()}

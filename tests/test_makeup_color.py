@@ -9,7 +9,7 @@ import torch
 
 @pytest.fixture(scope="module")
 def cs(pack):
-    from comfyui_facelab.nodes.makeup import colorspace
+    from comfyui_facelab.nodes.base import colorspace
 
     return colorspace
 

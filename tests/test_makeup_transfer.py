@@ -33,7 +33,7 @@ def _region(name, region, image_size):
 
 def _recolour(name, region, lab_target):
     """The portrait with `region` painted lab_target: a*, b* replaced, L* shifted to the target mean."""
-    from comfyui_facelab.nodes.makeup.colorspace import lab_to_rgb, rgb_to_lab
+    from comfyui_facelab.nodes.base.colorspace import lab_to_rgb, rgb_to_lab
 
     img = photo_tensor(name)[0]
     m = torch.from_numpy(_region(name, region, img.shape[:2]))[..., None]
@@ -47,7 +47,7 @@ def _recolour(name, region, lab_target):
 
 def _mean_lab(image, name, region):
     """Mean Lab over the fully-inside part of a face region (soft edges excluded)."""
-    from comfyui_facelab.nodes.makeup.colorspace import rgb_to_lab
+    from comfyui_facelab.nodes.base.colorspace import rgb_to_lab
 
     inside = torch.from_numpy(_region(name, region, image.shape[:2]) > 0.99)
     return rgb_to_lab(image)[inside].mean(0).numpy().astype(np.float64)
@@ -108,7 +108,7 @@ def test_pixels_outside_the_mask_are_bit_identical(lips_on_obama):
 def test_luminance_structure_is_kept(lips_on_obama):
     from skimage.metrics import structural_similarity
 
-    from comfyui_facelab.nodes.makeup.colorspace import rgb_to_lab
+    from comfyui_facelab.nodes.base.colorspace import rgb_to_lab
 
     src_l = rgb_to_lab(photo_tensor("obama.jpg")[0])[..., 0].numpy()
     out_l = rgb_to_lab(lips_on_obama.image[0])[..., 0].numpy()

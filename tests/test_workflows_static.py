@@ -51,7 +51,7 @@ def test_shipped_workflow_has_thumbnail_and_notes(path):
 def test_facelab_inputs_of_frontend_widget_types_are_sockets(pack, wc):
     """The frontend draws BOUNDING_BOX, COLOR... inputs as editors unless forceInput is set: a FaceLab input of
     such a type that expects a link must say so, or saved workflows gain a widget value and lose the socket."""
-    from comfyui_facelab.nodes.workflows_check.schema import schema_from_class
+    from comfyui_facelab.workflow_check.schema import schema_from_class
 
     primitives = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
     offenders = [f"{name}.{spec.name} ({spec.type})" for name, cls in pack.NODE_CLASS_MAPPINGS.items()

@@ -1,4 +1,4 @@
-"""The workflow checker (nodes/workflows_check): UI -> API conversion on a hand-made graph whose API form is
+"""The workflow checker (workflow_check): UI -> API conversion on a hand-made graph whose API form is
 written out by hand, and one small failing case per kind of mistake it must catch."""
 
 from __future__ import annotations
@@ -284,7 +284,7 @@ def test_validate_folder_pairs_ui_and_api_copies(wc, schemas, tmp_path):
 
 
 def test_builder_lays_out_sockets_and_widgets_like_the_frontend(wc, schemas):
-    from comfyui_facelab.nodes.workflows_check.builder import UiWorkflowBuilder
+    from comfyui_facelab.workflow_check.builder import UiWorkflowBuilder
 
     wf = UiWorkflowBuilder(schemas)
     ckpt = wf.add("CheckpointLoaderSimple", ckpt_name="m.safetensors")
@@ -306,7 +306,7 @@ def test_builder_lays_out_sockets_and_widgets_like_the_frontend(wc, schemas):
 
 
 def test_builder_refuses_unknown_inputs_and_missing_links(schemas):
-    from comfyui_facelab.nodes.workflows_check.builder import UiWorkflowBuilder
+    from comfyui_facelab.workflow_check.builder import UiWorkflowBuilder
 
     wf = UiWorkflowBuilder(schemas)
     with pytest.raises(ValueError, match="has no input"):

@@ -13,9 +13,9 @@ CORE_OBJECT_INFO = Path(__file__).resolve().parent / "data" / "core_object_info.
 
 @pytest.fixture(scope="session")
 def wc(pack):
-    from comfyui_facelab.nodes import workflows_check
+    from comfyui_facelab import workflow_check
 
-    return workflows_check
+    return workflow_check
 
 
 @pytest.fixture(scope="session")

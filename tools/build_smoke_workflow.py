@@ -30,7 +30,7 @@ NOTE = """## Minimal wrinkle reduction (core nodes only)
 
 
 def build(schemas) -> dict:
-    from comfyui_facelab.nodes.workflows_check.builder import UiWorkflowBuilder
+    from comfyui_facelab.workflow_check.builder import UiWorkflowBuilder
 
     wf = UiWorkflowBuilder(schemas)
     ckpt = wf.add("CheckpointLoaderSimple", title="SDXL Inpaint Checkpoint", pos=(0, 0),

@@ -272,7 +272,7 @@ def ui_text(workflow: dict) -> str:
 
 def build_all(schemas) -> dict[Path, str]:
     """{path: text} of every UI workflow and its API copy (converted as tools/export_api_workflows.py does)."""
-    from comfyui_facelab.nodes.workflows_check import errors, ui_to_api
+    from comfyui_facelab.workflow_check import errors, ui_to_api
 
     files = {}
     for name, build in BUILDERS.items():

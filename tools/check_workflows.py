@@ -33,8 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     import facelab
 
     pack = facelab.load_pack()
-    from comfyui_facelab.nodes import workflows_check as wc
-    from comfyui_facelab.nodes.workflows_check.schema import object_info_schemas
+    from comfyui_facelab import workflow_check as wc
+    from comfyui_facelab.workflow_check.schema import object_info_schemas
 
     core = args.object_info or CORE_SCHEMAS
     if str(core).startswith(("http://", "https://")):

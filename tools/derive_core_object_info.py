@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     import facelab
 
     facelab.load_pack()
-    from comfyui_facelab.nodes.workflows_check import compact_object_info
+    from comfyui_facelab.workflow_check import compact_object_info
 
     out = {"_provenance": {
         "comfyui_version": args.version,

@@ -2,7 +2,7 @@
 
     python tools/export_api_workflows.py [FOLDER ...] [--check]
 
-The conversion is the one the workflow checker uses (nodes/workflows_check/ui_graph.py, mirroring the frontend's
+The conversion is the one the workflow checker uses (workflow_check/ui_graph.py, mirroring the frontend's
 graphToPrompt), so API copies are generated, never hand-edited. --check writes nothing and exits 1 when a copy is
 missing or stale (CI). Default folder: workflows/.
 """
@@ -23,7 +23,7 @@ def load_schemas():
     import facelab
 
     pack = facelab.load_pack()
-    from comfyui_facelab.nodes.workflows_check import build_schemas
+    from comfyui_facelab.workflow_check import build_schemas
 
     return build_schemas(CORE_SCHEMAS, pack.NODE_CLASS_MAPPINGS, pack.NODE_DISPLAY_NAME_MAPPINGS)
 
@@ -34,7 +34,7 @@ def api_text(prompt: dict) -> str:
 
 def export_folder(folder: Path, schemas, check: bool) -> list[str]:
     """Problems (stale/missing copies in --check mode, conversion errors) for one folder."""
-    from comfyui_facelab.nodes.workflows_check import errors, is_ui_workflow, ui_to_api
+    from comfyui_facelab.workflow_check import errors, is_ui_workflow, ui_to_api
 
     problems = []
     for ui_path in sorted(folder.glob("*.json")):

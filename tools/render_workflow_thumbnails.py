@@ -269,7 +269,7 @@ def expression_fix(s: Sample) -> Image.Image:
 def anonymise(s: Sample) -> Image.Image:
     """The face interior Anonymise Faces repaints, and the fail-safe pixelation of a face that stays recognisable."""
     import comfyui_facelab
-    from comfyui_facelab.nodes.expression import privacy_blur
+    from comfyui_facelab.nodes.anonymise import privacy_blur
 
     node = _node(comfyui_facelab.NODE_CLASS_MAPPINGS, "FaceLabAnonymiseFaces")
     mask = node.plan(s.image, s.landmarks, 6.0, 8.0, "")[0][0].numpy()

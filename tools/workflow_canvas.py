@@ -40,7 +40,7 @@ class Canvas:
     """UiWorkflowBuilder plus layout: nodes stacked in columns, groups framed around their nodes."""
 
     def __init__(self, schemas):
-        from comfyui_facelab.nodes.workflows_check.builder import UiWorkflowBuilder
+        from comfyui_facelab.workflow_check.builder import UiWorkflowBuilder
 
         self.wf = UiWorkflowBuilder(schemas)
         self.bottom: dict[int, float] = {}  # column -> lowest edge of its nodes so far

@@ -20,7 +20,7 @@ import logging
 import torch
 import torch.nn.functional as F
 
-from ..makeup.colorspace import lab_to_rgb, rgb_to_lab
+from ..base.colorspace import lab_to_rgb, rgb_to_lab
 
 log = logging.getLogger("FaceLab")
 

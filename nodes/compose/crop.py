@@ -21,7 +21,7 @@ from scipy import ndimage
 from .. import comfy_adapter
 from ..face import face_landmarks as fl
 from ..face.image_fit import fit_landmarks_to_image
-from ..identity.alignment import LEFT_EYE_CORNERS, RIGHT_EYE_CORNERS
+from ..base.mesh import LEFT_EYE_CORNERS, RIGHT_EYE_CORNERS
 from . import warp
 from .plan import CropEntry, StitchPlan, source_probes
 

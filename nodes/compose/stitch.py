@@ -28,7 +28,7 @@ from . import feather as feathering
 from . import warp
 from .color_match import match_to_reference
 from .plan import StitchPlan, check_original, check_source, fit_batch
-from .tensors import nan_free
+from ..base.tensors import nan_free
 
 log = logging.getLogger("FaceLab")
 

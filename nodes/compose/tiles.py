@@ -17,7 +17,7 @@ import torch
 
 from .. import comfy_adapter
 from .plan import TilePlan, check_original, check_source, fit_batch, source_probes
-from .tensors import nan_free
+from ..base.tensors import nan_free
 
 NODE_MERGE = "Merge Tiles"
 

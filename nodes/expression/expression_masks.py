@@ -21,10 +21,10 @@ import numpy as np
 import torch
 
 from .. import comfy_adapter
+from ..base.mesh import EYE_CORNERS, MOUTH_LEFT_CORNER, MOUTH_RIGHT_CORNER
 from ..face.zone_masks import face_zone_mask_roi, inter_ocular_distance
 
-EYE_CORNERS = {"right": (33, 133), "left": (263, 362)}  # the subject's sides: (outer, inner) corner
-MOUTH_CORNER_IDS = (61, 291)
+MOUTH_CORNER_IDS = (MOUTH_RIGHT_CORNER, MOUTH_LEFT_CORNER)
 LIP_MIDPOINTS = (0, 17)  # outer upper / lower lip centre
 EYE_AXES = (0.6, 0.32)  # semi-axes (along, across the eye line) per eye width
 MOUTH_AXES = (0.62, 0.42)  # per mouth width

@@ -16,6 +16,9 @@ import math
 
 import numpy as np
 
+from ..base.mesh import CHIN_BOTTOM as CHIN
+from ..base.mesh import FOREHEAD_TOP as FOREHEAD
+from ..base.mesh import MOUTH_CORNERS, OUTER_EYE_CORNERS
 from .face_landmarks import face_size
 from .zone_masks import inter_ocular_distance
 
@@ -26,11 +29,8 @@ EAR_CLOSED = 0.10  # at or below: openness 0 (lids touch; the mesh keeps a small
 EAR_OPEN = 0.25  # at or above: openness 1 (typical relaxed open eye)
 EYE_OPEN_THRESHOLD = 0.4  # openness >= this counts as open
 
-MOUTH_CORNERS = {"right": 61, "left": 291}
 LIP_CENTRE = (13, 14)  # inner upper / lower lip midpoints
 SMILE_LIFT_FULL = 0.12  # corner lift (fraction of mouth width) that counts as a full smile in the geometric level
-EYE_CORNERS = (33, 263)  # subject's right / left outer eye corners
-FOREHEAD, CHIN = 10, 152
 
 
 def _lm(landmarks_xy) -> np.ndarray:
@@ -75,7 +75,7 @@ def eye_openness(landmarks_xy, blendshapes: dict | None = None) -> dict:
 
 def _roll_rad(lm: np.ndarray) -> float:
     """In-image angle of the eye line, counter-clockwise positive (image y points down)."""
-    d = lm[EYE_CORNERS[1], :2] - lm[EYE_CORNERS[0], :2]
+    d = lm[OUTER_EYE_CORNERS[1], :2] - lm[OUTER_EYE_CORNERS[0], :2]
     return math.atan2(-d[1], d[0])
 
 
@@ -129,7 +129,7 @@ def head_pose(landmarks_xy, transformation_matrix=None, landmarks_3d=None) -> di
     if l3 is not None and l3.ndim == 2 and l3.shape[0] >= 468 and l3.shape[1] == 3:
         # Image-like axes (y down, z away from the camera) -> camera axes (y up, z toward the viewer).
         p = l3 * np.array([1.0, -1.0, -1.0])
-        x_axis = p[EYE_CORNERS[1]] - p[EYE_CORNERS[0]]
+        x_axis = p[OUTER_EYE_CORNERS[1]] - p[OUTER_EYE_CORNERS[0]]
         x_axis /= max(np.linalg.norm(x_axis), 1e-9)
         up = p[FOREHEAD] - p[CHIN]
         up -= x_axis * float(up @ x_axis)

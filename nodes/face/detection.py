@@ -32,6 +32,7 @@ import torch.nn.functional as F
 
 from .. import comfy_adapter
 from . import landmarker
+from ..base.tensors import to_rgb_uint8
 from .face_landmarks import bbox_from_landmarks, box_iou, face_size, make_face_landmarks, sort_faces
 
 log = logging.getLogger("FaceLab")
@@ -67,7 +68,7 @@ class _Frame:
         if (x1 - x0, y1 - y0) == (out_w, out_h):
             out = np.empty((out_h, out_w, 3), dtype=np.uint8)
             for r in range(0, out_h, 512):  # in row blocks: no full-size float temporaries on 8K images
-                out[r : r + 512] = landmarker.to_rgb_uint8(crop[r : r + 512])
+                out[r : r + 512] = to_rgb_uint8(crop[r : r + 512])
             return out
         if isinstance(crop, np.ndarray):  # torch needs writeable memory with positive strides (not a flipped view)
             crop = torch.from_numpy(crop if crop.flags.writeable and min(crop.strides) >= 0 else crop.copy())
@@ -79,7 +80,7 @@ class _Frame:
             crop.permute(2, 0, 1)[None], size=(out_h, out_w), mode="bicubic" if upscale else "bilinear", antialias=not upscale,
             align_corners=False,
         )
-        return landmarker.to_rgb_uint8(small[0].permute(1, 2, 0))
+        return to_rgb_uint8(small[0].permute(1, 2, 0))
 
     def sample(self, xy: np.ndarray) -> np.ndarray:
         """RGB float 0..1 of the pixels under points xy (N, 2), clamped to the image."""

@@ -19,6 +19,7 @@ import zipfile
 import numpy as np
 
 from .. import model_files
+from ..base.tensors import to_rgb_uint8
 from .face_landmarks import N_LANDMARKS, bbox_from_landmarks
 
 log = logging.getLogger("FaceLab")
@@ -147,22 +148,6 @@ def detect_boxes(rgb: np.ndarray, min_confidence: float = 0.5) -> tuple[np.ndarr
         np.asarray(boxes, dtype=np.float32).reshape(-1, 4)[order],
         np.asarray(scores, dtype=np.float32).reshape(-1)[order],
     )
-
-
-def to_rgb_uint8(image) -> np.ndarray:
-    """[H,W,C] float 0..1 (torch or numpy) or uint8 -> contiguous RGB uint8. Gray is repeated, alpha dropped."""
-    arr = image.detach().cpu().numpy() if hasattr(image, "detach") else np.asarray(image)
-    if arr.ndim == 2:
-        arr = arr[..., None]
-    if arr.dtype != np.uint8:
-        arr = np.clip(arr.astype(np.float32) * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    if arr.shape[-1] == 1:
-        arr = np.repeat(arr, 3, axis=-1)
-    elif arr.shape[-1] == 4:
-        arr = arr[..., :3]
-    elif arr.shape[-1] != 3:
-        raise ValueError(f"FaceLab: expected an image with 1, 3 or 4 channels, got shape {arr.shape}")
-    return np.ascontiguousarray(arr)
 
 
 def detect_faces(rgb: np.ndarray, max_faces: int = 8, min_confidence: float = 0.5) -> list[dict]:

@@ -16,6 +16,16 @@ below half a grey level).
 from __future__ import annotations
 
 import numpy as np
+
+from ..base.mesh import (
+    LEFT_EYE_CORNERS,
+    LEFT_IRIS_CENTER,
+    MOUTH_LEFT_CORNER,
+    MOUTH_RIGHT_CORNER,
+    NOSE_TIP,
+    RIGHT_EYE_CORNERS,
+    RIGHT_IRIS_CENTER,
+)
 from scipy import ndimage
 
 ARCFACE_SIZE = 112
@@ -24,11 +34,6 @@ ARCFACE_TEMPLATE = np.array(
     dtype=np.float64,
 )
 
-RIGHT_IRIS_CENTER, LEFT_IRIS_CENTER = 468, 473
-# Eye-corner pairs, used when a mesh has no iris points (468-point meshes).
-RIGHT_EYE_CORNERS, LEFT_EYE_CORNERS = (33, 133), (362, 263)
-NOSE_TIP = 1
-MOUTH_RIGHT_CORNER, MOUTH_LEFT_CORNER = 61, 291
 
 
 def five_points_from_mesh(landmarks_xy) -> np.ndarray:

@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import comfy_adapter
 from ..face import face_landmarks as fl
-from ..face.landmarker import to_rgb_uint8
+from ..base.tensors import to_rgb_uint8
 from .arcface_onnx import ArcFaceEmbedder
 from .dlib_backend import DlibEmbedder
 from .model_loading import find_recognition_model, open_recognition_file, resolve_providers

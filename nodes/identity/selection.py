@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..compose.tensors import as_rgb
+from ..base.tensors import as_rgb
 from .similarity import compare_faces, match_faces, metric, resolve_threshold, similarity_threshold
 
 MODES = ("retouch", "anonymise")

@@ -11,7 +11,7 @@ import math
 import numpy as np
 import torch
 
-from .colorspace import lab_to_rgb
+from ..base.colorspace import lab_to_rgb
 
 # region -> noun used in the prompt
 REGION_NOUNS = {"lips": "lipstick", "eyes": "eyeshadow", "blush": "blush", "brows": "brows", "foundation": "foundation"}

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from ..face.zone_masks import inter_ocular_distance
 from . import color_transfer, describe, illumination, mesh_warp, regions
-from .colorspace import lab_to_rgb, rgb_to_lab
+from ..base.colorspace import lab_to_rgb, rgb_to_lab
 
 WORK_IOD_PX = 80.0  # inter-ocular distance of the working copies
 ROI_MARGIN = 0.25  # face window margin beyond the landmark box, in inter-ocular distances

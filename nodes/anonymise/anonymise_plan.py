@@ -24,8 +24,8 @@ from scipy.spatial import ConvexHull
 from ..face import face_landmarks as fl
 from ..face.zone_atlas import EYE_RIGHT, EYEBROW_RIGHT, LIPS_OUTER, MIRROR
 from ..face.zone_masks import inter_ocular_distance, zones_mask
-from .expression_check import check_landmarks
-from .expression_masks import paste_max
+from ..expression.expression_check import check_landmarks
+from ..expression.expression_masks import paste_max
 
 INTERIOR_ZONE = "face_oval"
 NOSE_POINTS = (1, 4, 5, 6, 168, 195, 197, 2, 98, 327, 64, 294, 129, 358)  # ridge, tip, base, wings

@@ -35,7 +35,7 @@ from ..compose.plan import StitchPlan, check_original, fit_batch
 from ..compose.stitch import stitch
 from ..face import detection
 from ..face import face_landmarks as fl
-from ..face.landmarker import to_rgb_uint8
+from ..base.tensors import to_rgb_uint8
 from ..identity.embedding import unit
 from ..identity.selection import select_variant
 from ..identity.similarity import compare_faces, metric, resolve_threshold, similarity_threshold

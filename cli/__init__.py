@@ -10,8 +10,8 @@ import importlib
 import logging
 
 COMMANDS = {
-    "demo": (".cli_demo", "detect faces on a photo, write zone masks and an annotated preview (no ComfyUI, no SDXL)"),
-    "queue": (".client.cli", "queue a shipped workflow on a running ComfyUI server over HTTP"),
+    "demo": (".demo", "detect faces on a photo, write zone masks and an annotated preview (no ComfyUI, no SDXL)"),
+    "queue": ("..client.cli", "queue a shipped workflow on a running ComfyUI server over HTTP"),
 }
 
 

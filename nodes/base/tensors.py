@@ -1,7 +1,8 @@
-"""Shape checks and conversions for ComfyUI IMAGE / MASK tensors used by the compose modules."""
+"""Shape checks and conversions for ComfyUI IMAGE / MASK tensors (and numpy frames), used by every capability."""
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 
@@ -50,3 +51,19 @@ def nan_free(t: torch.Tensor) -> torch.Tensor:
     if torch.isfinite(t).all():
         return t
     return torch.nan_to_num(t, nan=0.0, posinf=1.0, neginf=0.0)
+
+
+def to_rgb_uint8(image) -> np.ndarray:
+    """[H,W,C] float 0..1 (torch or numpy) or uint8 -> contiguous RGB uint8. Gray is repeated, alpha dropped."""
+    arr = image.detach().cpu().numpy() if hasattr(image, "detach") else np.asarray(image)
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    if arr.dtype != np.uint8:
+        arr = np.clip(arr.astype(np.float32) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    if arr.shape[-1] == 1:
+        arr = np.repeat(arr, 3, axis=-1)
+    elif arr.shape[-1] == 4:
+        arr = arr[..., :3]
+    elif arr.shape[-1] != 3:
+        raise ValueError(f"FaceLab: expected an image with 1, 3 or 4 channels, got shape {arr.shape}")
+    return np.ascontiguousarray(arr)

@@ -1,0 +1,1 @@
+"""Anonymisation: face-interior plans, least-similar candidate selection, privacy fail-safe (pure modules)."""
