@@ -54,13 +54,39 @@ class IdentityModelError(ModelFileError):
     """An identity model is missing, misplaced, corrupt or of the wrong kind; the message says how to fix it."""
 
 
+# Every ONNX Runtime build installs the same `onnxruntime` module; the pack never requires one of them, because
+# pip would then replace a user's onnxruntime-gpu (CUDA for every pack) with the CPU build.
+ONNXRUNTIME_DISTRIBUTIONS = (
+    "onnxruntime-gpu",
+    "onnxruntime",
+    "onnxruntime-directml",
+    "onnxruntime-openvino",
+    "onnxruntime-silicon",
+    "onnxruntime-qnn",
+)
+
+
+def onnxruntime_distribution() -> str | None:
+    """The installed ONNX Runtime distribution's name and version (e.g. 'onnxruntime-gpu 1.20.1'), or None."""
+    from importlib import metadata
+
+    for name in ONNXRUNTIME_DISTRIBUTIONS:
+        try:
+            return f"{name} {metadata.version(name)}"
+        except metadata.PackageNotFoundError:
+            continue
+    return None
+
+
 def _onnxruntime():
     try:
         import onnxruntime  # type: ignore[import-not-found]
-    except ImportError as exc:  # pragma: no cover - onnxruntime is a requirement
+    except ImportError as exc:
         raise IdentityModelError(
-            "FaceLab: the 'onnxruntime' package is not installed in ComfyUI's Python (needed for ArcFace). Run: "
-            "<ComfyUI python> -m pip install -r custom_nodes/ComfyUI-FaceLab/requirements.txt"
+            "FaceLab: no ONNX Runtime is installed in ComfyUI's Python (ArcFace needs one; the dlib backend does "
+            "not). Install the one that fits your machine, only one of them: `<ComfyUI python> -m pip install "
+            "onnxruntime-gpu` for an NVIDIA GPU, `onnxruntime` for CPU only (or `onnxruntime-directml` on Windows "
+            "with another GPU)."
         ) from exc
     return onnxruntime
 
@@ -172,6 +198,7 @@ def open_session(path: Path, providers: list[str]):
     with _lock:
         if key not in _sessions:
             ort = _onnxruntime()
+            log.info("FaceLab: ArcFace runs on %s (%s)", onnxruntime_distribution() or "onnxruntime", providers[0])
             try:
                 _sessions[key] = ort.InferenceSession(str(path), providers=list(providers))
             except Exception as exc:
