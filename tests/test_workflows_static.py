@@ -58,3 +58,40 @@ def test_facelab_inputs_of_frontend_widget_types_are_sockets(pack, wc):
                  for spec in schema_from_class(name, cls).inputs.values()
                  if spec.is_widget and spec.widget_type not in primitives]
     assert not offenders, f"add 'forceInput': True to {offenders}"
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_missing_models_and_packs_can_be_installed_from_the_workflow(path):
+    """ComfyUI offers to download a checkpoint named in properties.models; ComfyUI-Manager installs a missing pack
+    by the nodes' cnr_id."""
+    project = (ROOT / "pyproject.toml").read_text()
+    nodes = json.loads(path.read_text())["nodes"]
+    for node in nodes:
+        props = node["properties"]
+        if node["type"] == "CheckpointLoaderSimple":
+            (model,) = props["models"]
+            assert model["name"] == node["widgets_values"][0] and model["directory"] == "checkpoints"
+            assert model["url"].startswith("https://huggingface.co/") and model["url"].endswith("/" + model["name"])
+        if node["type"].startswith("FaceLab"):
+            assert props["cnr_id"] == "comfyui-facelab" and f'version = "{props["ver"]}"' in project, node["type"]
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_saved_view_opens_on_the_read_me_and_the_photo(path):
+    """screen = (pos + offset) * scale. On a 1280x720 canvas below the ~50 px top bar, at a zoom where the frontend
+    still draws node text (it stops below ~0.5), the read-me's title bar and the Input Image node must be visible."""
+    wf = json.loads(path.read_text())
+    ds = wf["extra"]["ds"]
+    scale, (ox, oy) = ds["scale"], ds["offset"]
+    assert 0.6 <= scale <= 1.2
+
+    def on_screen(node):
+        x, y = node["pos"]
+        left, top = (x + ox) * scale, (y - 30 + oy) * scale  # the title bar is 30 px above pos
+        return left >= 0 and top >= 50 and left + 200 * scale <= 1280 and top + 60 * scale <= 720
+
+    notes = [n for n in wf["nodes"] if n["type"] in ("Note", "MarkdownNote")]
+    photo = [n for n in wf["nodes"] if n["type"] == "LoadImage"]
+    assert notes and photo
+    assert on_screen(notes[0]), (path.name, notes[0]["pos"], ds)
+    assert on_screen(photo[0]), (path.name, photo[0]["pos"], ds)

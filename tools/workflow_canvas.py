@@ -11,6 +11,17 @@ from __future__ import annotations
 import uuid
 
 CHECKPOINT = "sd_xl_base_1.0_inpainting_0.1.safetensors"
+# What ComfyUI's missing-model dialog offers to download into models/checkpoints (the single-file SDXL inpainting
+# 0.1 checkpoint, CreativeML Open RAIL++-M, 6.9 GB).
+CHECKPOINT_MODEL = {
+    "name": CHECKPOINT,
+    "url": "https://huggingface.co/wangqyqq/sd_xl_base_1.0_inpainting_0.1.safetensors/resolve/main/" + CHECKPOINT,
+    "directory": "checkpoints",
+}
+PACK_ID = "comfyui-facelab"  # the registry id (pyproject [project].name): ComfyUI-Manager installs a missing pack by it
+CORE_VERSION = "0.33.0"  # the ComfyUI the workflows are validated against
+NOTE_SIZE = (440, 900)
+SCALE = 0.8  # saved zoom: node text is drawn (the frontend hides it below ~50 %) and the read-me is legible
 EXAMPLE_IMAGE = "example.png"
 INPUT_TITLE = "Input Image"
 RESULT_TITLE = "Save Result"
@@ -65,7 +76,7 @@ class Canvas:
     def node(self, node_id: int) -> dict:
         return self.wf.nodes[node_id - 1]
 
-    def note(self, text: str, size=(440, 900), title: str = "Read me: model and knobs") -> int:
+    def note(self, text: str, size=NOTE_SIZE, title: str = "Read me: model and knobs") -> int:
         """The read-me, left of column 0."""
         return self.wf.note(text.strip(), pos=(-size[0] - 60, -40), size=size, title=title)
 
@@ -80,8 +91,37 @@ class Canvas:
     def workflow(self, name: str) -> dict:
         wf = self.wf.workflow()
         _execution_order(wf)
+        _pack_ids(wf, self.wf.schemas)
+        wf["extra"]["ds"] = _opening_view(wf)
         # A stable id per workflow, as exported workflows carry one (the frontend tracks open workflows by it).
         return {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"comfyui-facelab/workflows/{name}")), "revision": 0, **wf}
+
+
+def _pack_ids(wf: dict, schemas: dict) -> None:
+    """cnr_id/ver on FaceLab and core nodes, as the frontend saves them, so ComfyUI-Manager can install a missing
+    FaceLab (other packs' nodes keep what their section set)."""
+    ids = {"FaceLab": (PACK_ID, _pack_version()), "core": ("comfy-core", CORE_VERSION)}
+    for node in wf["nodes"]:
+        schema = schemas.get(node["type"])
+        if schema is not None and schema.source in ids and "cnr_id" not in node["properties"]:
+            cnr_id, ver = ids[schema.source]
+            node["properties"].update(cnr_id=cnr_id, ver=ver)
+
+
+def _pack_version() -> str:
+    import tomllib
+    from pathlib import Path
+
+    return tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())["project"]["version"]
+
+
+def _opening_view(wf: dict) -> dict:
+    """The saved view: the read-me note's top-left corner (and so the photo input right of it) on screen, below
+    the frontend's top bar, at a zoom where node text is drawn. screen = (pos + offset) * scale."""
+    xs = [n["pos"][0] for n in wf["nodes"]]
+    ys = [n["pos"][1] for n in wf["nodes"]]
+    left, top = min(xs), min(ys)
+    return {"scale": SCALE, "offset": [round(-left + 30 / SCALE, 1), round(-top + 110 / SCALE, 1)]}
 
 
 def _execution_order(wf: dict) -> None:
@@ -112,6 +152,7 @@ def sdxl_models(c: Canvas, col: int, prompts: bool = True, positive=POSITIVE, ne
     """Checkpoint, Differential Diffusion and (optionally) the two prompts, as text or linked from another node's
     prompt outputs; returns (ckpt, model, pos, neg, refs)."""
     ckpt = c.add("CheckpointLoaderSimple", col, title="Load Checkpoint (SDXL inpainting)", ckpt_name=CHECKPOINT)
+    c.node(ckpt.id)["properties"]["models"] = [dict(CHECKPOINT_MODEL)]
     diff = c.add("DifferentialDiffusion", col, model=ckpt["MODEL"], strength=1.0)
     refs = [ckpt, diff]
     pos = neg = None
