@@ -78,7 +78,7 @@ def test_missing_models_and_packs_can_be_installed_from_the_workflow(path):
 
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
 def test_saved_view_opens_on_the_read_me_and_the_photo(path):
-    """screen = (pos + offset) * scale. On a 1280x720 canvas below the ~50 px top bar, at a zoom where the frontend
+    """screen = (pos + offset) * scale. On a 1280x720 canvas right of the 58 px tool bar and below the ~50 px top bar, at a zoom where the frontend
     still draws node text (it stops below ~0.5), the read-me's title bar and the Input Image node must be visible."""
     wf = json.loads(path.read_text())
     ds = wf["extra"]["ds"]
@@ -88,7 +88,7 @@ def test_saved_view_opens_on_the_read_me_and_the_photo(path):
     def on_screen(node):
         x, y = node["pos"]
         left, top = (x + ox) * scale, (y - 30 + oy) * scale  # the title bar is 30 px above pos
-        return left >= 0 and top >= 50 and left + 200 * scale <= 1280 and top + 60 * scale <= 720
+        return left >= 60 and top >= 50 and left + 200 * scale <= 1280 and top + 60 * scale <= 720
 
     notes = [n for n in wf["nodes"] if n["type"] in ("Note", "MarkdownNote")]
     photo = [n for n in wf["nodes"] if n["type"] == "LoadImage"]

@@ -92,7 +92,10 @@ class Canvas:
         wf = self.wf.workflow()
         _execution_order(wf)
         _pack_ids(wf, self.wf.schemas)
+        # The frontend fits the whole graph when the template browser opens it; web/template_view.js restores
+        # this view while extra.ds still equals it (the untouched template).
         wf["extra"]["ds"] = _opening_view(wf)
+        wf["extra"]["facelab_view"] = dict(wf["extra"]["ds"])
         # A stable id per workflow, as exported workflows carry one (the frontend tracks open workflows by it).
         return {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"comfyui-facelab/workflows/{name}")), "revision": 0, **wf}
 
@@ -121,7 +124,8 @@ def _opening_view(wf: dict) -> dict:
     xs = [n["pos"][0] for n in wf["nodes"]]
     ys = [n["pos"][1] for n in wf["nodes"]]
     left, top = min(xs), min(ys)
-    return {"scale": SCALE, "offset": [round(-left + 30 / SCALE, 1), round(-top + 110 / SCALE, 1)]}
+    # 80 px clears the frontend's left tool bar (58 px), 110 px its top bars.
+    return {"scale": SCALE, "offset": [round(-left + 80 / SCALE, 1), round(-top + 110 / SCALE, 1)]}
 
 
 def _execution_order(wf: dict) -> None:

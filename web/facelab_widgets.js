@@ -10,6 +10,7 @@ import { app } from "../../scripts/app.js";
 import { createScorePanel, panelHeight } from "./score_panel_dom.js";
 import { isScoreWidget } from "./score_panel_model.js";
 import { createZonePicker } from "./zone_picker_dom.js";
+import { templateView } from "./template_view.js";
 import { makeAtlas } from "./zone_selection.js";
 
 const PICKER_WIDGET = "zone_picker";
@@ -148,6 +149,16 @@ function addScorePanel(node) {
 
 app.registerExtension({
   name: "FaceLab.ZoneWidgets",
+
+  // Runs after the frontend has set the view (restored, or fitted for a template): a shipped FaceLab workflow
+  // opens on its read-me and photo at a readable zoom, unless the user turned view restoring off.
+  async afterConfigureGraph() {
+    const view = templateView(app.rootGraph?.extra);
+    if (!view || app.extensionManager?.setting?.get?.("Comfy.EnableWorkflowViewRestore") === false) return;
+    app.canvas.ds.scale = view.scale;
+    app.canvas.ds.offset = view.offset;
+    app.canvas.setDirty(true, true);
+  },
 
   async beforeRegisterNodeDef(nodeType, nodeData) {
     if (!String(nodeData?.name ?? "").startsWith("FaceLab") || !(await loadAtlas())) return;
