@@ -13,6 +13,7 @@ per-side override is just a different value. Users and other nodes may also pass
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 
@@ -86,12 +87,23 @@ def zone_group(zone: str) -> str:
     raise ValueError(f"FaceLab: {zone!r} is not an aging zone; valid ones: {', '.join(aging_zones())}")
 
 
+def _finite(value, name: str) -> float:
+    """A slider value as a float; NaN/Inf (a hand-written prompt) would otherwise clamp to -1 without a word."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"FaceLab: {name} must be a number, got {value!r}") from None
+    if not math.isfinite(v):
+        raise ValueError(f"FaceLab: {name} is {v}; give a number")
+    return v
+
+
 def _score(value, name: str) -> float:
     try:
         v = float(value)
     except (TypeError, ValueError):
         raise ValueError(f"FaceLab: the score of {name!r} must be a number in [-1, 1], got {value!r}") from None
-    if not -1.0 <= v <= 1.0:
+    if not -1.0 <= v <= 1.0:  # also refuses NaN
         raise ValueError(f"FaceLab: the score of {name!r} is {v}; scores must lie in [-1, 1] (negative = younger)")
     return round(v, 4)  # keeps equal sides equal after arithmetic, so they share one regional prompt
 
@@ -143,9 +155,10 @@ def build_scores(
     if unknown:
         raise ValueError(f"FaceLab: unknown zone groups {unknown}; valid ones: {', '.join(AGING_GROUPS)}")
     base = PRESETS[preset]
+    strength = _finite(preset_strength, "preset_strength")
     scores: dict[str, float] = {}
     for group in AGING_GROUPS:
-        value = base.get(group, 0.0) * float(preset_strength) + float(offsets.get(group, 0.0))
+        value = base.get(group, 0.0) * strength + _finite(offsets.get(group, 0.0), group)
         value = round(min(1.0, max(-1.0, value)), 4)
         for zone in group_zones(group):
             scores[zone] = value

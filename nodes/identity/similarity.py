@@ -15,6 +15,7 @@ then the remaining ones by their order (for two different photos).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,7 +48,9 @@ def metric(backend: str) -> Metric:
 
 
 def resolve_threshold(backend: str, threshold: float) -> float:
-    """A negative threshold means the backend's documented default."""
+    """A negative threshold means the backend's documented default; NaN would silently invert every decision."""
+    if threshold is not None and not math.isfinite(float(threshold)):
+        raise ValueError(f"FaceLab: the identity threshold is {threshold}; give a number (or -1 for the default)")
     return metric(backend).default_threshold if threshold is None or threshold < 0 else float(threshold)
 
 
