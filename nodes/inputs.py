@@ -83,18 +83,20 @@ def identity_threshold() -> tuple:
 
 
 def first_error(*checks) -> bool | str:
-    """VALIDATE_INPUTS result: True, or the message of the first failing check.
+    """VALIDATE_INPUTS result: True, or "<input>: <message>" of the first failing check.
 
-    Each check is (parse function, value); the function raises ValueError on bad text. A value of None is an
-    input that is linked rather than typed (ComfyUI passes only widget values before the run): checked at run time.
+    Each check is (input name, parse function, value); the function raises ValueError on bad text. A value of None
+    is an input that is linked rather than typed (ComfyUI passes only widget values before the run): it is checked
+    at run time. ComfyUI shows the message under every input VALIDATE_INPUTS names, hence the input name in front.
+    Name only free-text inputs in VALIDATE_INPUTS: ComfyUI skips its own min/max/list checks for the inputs named.
     """
-    for parse, value in checks:
+    for name, parse, value in checks:
         if value is None:
             continue
         try:
             parse(value)
         except ValueError as exc:
-            return str(exc)
+            return f"{name}: {exc}"
     return True
 
 

@@ -83,7 +83,7 @@ class FaceLabZoneScores:
 
     @classmethod
     def VALIDATE_INPUTS(cls, side_overrides=None):
-        return inputs.first_error((zone_scores.parse_overrides, side_overrides))
+        return inputs.first_error(("side_overrides", zone_scores.parse_overrides, side_overrides))
 
     def build(self, preset, preset_strength, side_overrides="", **group_values):
         scores = zone_scores.build_scores(preset, group_values, preset_strength, side_overrides or "")
@@ -151,11 +151,12 @@ class FaceLabAgingConditioning:
             return lambda text: prompts.check_template(text, allowed, what)
 
         return inputs.first_error(
-            (template(prompts.PLACEHOLDERS_POSITIVE, "older"), older_template),
-            (template(prompts.PLACEHOLDERS_POSITIVE, "younger"), younger_template),
-            (template(prompts.PLACEHOLDERS_NEGATIVE, "older negative"), older_negative_template),
-            (template(prompts.PLACEHOLDERS_NEGATIVE, "younger negative"), younger_negative_template),
-            (prompts.parse_zone_phrases, zone_phrases),
+            ("older_template", template(prompts.PLACEHOLDERS_POSITIVE, "older"), older_template),
+            ("younger_template", template(prompts.PLACEHOLDERS_POSITIVE, "younger"), younger_template),
+            ("older_negative_template", template(prompts.PLACEHOLDERS_NEGATIVE, "older negative"), older_negative_template),
+            ("younger_negative_template", template(prompts.PLACEHOLDERS_NEGATIVE, "younger negative"),
+             younger_negative_template),
+            ("zone_phrases", prompts.parse_zone_phrases, zone_phrases),
         )
 
     def build(self, clip, image, face_landmarks, zone_scores, positive, negative, face_index, feather, max_denoise,

@@ -264,7 +264,7 @@ class FaceLabSweepStrengths:
 
     @classmethod
     def VALIDATE_INPUTS(cls, strengths=None):
-        return inputs.first_error((sweep_mod.check_strengths, strengths))
+        return inputs.first_error(("strengths", sweep_mod.check_strengths, strengths))
 
     def strengths(self, steps, strengths, minimum, maximum, count):
         wanted = sweep_mod.parse_strengths(strengths) if strengths.strip() else sweep_mod.strength_range(minimum, maximum, count)

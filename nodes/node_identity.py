@@ -200,7 +200,7 @@ class FaceLabVariantSelector:
 
     @classmethod
     def VALIDATE_INPUTS(cls, strengths=None):
-        return inputs.first_error((lambda text: selection.parse_strengths(text, None), strengths))
+        return inputs.first_error(("strengths", lambda text: selection.parse_strengths(text, None), strengths))
 
     def select(self, identity_model, original, variants, mode, threshold, face_index, strengths=""):
         if original.shape[0] != 1:

@@ -62,7 +62,7 @@ class FaceLabZoneMask:
 
     @classmethod
     def VALIDATE_INPUTS(cls, zones=None, subtract=None):
-        return inputs.first_error((_check_zones, zones), (zone_atlas.resolve_subtract, subtract))
+        return inputs.first_error(("zones", _check_zones, zones), ("subtract", zone_atlas.resolve_subtract, subtract))
 
     def make_mask(self, image, face_landmarks, zones, face_index, grow, feather, subtract):
         rgb = as_rgb(image)
@@ -102,7 +102,7 @@ class FaceLabZonePreview:
 
     @classmethod
     def VALIDATE_INPUTS(cls, zones=None):
-        return inputs.first_error((_check_zones, zones))
+        return inputs.first_error(("zones", _check_zones, zones))
 
     def preview(self, image, face_landmarks, zones, opacity=0.45, labels=True):
         rgb = as_rgb(image)
