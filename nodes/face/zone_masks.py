@@ -330,18 +330,12 @@ def zones_mask(face_landmarks: dict, batch_size: int, zones, face_index: int = -
     """
     import torch
 
-    face_landmarks = fl.validate(face_landmarks)
     names = resolve_zones(zones)
     if not names:
         raise ValueError("FaceLab: no zone selected; give at least one zone name (e.g. 'forehead, cheeks')")
     protected = resolve_subtract(subtract)
-    h, w = _check_size(face_landmarks.get("image_size", (0, 0)))
-    n_frames = len(face_landmarks["frames"])
-    if n_frames not in (0, 1, int(batch_size)):
-        raise ValueError(
-            f"FaceLab: the landmarks have {n_frames} frames but the image batch has {batch_size} images; "
-            "detect landmarks on the same image batch"
-        )
+    h, w = _check_size(fl.validate(face_landmarks).get("image_size", (0, 0)))
+    face_landmarks = fl.fit_landmarks_to_image(face_landmarks, (h, w), batch_size)  # the landmarks' own size
     out = torch.zeros((int(batch_size), h, w), dtype=torch.float32)
     for b in comfy_adapter.iterate_with_progress(range(int(batch_size))):
         faces = fl.chosen_faces(face_landmarks, b, face_index)
