@@ -49,7 +49,7 @@ class FaceLabMakeupTransfer:
                 "blush": _strength("blush", "blush (cheeks)"),
                 "brows": _strength("brows", "brow colour"),
                 "foundation": _strength("foundation", "skin tone (foundation); changes the whole face's colour, so it starts at 0"),
-                "feather": ("FLOAT", {"default": 8.0, "min": 0.0, "max": 50.0, "step": 0.5, "tooltip": "Softness of the makeup edges, in % of the distance between the eyes (8 = a soft but clean lipstick edge)."}),
+                "feather": inputs.feather(8.0, 50.0),
             },
             "optional": {
                 "source_landmarks": inputs.face_landmarks("the source", optional=True),
