@@ -44,10 +44,6 @@ def image(tip: str = IMAGE_TIP) -> tuple:
     return (types.IMAGE, {"tooltip": tip})
 
 
-def mask(tip: str) -> tuple:
-    return (types.MASK, {"tooltip": tip})
-
-
 def face_landmarks(of: str = "this image", optional: bool = False) -> tuple:
     """of: which image they belong to; optional: the node detects the faces itself when they are not connected."""
     missing = " When not connected, the faces are found here, left to right." if optional else ""
