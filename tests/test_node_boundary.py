@@ -110,6 +110,10 @@ def test_core_mediapipe_format_is_accepted_as_is(fl, grace):
     assert out["connection_sets"] == core["connection_sets"] and out["image_size"] == (600, 512)
     assert np.array_equal(out["frames"][0][0]["landmarks_xy"], core_face["landmarks_xy"])
     assert out["frames"][0][0]["transformation_matrix"] is core_face["transformation_matrix"]
+    as_tensors = {**core, "frames": [[dict(core_face, landmarks_xy=torch.from_numpy(core_face["landmarks_xy"]),
+                                           bbox_xyxy=torch.from_numpy(core_face["bbox_xyxy"]))]]}
+    again = fl.validate(as_tensors)["frames"][0][0]  # a custom node's torch tensors are read too
+    assert isinstance(again["landmarks_xy"], np.ndarray) and np.array_equal(again["bbox_xyxy"], core_face["bbox_xyxy"])
 
 
 def test_crop_refuses_nan_landmarks_clearly(pack, grace):

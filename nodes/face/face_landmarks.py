@@ -50,9 +50,15 @@ def _fail(node: str, what: str) -> FaceLandmarksError:
     return FaceLandmarksError(f"{who}: face_landmarks {what}; {PRODUCER_HINT}")
 
 
+def _array(value) -> np.ndarray:
+    if hasattr(value, "detach"):  # a torch tensor from a custom node, possibly on the GPU
+        value = value.detach().cpu().numpy()
+    return np.asarray(value, dtype=np.float32)
+
+
 def _points(value, where: str, node: str) -> np.ndarray:
     try:
-        lm = np.asarray(value, dtype=np.float32)
+        lm = _array(value)
     except (TypeError, ValueError):
         raise _fail(node, f"{where}: landmarks_xy is a {type(value).__name__}, not an array of points") from None
     if lm.ndim != 2 or lm.shape[1] != 2 or lm.shape[0] < MIN_LANDMARKS:
@@ -68,7 +74,7 @@ def _box(value, lm: np.ndarray, where: str, node: str) -> np.ndarray:
     if value is None:  # derived: the extent of the mesh (what FaceLab's own detector reports)
         return bbox_from_landmarks(lm)
     try:
-        box = np.asarray(value, dtype=np.float32).reshape(-1)
+        box = _array(value).reshape(-1)
     except (TypeError, ValueError):
         raise _fail(node, f"{where}: bbox_xyxy is a {type(value).__name__}, not 4 numbers") from None
     if box.shape != (4,) or not np.isfinite(box).all():
