@@ -290,3 +290,18 @@ def test_nan_widget_values_are_refused(pack):
     assert node.compare(-1.0, identity_a=ident, identity_b=ident)[2] is True  # identical: the same person
     with pytest.raises(ValueError, match="identity threshold is nan"):
         node.compare(NAN, identity_a=ident, identity_b=ident)
+
+
+def test_nan_sizes_are_refused_before_they_crash(pack, grace):
+    """NaN grow / feather / dilation / margin crashed with 'cannot convert float NaN to integer'."""
+    from comfyui_facelab.nodes import node_anonymise, node_expression, node_zones
+
+    image, lms, _ = grace
+    with pytest.raises(ValueError, match="FaceLab: grow is nan"):
+        node_zones.FaceLabZoneMask().make_mask(image, lms, "lips", -1, NAN, 10.0, "none")
+    with pytest.raises(ValueError, match="FaceLab: feather is nan"):
+        node_zones.FaceLabZoneMask().make_mask(image, lms, "lips", -1, 0.0, NAN, "none")
+    with pytest.raises(ValueError, match="FaceLab: eye_dilation is nan"):
+        node_expression.FaceLabExpressionAnalysis().analyse(image, lms, "eyes", 0.22, 0.5, 0.3, NAN, 10.0, 10.0, -1)
+    with pytest.raises(ValueError, match="FaceLab: hairline_margin is nan"):
+        node_anonymise.FaceLabAnonymiseFaces().plan(image, lms, NAN, 8.0, "")

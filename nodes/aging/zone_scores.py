@@ -13,10 +13,10 @@ per-side override is just a different value. Users and other nodes may also pass
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Mapping
 
+from ..base.numbers import finite
 from ..face import zone_atlas
 
 VERSION = 1
@@ -87,17 +87,6 @@ def zone_group(zone: str) -> str:
     raise ValueError(f"FaceLab: {zone!r} is not an aging zone; valid ones: {', '.join(aging_zones())}")
 
 
-def _finite(value, name: str) -> float:
-    """A slider value as a float; NaN/Inf (a hand-written prompt) would otherwise clamp to -1 without a word."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"FaceLab: {name} must be a number, got {value!r}") from None
-    if not math.isfinite(v):
-        raise ValueError(f"FaceLab: {name} is {v}; give a number")
-    return v
-
-
 def _score(value, name: str) -> float:
     try:
         v = float(value)
@@ -155,10 +144,10 @@ def build_scores(
     if unknown:
         raise ValueError(f"FaceLab: unknown zone groups {unknown}; valid ones: {', '.join(AGING_GROUPS)}")
     base = PRESETS[preset]
-    strength = _finite(preset_strength, "preset_strength")
+    strength = finite(preset_strength, "preset_strength")  # NaN would clamp to -1
     scores: dict[str, float] = {}
     for group in AGING_GROUPS:
-        value = base.get(group, 0.0) * strength + _finite(offsets.get(group, 0.0), group)
+        value = base.get(group, 0.0) * strength + finite(offsets.get(group, 0.0), group)
         value = round(min(1.0, max(-1.0, value)), 4)
         for zone in group_zones(group):
             scores[zone] = value

@@ -21,6 +21,7 @@ from PIL import Image, ImageDraw
 from scipy import ndimage
 from scipy.spatial import ConvexHull
 
+from ..base.numbers import finite
 from ..face import face_landmarks as fl
 from ..face.zone_atlas import EYE_RIGHT, EYEBROW_RIGHT, LIPS_OUTER, MIRROR
 from ..face.zone_masks import inter_ocular_distance, zones_mask
@@ -95,6 +96,7 @@ def _feature_hull(lm: np.ndarray, hw, feather: float):
 
 def make_plan(face_landmarks: dict, batch_size: int, image_hw, margin: float = DEFAULT_MARGIN, feather: float = DEFAULT_FEATHER) -> AnonymisePlan:
     """The plan for an image batch: faces per image in the landmarks' order (single-frame landmarks: every image)."""
+    margin, feather = finite(margin, "hairline_margin"), finite(feather, "feather")
     face_landmarks = fl.fit_landmarks_to_image(face_landmarks, image_hw, batch_size, "Anonymise Faces")
     h, w = int(image_hw[0]), int(image_hw[1])
     faces, notes = [], []

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..base.numbers import finite
 from ..face import face_landmarks as fl
 from . import expression_check, expression_masks, prompts
 
@@ -46,8 +47,8 @@ def analyse_batch(
         assessed = [(k, f, expression_check.assess_face(f, thresholds, fix)) for k, f in fl.indexed_faces(lms, i, face_index)]
         images.append({"image": i, "faces": [{"face": k, **a} for k, _, a in assessed]})
         to_mask.append([(f, a["fix"]) for _, f, a in assessed if a["fix"]])
-    dilation = {"eye": float(eye_dilation), "mouth": float(mouth_dilation)}
-    mask = expression_masks.fix_regions_mask(to_mask, (h, w), dilation, float(feather))
+    dilation = {"eye": finite(eye_dilation, "eye_dilation"), "mouth": finite(mouth_dilation, "mouth_dilation")}
+    mask = expression_masks.fix_regions_mask(to_mask, (h, w), dilation, finite(feather, "feather"))
     regions = {r for faces in to_mask for _, rs in faces for r in rs}
     eyes, smile = any(r.startswith("eye") for r in regions), "mouth" in regions
     if not regions:

@@ -24,6 +24,7 @@ from scipy import ndimage
 from scipy.spatial import ConvexHull
 
 from .. import comfy_adapter
+from ..base.numbers import finite
 from . import face_landmarks as fl
 from .zone_atlas import EYE_RIGHT, MESH_OUTLINE, MIRROR, ZONES, Lerp, Up, resolve_subtract, resolve_zones
 
@@ -355,6 +356,7 @@ def zone_mask_batch(face_landmarks, image_hw, batch_size: int, zones, face_index
     names = resolve_zones(zones)
     if not names:
         raise ValueError("FaceLab: the zones input is empty; give zone names such as 'crows_feet, forehead'")
+    grow, feather = finite(grow, "grow"), finite(feather, "feather")
     landmarks = fl.fit_landmarks_to_image(face_landmarks, image_hw, batch_size, "Face Zone Mask")
     mask = zones_mask(landmarks, batch_size, names, face_index, grow, feather, subtract)
     lines = []

@@ -15,11 +15,11 @@ then the remaining ones by their order (for two different photos).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..base.numbers import finite
 from ..face.face_landmarks import box_iou
 
 MIN_IOU = 0.3
@@ -49,8 +49,8 @@ def metric(backend: str) -> Metric:
 
 def resolve_threshold(backend: str, threshold: float) -> float:
     """A negative threshold means the backend's documented default; NaN would silently invert every decision."""
-    if threshold is not None and not math.isfinite(float(threshold)):
-        raise ValueError(f"FaceLab: the identity threshold is {threshold}; give a number (or -1 for the default)")
+    if threshold is not None:
+        threshold = finite(threshold, "the identity threshold")
     return metric(backend).default_threshold if threshold is None or threshold < 0 else float(threshold)
 
 
