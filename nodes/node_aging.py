@@ -8,9 +8,9 @@ import logging
 import numpy as np
 import torch
 
-from . import comfy_adapter, types
+from . import comfy_adapter, inputs, types
 from .aging import prompts, regional_conditioning, wrinkle_score, zone_scores
-from .face.image_fit import fit_landmarks_to_image
+from .face.face_landmarks import fit_landmarks_to_image
 from .base.tensors import as_rgb
 from .face import face_landmarks as fl
 
@@ -81,6 +81,10 @@ class FaceLabZoneScores:
             },
         }
 
+    @classmethod
+    def VALIDATE_INPUTS(cls, side_overrides=None):
+        return inputs.first_error(("side_overrides", zone_scores.parse_overrides, side_overrides))
+
     def build(self, preset, preset_strength, side_overrides="", **group_values):
         scores = zone_scores.build_scores(preset, group_values, preset_strength, side_overrides or "")
         return (scores, zone_scores.to_json(scores))
@@ -112,16 +116,14 @@ class FaceLabAgingConditioning:
         return {
             "required": {
                 "clip": ("CLIP", {"tooltip": "The CLIP of your SDXL (inpainting) checkpoint, to encode the prompts."}),
-                "image": ("IMAGE", {"tooltip": "The photo to edit; only its size and batch size are used here."}),
-                "face_landmarks": (types.FACE_LANDMARKS, {"tooltip": "Face landmarks of this image (FaceLab's or core's landmark node)."}),
+                "image": inputs.image(),
+                "face_landmarks": inputs.face_landmarks(),
                 "zone_scores": (types.ZONE_SCORES, {"tooltip": "Per-zone scores from Aging Zone Scores."}),
                 "positive": text("a photo of a person, natural skin texture, detailed skin pores", (
                     "What the whole picture shows; each zone prompt starts with it."), True),
                 "negative": text("blurry, plastic skin, painting, cartoon, deformed", "What to avoid everywhere.", True),
-                "face_index": ("INT", {"default": 0, "min": -1, "max": 63, "tooltip": (
-                    "Which face to edit, counted from the left starting at 0; -1 edits every face.")}),
-                "feather": ("FLOAT", {"default": 10.0, "min": 0.0, "max": 100.0, "step": 1.0, "tooltip": (
-                    "Soft edge of each zone, in % of the distance between the eyes.")}),
+                "face_index": inputs.face_index(),
+                "feather": inputs.feather(),
                 "max_denoise": ("FLOAT", {"default": 0.32, "min": 0.0, "max": 1.0, "step": 0.01, "tooltip": (
                     "Denoise strength of a zone scored +-1; a zone gets |score| x this. 0.18-0.32 suits wrinkle "
                     "reduction; adding age needs more.")}),
@@ -141,6 +143,21 @@ class FaceLabAgingConditioning:
                     "One line per zone: 'zone: area in words | what ages there'. Missing zones use the defaults."), True),
             },
         }
+
+    @classmethod
+    def VALIDATE_INPUTS(cls, older_template=None, younger_template=None, older_negative_template=None,
+                        younger_negative_template=None, zone_phrases=None):
+        def template(allowed, what):
+            return lambda text: prompts.check_template(text, allowed, what)
+
+        return inputs.first_error(
+            ("older_template", template(prompts.PLACEHOLDERS_POSITIVE, "older"), older_template),
+            ("younger_template", template(prompts.PLACEHOLDERS_POSITIVE, "younger"), younger_template),
+            ("older_negative_template", template(prompts.PLACEHOLDERS_NEGATIVE, "older negative"), older_negative_template),
+            ("younger_negative_template", template(prompts.PLACEHOLDERS_NEGATIVE, "younger negative"),
+             younger_negative_template),
+            ("zone_phrases", prompts.parse_zone_phrases, zone_phrases),
+        )
 
     def build(self, clip, image, face_landmarks, zone_scores, positive, negative, face_index, feather, max_denoise,
               regional_strength, older_template=None, younger_template=None, older_negative_template=None,
@@ -223,7 +240,7 @@ class FaceLabWrinkleScore:
             report = per_image[0] if per_image[0] is not None else _no_face_note(face_index)
         else:
             report = per_image
-        out = comfy_adapter.to_intermediate(torch.from_numpy(heat) if found else image)
+        out = comfy_adapter.to_intermediate(torch.from_numpy(heat if found else rgb))  # always 3 channels
         return (json.dumps(report, indent=2), round(value, 3), out)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 
-from . import comfy_adapter, types
+from . import comfy_adapter, inputs, types
 from .anonymise import anonymise_plan, anonymise_select
 from .anonymise.anonymise_plan import AnonymisePlan
 from .base.tensors import as_mask, as_rgb
@@ -52,10 +52,10 @@ class FaceLabAnonymiseFaces:
     def INPUT_TYPES(cls):
         return {
             "required": {
-                "image": (types.IMAGE, {"tooltip": "The photo(s) whose faces to anonymise."}),
-                "face_landmarks": (types.FACE_LANDMARKS, {"tooltip": "Landmarks of this image; use Face Landmarks (FaceLab) with mode small_faces for group photos."}),
+                "image": inputs.image(),
+                "face_landmarks": inputs.face_landmarks(),
                 "hairline_margin": ("FLOAT", {"default": anonymise_plan.DEFAULT_MARGIN, "min": 0.0, "max": 50.0, "step": 0.5, "tooltip": "How far the repainted area stays inside the face outline, in % of the eye distance: keeps the hairline, ears and jaw contour so the new face fits the head."}),
-                "feather": ("FLOAT", {"default": anonymise_plan.DEFAULT_FEATHER, "min": 0.0, "max": 50.0, "step": 0.5, "tooltip": "Width of the mask's soft edge (inside the margin), in % of the eye distance."}),
+                "feather": inputs.feather(anonymise_plan.DEFAULT_FEATHER, 50.0),
                 "attributes": ("STRING", {"default": "", "multiline": False, "tooltip": "Optional words for the new faces, put first in the positive prompt, e.g. 'an older man' or 'a young woman with freckles'."}),
             }
         }
@@ -98,6 +98,8 @@ class FaceLabRepeatForCandidates:
         crops = as_rgb(crops, "crops")
         masks = as_mask(crop_masks, crops.shape[0], crops.shape[1], crops.shape[2])
         n = int(candidates)
+        if n < 1:
+            raise ValueError(f"FaceLab Repeat For Candidates: candidates is {n}; render at least 1 candidate per face")
         return (comfy_adapter.to_intermediate(crops.repeat(n, 1, 1, 1)), comfy_adapter.to_intermediate(masks.repeat(n, 1, 1)))
 
 
@@ -127,8 +129,8 @@ class FaceLabAnonymiseSelect:
                 "original": (types.IMAGE, {"tooltip": "The photo that went into Crop Face Region and Anonymise Faces."}),
                 "candidates": (types.IMAGE, {"tooltip": "The rendered candidates: N per face crop (decoded KSampler batch), or N full images."}),
                 "anonymise_plan": (types.ANONYMISE, {"tooltip": "From Anonymise Faces."}),
-                "identity_model": (types.IDENTITY_MODEL, {"tooltip": "From the Identity Model Loader (arcface or dlib)."}),
-                "threshold": ("FLOAT", {"default": -1.0, "min": -1.0, "max": 2.0, "step": 0.01, "tooltip": "Same-person threshold in the backend's terms; -1 = its default (ArcFace cosine 0.32, dlib distance 0.6). A face passes when it no longer counts as the same person."}),
+                "identity_model": inputs.identity_model(),
+                "threshold": inputs.identity_threshold(),
                 "candidate_order": (list(ORDER_CHOICES), {"default": "repeated (all faces, then all faces again)", "tooltip": "How the candidates batch is laid out: 'repeated' is what Repeat For Candidates and RepeatLatentBatch make."}),
                 "blur_failed": ("BOOLEAN", {"default": True, "tooltip": "Privacy fail-safe: pixelate the box of every face that could not be anonymised instead of leaving it recognisable."}),
                 "feather": ("FLOAT", {"default": 0.1, "min": 0.0, "max": 1.0, "step": 0.01, "tooltip": "Soft edge of the stitch outside each face mask, as a fraction of the face region's size."}),
@@ -143,7 +145,8 @@ class FaceLabAnonymiseSelect:
         if not isinstance(anonymise_plan, AnonymisePlan):
             raise ValueError(f"FaceLab {anonymise_select.NODE}: expected the anonymise_plan output of 'Anonymise Faces', got {type(anonymise_plan).__name__}")
         plan = None if stitch is None else check_plan(stitch, StitchPlan, anonymise_select.NODE, "Crop Face Region")
-        settings = anonymise_select.Settings(float(threshold), ORDER_CHOICES[candidate_order], bool(blur_failed), float(feather), bool(color_match))
+        order = inputs.choice(ORDER_CHOICES, candidate_order, "candidate_order")
+        settings = anonymise_select.Settings(float(threshold), order, bool(blur_failed), float(feather), bool(color_match))
         device = comfy_adapter.get_torch_device()
         image, changed, passed, report = anonymise_select.anonymise(
             as_rgb(original, "original").to(device), as_rgb(candidates, "candidates").to(device), anonymise_plan, plan, identity_model, settings

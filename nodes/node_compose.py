@@ -6,7 +6,7 @@ import logging
 
 import torch
 
-from . import comfy_adapter, types
+from . import comfy_adapter, inputs, types
 from .compose import crop as crop_mod
 from .compose import grid as grid_mod
 from .compose import stitch as stitch_mod
@@ -62,11 +62,11 @@ class FaceLabCrop:
                 "multiple_of": (["64", "8"], {"default": "64", "tooltip": "Crop sides are a multiple of this (64 suits SDXL best; 8 is the least the VAE accepts)."}),
                 "padding": (list(PADDING_CHOICES), {"default": "shift inside image", "tooltip": "When a crop would stick out of the image: move it inside (real context), or fill the outside by repeating the edge pixels (optionally marking that fill in the crop mask so it gets repainted). Never mirrored."}),
                 "align_eyes": ("BOOLEAN", {"default": False, "tooltip": "With landmarks: rotate each face crop so the eyes are level (the stitch rotates it back)."}),
-                "face_index": ("INT", {"default": -1, "min": -1, "max": 63, "tooltip": "With landmarks: -1 crops every face; 0, 1, ... crops only that face (faces counted left to right)."}),
+                "face_index": inputs.face_index(),
             },
             "optional": {
                 "mask": (types.MASK, {"tooltip": "What to edit. Each separate masked area gets its own crop (areas whose crops would overlap share one)."}),
-                "face_landmarks": (types.FACE_LANDMARKS, {"tooltip": "Face landmarks of this image (FaceLab's or ComfyUI's MediaPipe node): one crop per face. With a mask, each face's crop edits only its share of the mask; without one, the whole face crop."}),
+                "face_landmarks": inputs.face_landmarks(),  # one crop per face; with a mask, each face's share of it
             },
         }
 
@@ -74,8 +74,10 @@ class FaceLabCrop:
         image = _on_device(as_rgb(image))
         mask = _on_device(as_mask(mask, image.shape[0], image.shape[1], image.shape[2]))
         settings = crop_mod.CropSettings(
-            context_factor=float(context_factor), min_context=int(min_context), resolution=RESOLUTION_CHOICES[resolution],
-            target_size=int(target_size), multiple=int(multiple_of), padding=PADDING_CHOICES[padding],
+            context_factor=float(context_factor), min_context=int(min_context),
+            resolution=inputs.choice(RESOLUTION_CHOICES, resolution, "resolution"), target_size=int(target_size),
+            multiple=int(inputs.choice(("64", "8"), str(multiple_of), "multiple_of")),
+            padding=inputs.choice(PADDING_CHOICES, padding, "padding"),
             align=bool(align_eyes), face_index=int(face_index),
         )
         crops, masks, plan = crop_mod.crop(image, mask, face_landmarks, settings)
@@ -115,7 +117,8 @@ class FaceLabStitch:
         plan = check_plan(stitch, StitchPlan, "Stitch Face Region", "Crop Face Region")
         out, used = stitch_mod.stitch(
             _on_device(as_rgb(original, "original")), _on_device(as_rgb(crops, "crops")), plan,
-            feather=float(feather), color_match=COLOR_MATCH_CHOICES[color_match], mode=BLEND_CHOICES[blend],
+            feather=float(feather), color_match=inputs.choice(COLOR_MATCH_CHOICES, color_match, "color_match"),
+            mode=inputs.choice(BLEND_CHOICES, blend, "blend"),
         )
         return (comfy_adapter.to_intermediate(out), comfy_adapter.to_intermediate(used))
 
@@ -213,7 +216,9 @@ class FaceLabSweepGrid:
         }
 
     def grid(self, images, columns, row_labels, column_labels, font_size, gap):
-        batches = [as_rgb(x, "images") for x in images]
+        batches = [as_rgb(x, "images") for x in images or [] if x is not None]
+        if not batches:
+            raise ValueError("FaceLab Sweep Comparison Grid: no images arrived (an empty list); connect the variants")
         hw = tuple(batches[0].shape[1:3])
         if any(tuple(x.shape[1:3]) != hw for x in batches):
             log.info("FaceLab Sweep Comparison Grid: images of different sizes are resized to %dx%d", hw[1], hw[0])
@@ -256,6 +261,10 @@ class FaceLabSweepStrengths:
                 "count": ("INT", {"default": 5, "min": 1, "max": 256, "tooltip": "How many evenly spaced strengths from minimum to maximum, when the strengths list is empty."}),
             }
         }
+
+    @classmethod
+    def VALIDATE_INPUTS(cls, strengths=None):
+        return inputs.first_error(("strengths", sweep_mod.check_strengths, strengths))
 
     def strengths(self, steps, strengths, minimum, maximum, count):
         wanted = sweep_mod.parse_strengths(strengths) if strengths.strip() else sweep_mod.strength_range(minimum, maximum, count)

@@ -8,11 +8,10 @@ from __future__ import annotations
 import json
 import logging
 
-
-from . import comfy_adapter, types
+from . import comfy_adapter, inputs, types
 from .base.tensors import as_rgb
-from .expression import expression_check, expression_masks, prompts
-from .face import face_landmarks as fl
+from .expression import analyse as analyse_mod
+from .expression import expression_check
 
 log = logging.getLogger("FaceLab")
 
@@ -47,54 +46,25 @@ class FaceLabExpressionAnalysis:
     def INPUT_TYPES(cls):
         return {
             "required": {
-                "image": (types.IMAGE, {"tooltip": "The photo(s) the landmarks were found on; gives the mask its size."}),
-                "face_landmarks": (types.FACE_LANDMARKS, {"tooltip": "Landmarks from Face Landmarks (FaceLab) or ComfyUI's MediaPipe face landmarker, of this image."}),
+                "image": inputs.image(),
+                "face_landmarks": inputs.face_landmarks(),
                 "fix": (list(expression_check.FIX_CHOICES), {"default": "eyes", "tooltip": "What to look for and fix: closed eyes, a missing smile, or both."}),
                 "ear_threshold": ("FLOAT", {"default": expression_check.EAR_THRESHOLD, "min": 0.0, "max": 0.6, "step": 0.01, "tooltip": "An eye whose aspect ratio (lid opening / eye width) is below this may be closed (0.22 as in the classic detector; open eyes measure about 0.19-0.35). Far below it (under 70%) the eye counts as closed outright; between, the blink value must confirm. 0 never calls an eye closed."}),
                 "blink_threshold": ("FLOAT", {"default": expression_check.BLINK_THRESHOLD, "min": 0.0, "max": 1.0, "step": 0.01, "tooltip": "MediaPipe's eyeBlink value (0..1) that confirms a doubtful low aspect ratio as a closed eye; it tells a squint or a downward look (eye open, low ratio) from a blink. 0 trusts the aspect ratio alone."}),
                 "smile_threshold": ("FLOAT", {"default": expression_check.SMILE_THRESHOLD, "min": 0.0, "max": 1.0, "step": 0.01, "tooltip": "A face whose smile level (0 neutral .. 1 broad smile) is below this gets a smile (when fix includes smile). Neutral faces measure about 0.0-0.15, smiles 0.6 and up."}),
-                "eye_dilation": ("FLOAT", {"default": 10.0, "min": -20.0, "max": 100.0, "step": 1.0, "tooltip": "Grows each eye region by this % of the eye distance (the region already has room for an open eye)."}),
-                "mouth_dilation": ("FLOAT", {"default": 10.0, "min": -20.0, "max": 100.0, "step": 1.0, "tooltip": "Grows the mouth region by this % of the eye distance (a smile widens the mouth and lifts the corners)."}),
-                "feather": ("FLOAT", {"default": 10.0, "min": 0.0, "max": 100.0, "step": 1.0, "tooltip": "Width of the soft edge outside the regions, in % of the eye distance."}),
-                "face_index": ("INT", {"default": -1, "min": -1, "max": 63, "tooltip": "-1 checks every face; 0, 1, ... only that face (counted left to right)."}),
+                "eye_dilation": inputs.grow(10.0, -20.0, "Grows each eye region by this % of the eye distance (the region already has room for an open eye)."),
+                "mouth_dilation": inputs.grow(10.0, -20.0, "Grows the mouth region by this % of the eye distance (a smile widens the mouth and lifts the corners)."),
+                "feather": inputs.feather(),
+                "face_index": inputs.face_index(),
             }
         }
 
     def analyse(self, image, face_landmarks, fix, ear_threshold, blink_threshold, smile_threshold, eye_dilation, mouth_dilation, feather, face_index):
         image = as_rgb(image)
-        expression_check.check_landmarks(face_landmarks, image.shape[0], image.shape[1:3], "Expression Analysis")
-        t = expression_check.Thresholds(float(ear_threshold), float(blink_threshold), float(smile_threshold))
-        b, h, w = (int(v) for v in image.shape[:3])
-        images, to_mask = [], []
-        for i in range(b):
-            faces = [(k, f) for k, f in enumerate(fl.sort_faces(fl.frame_faces(face_landmarks, i), "left_to_right"))
-                     if face_index < 0 or k == face_index]
-            assessed = [(k, f, expression_check.assess_face(f, t, fix)) for k, f in faces]
-            images.append({"image": i, "faces": [{"face": k, **a} for k, _, a in assessed]})
-            to_mask.append([(f, a["fix"]) for _, f, a in assessed if a["fix"]])
-        mask = expression_masks.fix_regions_mask(to_mask, (h, w), {"eye": float(eye_dilation), "mouth": float(mouth_dilation)}, float(feather))
-        regions = {r for faces in to_mask for _, rs in faces for r in rs}
-        eyes, smile = any(r.startswith("eye") for r in regions), "mouth" in regions
-        if not regions:
-            eyes, smile = expression_check.wants(fix)
-        positive, negative = prompts.expression_prompts(eyes, smile)
-        n_faces = sum(len(im["faces"]) for im in images)
-        n_fix = sum(len(f) for f in to_mask)
-        needs_fix = n_fix > 0
-        if n_faces == 0:
-            summary = "no face found: nothing to fix, the image passes through unchanged"
-        elif needs_fix:
-            summary = f"{n_fix} of {n_faces} face(s) need a fix ({', '.join(sorted(regions))})"
-        else:
-            summary = f"nothing to fix in {n_faces} face(s)"
-        log.info("FaceLab Expression Analysis: %s", summary)
-        report = {
-            "summary": summary, "needs_fix": needs_fix, "fix": fix,
-            "thresholds": {"ear": t.ear, "blink": t.blink, "smile": t.smile,
-                           "ear_closed_outright_below": round(expression_check.UNAMBIGUOUS_EAR_FRACTION * t.ear, 4)},
-            "images": images,
-        }
-        return (comfy_adapter.to_intermediate(mask), needs_fix, _json(report), positive, negative)
+        thresholds = expression_check.Thresholds(float(ear_threshold), float(blink_threshold), float(smile_threshold))
+        r = analyse_mod.analyse_batch(face_landmarks, int(image.shape[0]), image.shape[1:3], fix, thresholds,
+                                      float(eye_dilation), float(mouth_dilation), float(feather), int(face_index))
+        return (comfy_adapter.to_intermediate(r.mask), r.needs_fix, _json(r.report), r.positive, r.negative)
 
 
 class FaceLabImageSwitch:

@@ -5,16 +5,10 @@ from __future__ import annotations
 import json
 import logging
 
-from . import comfy_adapter, types
+from . import comfy_adapter, inputs, types
 from .identity import embedding, model_loading, selection, similarity
 
 log = logging.getLogger("FaceLab")
-
-THRESHOLD_TIP = (
-    "Decision threshold; -1 uses the backend's documented default. ArcFace: minimum cosine similarity for the same "
-    "person (default 0.32). dlib: maximum euclidean distance for the same person (default 0.6)."
-)
-
 
 def _json(report: dict) -> str:
     return json.dumps(report, indent=2)
@@ -71,8 +65,8 @@ class FaceLabIdentityModelLoader:
 class FaceLabIdentityEmbed:
     DESCRIPTION = (
         "Measures the identity of every face in an image: one normalised identity vector per face, with the backend "
-        "name and face box. Connect face landmarks to choose and align faces exactly; without them the faces are "
-        "detected (ArcFace: MediaPipe, dlib: its own detector) and ordered left to right."
+        "name and face box. Connect face landmarks to choose and align faces exactly (face_index then counts in their "
+        "order); without them the faces are detected (ArcFace: MediaPipe, dlib: its own detector), left to right."
     )
     CATEGORY = types.category("Identity")
     FUNCTION = "embed"
@@ -88,19 +82,12 @@ class FaceLabIdentityEmbed:
     def INPUT_TYPES(cls):
         return {
             "required": {
-                "identity_model": (types.IDENTITY_MODEL, {"tooltip": "From the Identity Model Loader."}),
-                "image": ("IMAGE", {"tooltip": "The photo(s) whose faces to measure. Batches give one entry per image."}),
-                "face_index": ("INT", {
-                    "default": -1, "min": -1, "max": 63,
-                    "tooltip": "-1 = every face; 0, 1, ... = only that face (in the landmarks' order, or left to right "
-                    "when detected here).",
-                }),
+                "identity_model": inputs.identity_model(),
+                "image": inputs.image(),
+                "face_index": inputs.face_index(),
             },
             "optional": {
-                "face_landmarks": (types.FACE_LANDMARKS, {
-                    "tooltip": "Optional landmarks of the same image (FaceLab's or ComfyUI's MediaPipe node). Required for "
-                    "exact ArcFace alignment of faces you already detected.",
-                }),
+                "face_landmarks": inputs.face_landmarks(optional=True),
             },
         }
 
@@ -134,12 +121,10 @@ class FaceLabIdentitySimilarity:
     def INPUT_TYPES(cls):
         return {
             "required": {
-                "threshold": ("FLOAT", {"default": -1.0, "min": -1.0, "max": 2.0, "step": 0.01, "tooltip": THRESHOLD_TIP}),
+                "threshold": inputs.identity_threshold(),
             },
             "optional": {
-                "identity_model": (
-                    types.IDENTITY_MODEL, {"tooltip": "From the Identity Model Loader; needed when images are connected."}
-                ),
+                "identity_model": inputs.identity_model(),
                 "image_a": ("IMAGE", {"tooltip": "First photo (or connect identity_a instead)."}),
                 "image_b": ("IMAGE", {"tooltip": "Second photo (or connect identity_b instead)."}),
                 "identity_a": (types.IDENTITY, {"tooltip": "First identity from Identity Embedding (instead of image_a)."}),
@@ -190,7 +175,7 @@ class FaceLabVariantSelector:
     def INPUT_TYPES(cls):
         return {
             "required": {
-                "identity_model": (types.IDENTITY_MODEL, {"tooltip": "From the Identity Model Loader."}),
+                "identity_model": inputs.identity_model(),
                 "original": ("IMAGE", {"tooltip": "The unedited photo (a single image)."}),
                 "variants": ("IMAGE", {"tooltip": "The edited versions as one batch (e.g. several seeds or denoise strengths)."}),
                 "mode": (list(selection.MODES), {
@@ -198,12 +183,11 @@ class FaceLabVariantSelector:
                     "tooltip": "retouch: keep the person recognisable, take the strongest such edit. anonymise: take the "
                     "variant least like the original that still contains a face.",
                 }),
-                "threshold": ("FLOAT", {"default": -1.0, "min": -1.0, "max": 2.0, "step": 0.01, "tooltip": THRESHOLD_TIP}),
-                "face_index": ("INT", {
-                    "default": -1, "min": -1, "max": 63,
-                    "tooltip": "-1 = guard every face of the original (the worst face decides); 0, 1, ... = only that face, "
-                    "counted left to right.",
-                }),
+                "threshold": inputs.identity_threshold(),
+                "face_index": inputs.face_index(
+                    "Which face of the original to guard (faces are detected here, counted left to right): 0 = the "
+                    "leftmost, ...; -1 = every face (the worst face decides)."
+                ),
             },
             "optional": {
                 "strengths": ("STRING", {
@@ -213,6 +197,10 @@ class FaceLabVariantSelector:
                 }),
             },
         }
+
+    @classmethod
+    def VALIDATE_INPUTS(cls, strengths=None):
+        return inputs.first_error(("strengths", lambda text: selection.parse_strengths(text, None), strengths))
 
     def select(self, identity_model, original, variants, mode, threshold, face_index, strengths=""):
         if original.shape[0] != 1:

@@ -9,29 +9,16 @@ from __future__ import annotations
 import json
 import logging
 
-from . import types
+from . import inputs, types
 from .face import analysis, detection
 from .face import face_landmarks as fl
+from .face.analysis import landmarks_report
 
 log = logging.getLogger("FaceLab")
-
-NO_FACE = "no face found"
 
 
 def _json(obj) -> str:
     return json.dumps(obj, indent=1, allow_nan=False, default=float)
-
-
-def _face_report(face: dict, index: int) -> dict:
-    return {"face_index": index, **analysis.analyze_face(face)}
-
-
-def landmarks_report(face_landmarks: dict, extra: dict | None = None) -> dict:
-    """Per image and face: box, score and every analysis measurement (JSON-serialisable)."""
-    images = [{"image_index": i, "faces": [_face_report(f, k) for k, f in enumerate(faces)]} for i, faces in enumerate(face_landmarks["frames"])]
-    n = fl.count_faces(face_landmarks)
-    summary = f"{n} face(s) in {len(images)} image(s)" if n else NO_FACE
-    return {"summary": summary, "face_count": n, **(extra or {}), "images": images}
 
 
 class FaceLabFaceLandmarks:
@@ -114,28 +101,18 @@ class FaceLabFaceAnalysis:
     def INPUT_TYPES(cls):
         return {
             "required": {
-                "face_landmarks": (types.FACE_LANDMARKS, {"tooltip": "Landmarks from Face Landmarks (FaceLab) or ComfyUI's MediaPipe face landmarker."}),
-                "face_index": ("INT", {"default": 0, "min": 0, "max": 63, "step": 1,
-                                       "tooltip": "Which face the number outputs describe (0 = first in the landmarks' face order)."}),
+                "face_landmarks": inputs.face_landmarks(),
+                "face_index": inputs.one_face_index(),
                 "image_index": ("INT", {"default": 0, "min": 0, "max": 4095, "step": 1,
                                         "tooltip": "Which image of the batch the number outputs describe (0 = first)."}),
             }
         }
 
     def analyze(self, face_landmarks, face_index, image_index):
-        fl.validate(face_landmarks)
-        report = landmarks_report(face_landmarks)
-        frames = face_landmarks["frames"]
-        faces = frames[image_index] if image_index < len(frames) else []
-        if face_index >= len(faces):
-            why = NO_FACE if not faces else f"image {image_index} has {len(faces)} face(s); face_index {face_index} does not exist"
-            if image_index >= len(frames):
-                why = f"the landmarks hold {len(frames)} image(s); image_index {image_index} does not exist"
-            report["selected"] = {"image_index": image_index, "face_index": face_index, "found": False, "message": why}
-            log.info("FaceLab Face Analysis: %s", why)
+        report, a = analysis.analyse_one(face_landmarks, image_index, face_index)
+        if a is None:
+            log.info("FaceLab Face Analysis: %s", report["selected"]["message"])
             return (_json(report), False, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
-        a = report["images"][image_index]["faces"][face_index]
-        report["selected"] = {"image_index": image_index, "face_index": face_index, "found": True}
         pose = a["head_pose"]
         return (
             _json(report), True, float(a["eyes"]["left"]["openness"]), float(a["eyes"]["right"]["openness"]),
@@ -163,18 +140,18 @@ class FaceLabSelectFaces:
     def INPUT_TYPES(cls):
         return {
             "required": {
-                "face_landmarks": (types.FACE_LANDMARKS, {"tooltip": "Landmarks from Face Landmarks (FaceLab) or ComfyUI's MediaPipe face landmarker."}),
+                "face_landmarks": inputs.face_landmarks(),
                 "face_order": (list(fl.FACE_ORDERS), {"default": "left_to_right",
-                               "tooltip": "Order applied before choosing: left_to_right, largest_first, top_to_bottom, "
-                                          "or detection (keep the input's order)."}),
-                "face_index": ("INT", {"default": -1, "min": -1, "max": 63, "step": 1,
-                                       "tooltip": "Which face to keep in each image after ordering (0 = first); -1 keeps all faces."}),
+                               "tooltip": "Order applied before choosing, and kept for every node downstream: "
+                                          "left_to_right, largest_first, top_to_bottom, or detection (keep the input's "
+                                          "order)."}),
+                "face_index": inputs.face_index(),
             }
         }
 
     def select(self, face_landmarks, face_order, face_index):
-        fl.validate(face_landmarks)
-        frames = [[dict(f) for f in fl.select_faces(fl.sort_faces(faces, face_order), face_index)] for faces in face_landmarks["frames"]]
+        face_landmarks = fl.validate(face_landmarks, "Select Faces")
+        frames = [fl.select_faces(fl.sort_faces(faces, face_order), face_index) for faces in face_landmarks["frames"]]
         out = {**face_landmarks, "frames": frames}
         return (out, fl.bounding_boxes(out), fl.count_faces(out))
 

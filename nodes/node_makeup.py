@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import comfy_adapter, types
+from . import comfy_adapter, inputs, types
 from .base.tensors import as_rgb
 from .makeup import apply as makeup_apply
 from .makeup.transfer import DEFAULT_STRENGTHS
@@ -43,18 +43,18 @@ class FaceLabMakeupTransfer:
             "required": {
                 "source": (types.IMAGE, {"tooltip": "The photo (or batch) to put makeup on."}),
                 "reference": (types.IMAGE, {"tooltip": "A photo showing the makeup to copy: one image for the whole batch, or one per source image. A clear, front-facing face works best."}),
-                "face_index": ("INT", {"default": -1, "min": -1, "max": 63, "tooltip": "Which source face gets the makeup: -1 every face; 0, 1, ... only that face (counted left to right)."}),
+                "face_index": inputs.face_index(),
                 "lips": _strength("lips", "lipstick"),
                 "eyes": _strength("eyes", "eye shadow and liner (lids and lash line)"),
                 "blush": _strength("blush", "blush (cheeks)"),
                 "brows": _strength("brows", "brow colour"),
                 "foundation": _strength("foundation", "skin tone (foundation); changes the whole face's colour, so it starts at 0"),
-                "feather": ("FLOAT", {"default": 8.0, "min": 0.0, "max": 50.0, "step": 0.5, "tooltip": "Softness of the makeup edges, in % of the distance between the eyes (8 = a soft but clean lipstick edge)."}),
+                "feather": inputs.feather(8.0, 50.0),
             },
             "optional": {
-                "source_landmarks": (types.FACE_LANDMARKS, {"tooltip": "Face landmarks of the source (FaceLab's or ComfyUI's MediaPipe node). Found automatically when not connected."}),
-                "reference_landmarks": (types.FACE_LANDMARKS, {"tooltip": "Face landmarks of the reference. Found automatically when not connected."}),
-                "reference_face_index": ("INT", {"default": 0, "min": 0, "max": 63, "tooltip": "Which face of the reference photo to copy from, counted left to right."}),
+                "source_landmarks": inputs.face_landmarks("the source", optional=True),
+                "reference_landmarks": inputs.face_landmarks("the reference", optional=True),
+                "reference_face_index": inputs.one_face_index(),
                 "normalize_lighting": ("BOOLEAN", {"default": True, "tooltip": "Even out lighting differences between reference and source before copying colours, so a darker or side-lit reference still gives the right shade. Turn off only to copy the reference's lightness as it is."}),
             },
         }

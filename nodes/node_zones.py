@@ -7,8 +7,7 @@ import logging
 import numpy as np
 import torch
 
-from . import comfy_adapter, types
-from .face.image_fit import fit_landmarks_to_image
+from . import comfy_adapter, inputs, types
 from .base.tensors import as_rgb
 from .face import face_landmarks as fl
 from .face import zone_atlas, zone_masks, zone_preview
@@ -22,20 +21,11 @@ _ZONES_TIP = (
     + ". Left/right are the person's own sides (their left eye is on the image's right). "
     "Face Zone Preview shows every zone with its name."
 )
-_FACE_INDEX_TIP = "Which face: -1 = every face, 0 = the leftmost face in the image, 1 = the next one to the right, ..."
 
 
-def _landmarks_for(face_landmarks: dict, image: torch.Tensor) -> dict:
-    """Landmarks validated against the image batch; rescaled when they were detected on a resized copy."""
-    fl.validate(face_landmarks)
-    b = int(image.shape[0])
-    n = len(face_landmarks["frames"])
-    if n not in (0, 1, b):
-        raise ValueError(
-            f"FaceLab: the landmarks have {n} frames but the image batch has {b} images; "
-            "detect landmarks on this image batch (or a batch of the same length)"
-        )
-    return fit_landmarks_to_image(face_landmarks, (int(image.shape[1]), int(image.shape[2])))
+def _check_zones(text: str) -> None:
+    if not zone_atlas.resolve_zones(text):
+        raise ValueError("FaceLab: the zones input is empty; give zone names such as 'crows_feet, forehead'")
 
 
 class FaceLabZoneMask:
@@ -58,49 +48,27 @@ class FaceLabZoneMask:
     def INPUT_TYPES(cls):
         return {
             "required": {
-                "image": (types.IMAGE, {"tooltip": "The image the mask is for (gives the size and the batch)."}),
-                "face_landmarks": (types.FACE_LANDMARKS, {"tooltip": (
-                    "Face landmarks of this image, from FaceLab's Face Landmarks node or ComfyUI's MediaPipe Face "
-                    "Landmarker.")}),
+                "image": inputs.image(),
+                "face_landmarks": inputs.face_landmarks(),
                 "zones": ("STRING", {"default": "crows_feet, under_eye", "multiline": False, "tooltip": _ZONES_TIP}),
-                "face_index": ("INT", {"default": -1, "min": -1, "max": 63, "tooltip": _FACE_INDEX_TIP}),
-                "grow": ("FLOAT", {"default": 0.0, "min": -50.0, "max": 100.0, "step": 0.5, "tooltip": (
-                    "Enlarge (positive) or shrink (negative) the zones, in % of the distance between the eyes "
-                    "(about 6 cm on an adult): 10 grows every edge by about 6 mm.")}),
-                "feather": ("FLOAT", {"default": 10.0, "min": 0.0, "max": 100.0, "step": 0.5, "tooltip": (
-                    "Width of the soft edge, in % of the distance between the eyes, centred on the zone outline. "
-                    "The mask is exactly 0 beyond half of it outside the zone. 0 = a crisp (anti-aliased) edge.")}),
+                "face_index": inputs.face_index(),
+                "grow": inputs.grow(),
+                "feather": inputs.feather(),
                 "subtract": (list(zone_atlas.SUBTRACT_PRESETS), {"default": "none", "tooltip": (
                     "Protected features cut out of the mask, so an edit never touches them ('lips' protects the "
                     "whole mouth; 'hairline' the hair above the forehead).")}),
             }
         }
 
+    @classmethod
+    def VALIDATE_INPUTS(cls, zones=None, subtract=None):
+        return inputs.first_error(("zones", _check_zones, zones), ("subtract", zone_atlas.resolve_subtract, subtract))
+
     def make_mask(self, image, face_landmarks, zones, face_index, grow, feather, subtract):
         rgb = as_rgb(image)
-        names = zone_atlas.resolve_zones(zones)
-        if not names:
-            raise ValueError("FaceLab: the zones input is empty; give zone names such as 'crows_feet, forehead'")
-        landmarks = _landmarks_for(face_landmarks, rgb)
-        b = int(rgb.shape[0])
-        mask = zone_masks.zones_mask(landmarks, b, names, int(face_index), float(grow), float(feather), subtract)
-        lines = []
-        face_found = False
-        for i in range(b):
-            faces = fl.frame_faces(landmarks, i)
-            used = fl.select_faces(faces, int(face_index))
-            face_found = face_found or bool(faces)
-            if not faces:
-                lines.append(f"image {i}: no face, mask is empty")
-            elif not used:
-                lines.append(f"image {i}: no face {face_index} ({len(faces)} found), mask is empty")
-            else:
-                share = float(mask[i].mean()) * 100
-                lines.append(f"image {i}: {len(used)} of {len(faces)} face(s), {share:.2f}% of the image masked")
-        if not face_found:
-            log.info("FaceLab Zone Mask: no face in the image(s); the mask is empty")
-        settings = f"zones: {', '.join(names)}; grow {grow:g}%, feather {feather:g}%, subtract {subtract}"
-        report = "\n".join([settings, *lines])
+        b, h, w = (int(v) for v in rgb.shape[:3])
+        mask, report = zone_masks.zone_mask_batch(face_landmarks, (h, w), b, zones, int(face_index), float(grow),
+                                                  float(feather), subtract)
         return (comfy_adapter.to_intermediate(mask), report)
 
 
@@ -120,10 +88,8 @@ class FaceLabZonePreview:
     def INPUT_TYPES(cls):
         return {
             "required": {
-                "image": (types.IMAGE, {"tooltip": "The image to draw the zones on."}),
-                "face_landmarks": (types.FACE_LANDMARKS, {"tooltip": (
-                    "Face landmarks of this image, from FaceLab's Face Landmarks node or ComfyUI's MediaPipe Face "
-                    "Landmarker.")}),
+                "image": inputs.image(),
+                "face_landmarks": inputs.face_landmarks(),
                 "zones": ("STRING", {"default": "all", "multiline": False, "tooltip": _ZONES_TIP + " 'all' = every zone."}),
             },
             "optional": {
@@ -134,10 +100,14 @@ class FaceLabZonePreview:
             },
         }
 
+    @classmethod
+    def VALIDATE_INPUTS(cls, zones=None):
+        return inputs.first_error(("zones", _check_zones, zones))
+
     def preview(self, image, face_landmarks, zones, opacity=0.45, labels=True):
         rgb = as_rgb(image)
-        zone_atlas.resolve_zones(zones)  # fail early with the list of valid names
-        landmarks = _landmarks_for(face_landmarks, rgb)
+        _check_zones(zones)  # fail early with the list of valid names
+        landmarks = fl.fit_landmarks_to_image(face_landmarks, rgb.shape[1:3], rgb.shape[0], "Face Zone Preview")
         out = []
         for i in comfy_adapter.iterate_with_progress(range(int(rgb.shape[0]))):
             faces = fl.frame_faces(landmarks, i)

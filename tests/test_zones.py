@@ -436,8 +436,10 @@ def test_zones_mask_batches_faces_and_face_index(zm):
     single = zm.face_zone_mask(g["landmarks_xy"], "nose", size)
     assert np.allclose(out[0].numpy(), single)
     assert out[1].sum() == pytest.approx(2 * single.sum(), rel=0.02)
-    left_only = zm.zones_mask(lms, 2, "nose", face_index=0)[1].numpy()  # faces counted left to right
-    assert np.allclose(left_only, single)
+    # face_index counts in the order the landmarks carry (no re-sorting): face 0 of image 1 is the shifted twin
+    first = zm.zones_mask(lms, 2, "nose", face_index=0)[1].numpy()
+    assert np.allclose(first, zm.face_zone_mask(twin["landmarks_xy"], "nose", size))
+    assert np.allclose(zm.zones_mask(lms, 2, "nose", face_index=1)[1].numpy(), single)
     assert zm.zones_mask(lms, 2, "nose", face_index=2)[1].max() == 0.0  # no third face
     # a single frame applies to every image; no faces -> zeros
     three = zm.zones_mask(b, 3, "lips")

@@ -22,7 +22,6 @@ from ..face import face_landmarks as fl
 from ..face import zone_masks
 from . import prompts, zone_scores
 from .denoise_mask import check_max_denoise, denoise_mask, zone_denoise_strength
-from ..face.image_fit import fit_landmarks_to_image
 
 log = logging.getLogger("FaceLab")
 
@@ -96,7 +95,7 @@ def build_aging_conditioning(
     image_shape = (B, H, W). Zones whose score is 0, and zones that cover no pixel (no face), add nothing.
     """
     batch, h, w = (int(v) for v in image_shape)
-    face_landmarks = fit_landmarks_to_image(fl.validate(face_landmarks), (h, w))
+    face_landmarks = fl.fit_landmarks_to_image(face_landmarks, (h, w), batch, "Aging Zone Conditioning")
     zone_score = zone_scores.normalize_scores(scores)
     for t, allowed, what in (
         (older_template, prompts.PLACEHOLDERS_POSITIVE, "older"),

@@ -16,6 +16,7 @@ import json
 import re
 from collections.abc import Mapping
 
+from ..base.numbers import finite
 from ..face import zone_atlas
 
 VERSION = 1
@@ -91,7 +92,7 @@ def _score(value, name: str) -> float:
         v = float(value)
     except (TypeError, ValueError):
         raise ValueError(f"FaceLab: the score of {name!r} must be a number in [-1, 1], got {value!r}") from None
-    if not -1.0 <= v <= 1.0:
+    if not -1.0 <= v <= 1.0:  # also refuses NaN
         raise ValueError(f"FaceLab: the score of {name!r} is {v}; scores must lie in [-1, 1] (negative = younger)")
     return round(v, 4)  # keeps equal sides equal after arithmetic, so they share one regional prompt
 
@@ -143,9 +144,10 @@ def build_scores(
     if unknown:
         raise ValueError(f"FaceLab: unknown zone groups {unknown}; valid ones: {', '.join(AGING_GROUPS)}")
     base = PRESETS[preset]
+    strength = finite(preset_strength, "preset_strength")  # NaN would clamp to -1
     scores: dict[str, float] = {}
     for group in AGING_GROUPS:
-        value = base.get(group, 0.0) * float(preset_strength) + float(offsets.get(group, 0.0))
+        value = base.get(group, 0.0) * strength + finite(offsets.get(group, 0.0), group)
         value = round(min(1.0, max(-1.0, value)), 4)
         for zone in group_zones(group):
             scores[zone] = value

@@ -7,7 +7,7 @@ are repainted. On a turned face the nose tip and the far eye reach the silhouett
 would leave them out, so the convex hull of the features (eyes, brows, nose with its tip, lips) is always
 added whole. Margin and feather are in % of the inter-ocular distance, like every zone mask.
 
-FACELAB_ANONYMISE (AnonymisePlan) carries the faces (full-resolution landmarks, left to right per image) to
+FACELAB_ANONYMISE (AnonymisePlan) carries the faces (full-resolution landmarks, per image in the landmarks' order) to
 the selection node, which reports on every one of them.
 """
 
@@ -21,10 +21,10 @@ from PIL import Image, ImageDraw
 from scipy import ndimage
 from scipy.spatial import ConvexHull
 
+from ..base.numbers import finite
 from ..face import face_landmarks as fl
 from ..face.zone_atlas import EYE_RIGHT, EYEBROW_RIGHT, LIPS_OUTER, MIRROR
 from ..face.zone_masks import inter_ocular_distance, zones_mask
-from ..expression.expression_check import check_landmarks
 from ..expression.expression_masks import paste_max
 
 INTERIOR_ZONE = "face_oval"
@@ -42,7 +42,7 @@ class AnonymisePlan:
 
     image_hw: tuple[int, int]
     batch_size: int
-    faces: list[list[dict]]  # per image, left to right: {"landmarks_xy", "bbox_xyxy", "score"}
+    faces: list[list[dict]]  # per image, in the landmarks' order: {"landmarks_xy", "bbox_xyxy", "score"}
     margin: float
     feather: float
     notes: list[str] = field(default_factory=list)
@@ -95,13 +95,14 @@ def _feature_hull(lm: np.ndarray, hw, feather: float):
 
 
 def make_plan(face_landmarks: dict, batch_size: int, image_hw, margin: float = DEFAULT_MARGIN, feather: float = DEFAULT_FEATHER) -> AnonymisePlan:
-    """The plan for an image batch: faces per image in left-to-right order (single-frame landmarks: every image)."""
-    check_landmarks(face_landmarks, batch_size, image_hw, "Anonymise Faces")
+    """The plan for an image batch: faces per image in the landmarks' order (single-frame landmarks: every image)."""
+    margin, feather = finite(margin, "hairline_margin"), finite(feather, "feather")
+    face_landmarks = fl.fit_landmarks_to_image(face_landmarks, image_hw, batch_size, "Anonymise Faces")
     h, w = int(image_hw[0]), int(image_hw[1])
     faces, notes = [], []
     for b in range(int(batch_size)):
         per = []
-        for k, f in enumerate(fl.sort_faces(fl.frame_faces(face_landmarks, b), "left_to_right")):
+        for k, f in fl.indexed_faces(face_landmarks, b):
             box = np.asarray(f["bbox_xyxy"], dtype=np.float32)[:4]
             per.append({"landmarks_xy": np.asarray(f["landmarks_xy"], dtype=np.float32), "bbox_xyxy": box, "score": float(f.get("score", 1.0))})
             if fl.face_size(f) < SMALL_FACE_PX:

@@ -36,7 +36,7 @@ from ..compose.stitch import stitch
 from ..face import detection
 from ..face import face_landmarks as fl
 from ..base.tensors import to_rgb_uint8
-from ..identity.embedding import unit
+from ..identity.embedding import check_model, unit
 from ..identity.selection import select_variant
 from ..identity.similarity import compare_faces, metric, resolve_threshold, similarity_threshold
 from .anonymise_plan import AnonymisePlan
@@ -235,6 +235,7 @@ def _obscure(rec: dict, face: dict, out_image: torch.Tensor, changed: torch.Tens
 
 def anonymise(original: torch.Tensor, candidates: torch.Tensor, plan: AnonymisePlan, stitch_plan: StitchPlan | None, model, s: Settings):
     """original [B,H,W,3], candidates [S*N,h,w,3] -> (image [B,H,W,3], changed MASK [B,H,W], all passed, report dict)."""
+    check_model(model)
     check_original(original, plan.batch_size, plan.image_hw, NODE)
     full_images = stitch_plan is None
     if full_images:

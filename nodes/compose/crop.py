@@ -20,7 +20,6 @@ from scipy import ndimage
 
 from .. import comfy_adapter
 from ..face import face_landmarks as fl
-from ..face.image_fit import fit_landmarks_to_image
 from ..base.mesh import LEFT_EYE_CORNERS, RIGHT_EYE_CORNERS
 from . import warp
 from .plan import CropEntry, StitchPlan, source_probes
@@ -63,7 +62,7 @@ class _Region:
     center: np.ndarray  # image coordinates of the needed box centre
     size: np.ndarray  # needed (w, h) in the crop's rotated frame, image pixels, before context
     angle: float = 0.0
-    face: int | None = None  # index in the image's sorted face list (face mode)
+    face: int | None = None  # index in the image's face list, in the landmarks' order (face mode)
     bbox: tuple[float, float, float, float] | None = None  # axis-aligned needed box (mask mode, for merging)
     placeholder: bool = False
     matrix: np.ndarray | None = field(default=None, repr=False)
@@ -151,7 +150,7 @@ def _face_regions(b: int, faces: list[dict], mask: torch.Tensor | None, s: CropS
         for k in np.unique(owner):
             sel = owner == k
             share_boxes[int(k)] = (xs[sel].min() * f, ys[sel].min() * f, (xs[sel].max() + 1) * f, (ys[sel].max() + 1) * f)
-    chosen = range(len(faces)) if s.face_index < 0 else [s.face_index] if s.face_index < len(faces) else []
+    chosen = [k for k, _ in fl.select_indexed(faces, s.face_index)]
     if not chosen:
         notes.append(f"image {b}: there is no face number {s.face_index} (faces found: {len(faces)}), nothing to crop")
     regions = []
@@ -261,8 +260,8 @@ def crop(image: torch.Tensor, mask: torch.Tensor | None, landmarks: dict | None,
         mask = mask.to(image.device, torch.float32)
     faces_per_image = []
     if landmarks is not None:
-        landmarks = fit_landmarks_to_image(fl.validate(landmarks), (h, w))  # a resized copy's landmarks are scaled
-        faces_per_image = [fl.sort_faces(fl.frame_faces(landmarks, b), "left_to_right") for b in range(bsz)]
+        landmarks = fl.fit_landmarks_to_image(landmarks, (h, w), bsz, "Crop Face Region")
+        faces_per_image = [fl.frame_faces(landmarks, b) for b in range(bsz)]  # in the landmarks' own face order
 
     regions, notes = [], []
     for b in range(bsz):

@@ -37,6 +37,15 @@ def parse_strengths(text: str) -> list[float]:
     return values
 
 
+def check_strengths(text: str) -> list[float]:
+    """The strengths text as the node will use it: numbers within 0..1 (empty = use minimum/maximum/count)."""
+    values = parse_strengths(text)
+    for d in values:
+        if not 0.0 <= d <= 1.0:  # also refuses NaN
+            raise ValueError(f"FaceLab Effective Strengths: strength {d} is outside 0..1 (the KSampler denoise range)")
+    return values
+
+
 def strength_range(low: float, high: float, count: int) -> list[float]:
     """count strengths evenly from low to high, rounded to 4 decimals."""
     if count < 1:

@@ -23,7 +23,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..face import analysis
-from ..face import face_landmarks as fl
 
 FIX_CHOICES = ("eyes", "smile", "eyes and smile")
 EAR_THRESHOLD = 0.22  # the source system's closed-eye EAR
@@ -43,19 +42,6 @@ class Thresholds:
         for name, value, hi in (("EAR", self.ear, 1.0), ("blink", self.blink, 1.0), ("smile", self.smile, 1.0)):
             if not 0.0 <= float(value) <= hi:
                 raise ValueError(f"FaceLab: the {name} threshold must be between 0 and {hi}, got {value}")
-
-
-def check_landmarks(face_landmarks, batch_size: int, image_hw, node: str) -> dict:
-    """FACE_LANDMARKS that belong to this image batch (one frame, or one per image, found at this size)."""
-    fl.validate(face_landmarks)
-    h, w = int(image_hw[0]), int(image_hw[1])
-    n = len(face_landmarks["frames"])
-    if n not in (0, 1, int(batch_size)):
-        raise ValueError(f"FaceLab {node}: the landmarks have {n} frames but the image batch has {batch_size} images; detect landmarks on this batch")
-    lh, lw = (int(v) for v in face_landmarks.get("image_size", (h, w)))
-    if (lh, lw) != (h, w) and fl.count_faces(face_landmarks):
-        raise ValueError(f"FaceLab {node}: the landmarks were found on a {lw}x{lh} image but this image is {w}x{h}; detect them on this image")
-    return face_landmarks
 
 
 def wants(fix: str) -> tuple[bool, bool]:

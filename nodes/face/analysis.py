@@ -19,7 +19,7 @@ import numpy as np
 from ..base.mesh import CHIN_BOTTOM as CHIN
 from ..base.mesh import FOREHEAD_TOP as FOREHEAD
 from ..base.mesh import MOUTH_CORNERS, OUTER_EYE_CORNERS
-from .face_landmarks import face_size
+from .face_landmarks import check_face_index, face_size, validate
 from .zone_masks import inter_ocular_distance
 
 # Six-point eye contours for the eye aspect ratio (Soukupová & Čech 2016): outer corner, upper lid (outer,
@@ -156,3 +156,39 @@ def analyze_face(face: dict) -> dict:
         "head_pose": head_pose(lm, face.get("transformation_matrix"), face.get("landmarks_3d")),
         "has_blendshapes": bool(blend),
     }
+
+
+NO_FACE = "no face found"
+
+
+def landmarks_report(face_landmarks: dict, extra: dict | None = None) -> dict:
+    """Per image and face (in the value's own order): box, score and every analyze_face measurement (JSON-ready)."""
+    images = [
+        {"image_index": i, "faces": [{"face_index": k, **analyze_face(f)} for k, f in enumerate(faces)]}
+        for i, faces in enumerate(face_landmarks["frames"])
+    ]
+    n = sum(len(f) for f in face_landmarks["frames"])
+    summary = f"{n} face(s) in {len(images)} image(s)" if n else NO_FACE
+    return {"summary": summary, "face_count": n, **(extra or {}), "images": images}
+
+
+def analyse_one(face_landmarks, image_index: int, face_index: int) -> tuple[dict, dict | None]:
+    """The Face Analysis node: (report of every face with a 'selected' entry, the selected face's measurements or
+    None when it does not exist). face_index counts in the landmarks' own order; negative indices are refused."""
+    lms = validate(face_landmarks, "Face Analysis")
+    face_index = check_face_index(face_index, allow_all=False)
+    image_index = check_face_index(image_index, allow_all=False, name="image_index")
+    report = landmarks_report(lms)
+    frames = lms["frames"]
+    faces = frames[image_index] if image_index < len(frames) else []
+    selected = {"image_index": image_index, "face_index": face_index, "found": face_index < len(faces)}
+    report["selected"] = selected
+    if selected["found"]:
+        return report, report["images"][image_index]["faces"][face_index]
+    if image_index >= len(frames):
+        selected["message"] = f"the landmarks hold {len(frames)} image(s); image_index {image_index} does not exist"
+    elif faces:
+        selected["message"] = f"image {image_index} has {len(faces)} face(s); face_index {face_index} does not exist"
+    else:
+        selected["message"] = NO_FACE
+    return report, None

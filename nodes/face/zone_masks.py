@@ -15,6 +15,7 @@ transform, refined with the sub-pixel coverage on edge pixels.
 
 from __future__ import annotations
 
+import logging
 from typing import Iterable, NamedTuple
 
 import numpy as np
@@ -23,8 +24,11 @@ from scipy import ndimage
 from scipy.spatial import ConvexHull
 
 from .. import comfy_adapter
+from ..base.numbers import finite
 from . import face_landmarks as fl
 from .zone_atlas import EYE_RIGHT, MESH_OUTLINE, MIRROR, ZONES, Lerp, Up, resolve_subtract, resolve_zones
+
+log = logging.getLogger("FaceLab")
 
 WORK_IOD = 128.0  # working-resolution IOD in pixels: ~0.8% IOD per pixel, far finer than any use of a mask
 SUPERSAMPLE = 4  # anti-aliasing: 17 coverage levels per working pixel
@@ -322,23 +326,17 @@ def zones_mask(face_landmarks: dict, batch_size: int, zones, face_index: int = -
                feather: float = 0.0, subtract=()):
     """MASK [B, H, W] (torch float32, CPU): per batch image, the union of `zones` over the selected faces.
 
-    face_index -1 = all faces, otherwise that face counted left to right (by bounding-box centre). A
+    face_index -1 = all faces, otherwise that face in the landmarks' own order (face_landmarks.chosen_faces). A
     single-frame FACE_LANDMARKS applies to every image of the batch. All-zero where an image has no face.
     """
     import torch
 
-    fl.validate(face_landmarks)
     names = resolve_zones(zones)
     if not names:
         raise ValueError("FaceLab: no zone selected; give at least one zone name (e.g. 'forehead, cheeks')")
     protected = resolve_subtract(subtract)
-    h, w = _check_size(face_landmarks.get("image_size", (0, 0)))
-    n_frames = len(face_landmarks["frames"])
-    if n_frames not in (0, 1, int(batch_size)):
-        raise ValueError(
-            f"FaceLab: the landmarks have {n_frames} frames but the image batch has {batch_size} images; "
-            "detect landmarks on the same image batch"
-        )
+    h, w = _check_size(fl.validate(face_landmarks).get("image_size", (0, 0)))
+    face_landmarks = fl.fit_landmarks_to_image(face_landmarks, (h, w), batch_size)  # the landmarks' own size
     out = torch.zeros((int(batch_size), h, w), dtype=torch.float32)
     for b in comfy_adapter.iterate_with_progress(range(int(batch_size))):
         faces = fl.chosen_faces(face_landmarks, b, face_index)
@@ -350,3 +348,30 @@ def zones_mask(face_landmarks: dict, batch_size: int, zones, face_index: int = -
             region = out[b, y0:y1, x0:x1]
             torch.maximum(region, torch.from_numpy(mask), out=region)
     return out
+
+
+def zone_mask_batch(face_landmarks, image_hw, batch_size: int, zones, face_index: int = -1, grow: float = 0.0,
+                    feather: float = 0.0, subtract=()) -> tuple:
+    """The Zone Mask node: (MASK [B, H, W] torch float32, report text) for landmarks checked against this batch."""
+    names = resolve_zones(zones)
+    if not names:
+        raise ValueError("FaceLab: the zones input is empty; give zone names such as 'crows_feet, forehead'")
+    grow, feather = finite(grow, "grow"), finite(feather, "feather")
+    landmarks = fl.fit_landmarks_to_image(face_landmarks, image_hw, batch_size, "Face Zone Mask")
+    mask = zones_mask(landmarks, batch_size, names, face_index, grow, feather, subtract)
+    lines = []
+    for i in range(int(batch_size)):
+        faces = fl.frame_faces(landmarks, i)
+        used = fl.chosen_faces(landmarks, i, face_index)
+        if not faces:
+            lines.append(f"image {i}: no face, mask is empty")
+        elif not used:
+            lines.append(f"image {i}: no face {face_index} ({len(faces)} found), mask is empty")
+        else:
+            share = float(mask[i].mean()) * 100
+            lines.append(f"image {i}: {len(used)} of {len(faces)} face(s), {share:.2f}% of the image masked")
+    if not fl.count_faces(landmarks):
+        log.info("FaceLab Zone Mask: no face in the image(s); the mask is empty")
+    what = subtract if isinstance(subtract, str) else ", ".join(subtract) or "none"
+    settings = f"zones: {', '.join(names)}; grow {grow:g}%, feather {feather:g}%, subtract {what}"
+    return mask, "\n".join([settings, *lines])

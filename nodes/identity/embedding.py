@@ -7,7 +7,8 @@ face = {"embedding": float32 (dim,) unit vector, "raw": float32 (dim,) backend o
         "backend": str, "model": str}
 ArcFace is compared by the cosine of `embedding`; dlib by the euclidean distance between `raw`
 descriptors (dlib's 0.6 threshold is defined on those). Faces come from a FACE_LANDMARKS input in its
-order, or are detected here (ArcFace: MediaPipe mesh; dlib: its HOG detector), left to right.
+order (face_index counts in that order, as in every node), or are detected here (ArcFace: MediaPipe mesh; dlib: its
+HOG detector), left to right.
 """
 
 from __future__ import annotations
@@ -50,20 +51,20 @@ def unit(vectors: np.ndarray) -> np.ndarray:
     return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
 
 
-def _check_landmark_size(face_landmarks: dict, image_hw) -> dict:
-    """FACE_LANDMARKS found on images of this (H, W) size (checked once per batch, not per image)."""
-    fl.validate(face_landmarks)
-    size = tuple(face_landmarks.get("image_size") or ())
-    if size and size != tuple(image_hw):
+def check_model(model) -> None:
+    """An identity backend from the Identity Model Loader, or a clear error (a wrong value wired or hand-written)."""
+    if not (isinstance(model, (ArcFaceEmbedder, DlibEmbedder)) or all(
+        hasattr(model, a) for a in ("backend", "name", "dim", "detect", "embed")
+    )):
         raise ValueError(
-            f"FaceLab: the landmarks were found on an image of size {size[0]}x{size[1]} (HxW) but this image is "
-            f"{image_hw[0]}x{image_hw[1]}; detect landmarks on the same image you embed"
+            f"FaceLab: identity_model must come from the Identity Model Loader, got {type(model).__name__}"
         )
-    return face_landmarks
+    if getattr(model, "backend", None) not in BACKENDS:
+        raise ValueError(f"FaceLab: identity_model has backend {getattr(model, 'backend', None)!r}; expected one of {BACKENDS}")
 
 
 def faces_for_image(model, rgb: np.ndarray, face_landmarks: dict | None, batch_index: int) -> list[dict]:
-    """Faces of one image: from the (checked) landmarks input when connected, else detected by the backend."""
+    """Faces of one image: from the (fitted) landmarks input when connected, else detected by the backend."""
     if face_landmarks is None:
         return model.detect(rgb)
     return fl.frame_faces(face_landmarks, batch_index)
@@ -73,8 +74,11 @@ def embed_images(model, images, face_landmarks: dict | None = None, face_index: 
     """FACELAB_IDENTITY of an IMAGE batch [B,H,W,C] (C = 1, 3 or 4). face_index -1 = every face."""
     if getattr(images, "ndim", 0) != 4:
         raise ValueError(f"FaceLab: expected an IMAGE batch [B,H,W,C], got shape {tuple(getattr(images, 'shape', ()))}")
-    if face_landmarks is not None:
-        _check_landmark_size(face_landmarks, (int(images.shape[1]), int(images.shape[2])))
+    check_model(model)
+    face_index = fl.check_face_index(face_index)
+    if face_landmarks is not None:  # one rule for every node: validated, rescaled from a resized copy, on the image
+        hw = (int(images.shape[1]), int(images.shape[2]))
+        face_landmarks = fl.fit_landmarks_to_image(face_landmarks, hw, int(images.shape[0]), "Identity Embedding")
     frames: list[list[dict]] = []
     for b in comfy_adapter.iterate_with_progress(range(images.shape[0])):
         rgb = to_rgb_uint8(images[b])

@@ -11,12 +11,14 @@ Scores are on the similarity scale (higher = more alike; see similarity.py for d
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
 import torch
 
 from ..base.tensors import as_rgb
+from ..face.face_landmarks import select_indexed
 from .similarity import compare_faces, match_faces, metric, resolve_threshold, similarity_threshold
 
 MODES = ("retouch", "anonymise")
@@ -67,8 +69,8 @@ def select_variant(scores, strengths, mode: str, threshold: float, has_face: boo
     return Selection(best, passed, f"variant {best}: the lowest similarity {scores[best]:.3f}, {verdict} the threshold {threshold:.3f}")
 
 
-def parse_strengths(text: str, count: int) -> list[float] | None:
-    """'0.2, 0.4 0.6' -> [0.2, 0.4, 0.6]; empty -> None. The count must match the variants."""
+def parse_strengths(text: str, count: int | None) -> list[float] | None:
+    """'0.2, 0.4 0.6' -> [0.2, 0.4, 0.6]; empty -> None. The count must match the variants (None: not known yet)."""
     items = [t for t in re.split(r"[,;\s]+", text or "") if t]
     if not items:
         return None
@@ -76,7 +78,9 @@ def parse_strengths(text: str, count: int) -> list[float] | None:
         values = [float(t) for t in items]
     except ValueError:
         raise ValueError(f"FaceLab: strengths must be numbers separated by commas, e.g. '0.2, 0.4, 0.6'; got {text!r}") from None
-    if len(values) != count:
+    if not all(math.isfinite(v) for v in values):
+        raise ValueError(f"FaceLab: strengths must be finite numbers, got {text!r}")
+    if count is not None and len(values) != count:
         raise ValueError(f"FaceLab: {len(values)} strengths given for {count} variants; give one strength per variant")
     return values
 
@@ -100,7 +104,7 @@ def variant_scores(original: dict, variants: dict, face_index: int, mode: str) -
     """
     backend = original["backend"]
     orig_faces = original["frames"][0] if original["frames"] else []
-    guarded = list(range(len(orig_faces))) if face_index < 0 else [face_index] if face_index < len(orig_faces) else []
+    guarded = [k for k, _ in select_indexed(orig_faces, face_index)]
     out = []
     orig_boxes = [f["box"] for f in orig_faces]
     for v, faces in enumerate(variants["frames"]):

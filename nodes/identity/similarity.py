@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..base.numbers import finite
 from ..face.face_landmarks import box_iou
 
 MIN_IOU = 0.3
@@ -47,7 +48,9 @@ def metric(backend: str) -> Metric:
 
 
 def resolve_threshold(backend: str, threshold: float) -> float:
-    """A negative threshold means the backend's documented default."""
+    """A negative threshold means the backend's documented default; NaN would silently invert every decision."""
+    if threshold is not None:
+        threshold = finite(threshold, "the identity threshold")
     return metric(backend).default_threshold if threshold is None or threshold < 0 else float(threshold)
 
 

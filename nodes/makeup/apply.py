@@ -12,7 +12,6 @@ import torch
 
 from .. import comfy_adapter
 from ..face import face_landmarks as fl
-from ..face.image_fit import fit_landmarks_to_image
 from . import describe, reference_check, transfer
 
 log = logging.getLogger("FaceLab")
@@ -34,9 +33,8 @@ def _landmarks_or_detect(images: torch.Tensor, landmarks: dict | None, what: str
         from ..face import detection
 
         return detection.detect(images, order="left_to_right")
-    fl.validate(landmarks)
     try:  # landmarks of a resized copy are scaled to this image; another framing is refused
-        return fit_landmarks_to_image(landmarks, images.shape[1:3])
+        return fl.fit_landmarks_to_image(landmarks, images.shape[1:3], images.shape[0], "Makeup Transfer")
     except ValueError as e:
         raise ValueError(f"{e}; check the {what} landmarks") from None
 
@@ -59,7 +57,7 @@ def transfer_batch(
     """Makeup prior for every selected face of every source image.
 
     source [B, H, W, 3], reference [1 or B, h, w, 3] (float 0..1). face_index -1 = every source face, else
-    that face counted left to right; reference_face_index picks the reference face the same way. A source
+    that face in the landmarks' order; reference_face_index picks the reference face the same way. A source
     image without a usable face or without a usable reference face passes through unchanged (reported).
     """
     if reference.shape[0] not in (1, source.shape[0]):
@@ -68,7 +66,7 @@ def transfer_batch(
             "give one reference (used for every image) or one per source image"
         )
     if reference_face_index < 0:
-        raise ValueError("FaceLab: reference_face_index must be 0 or more (faces of the reference counted left to right)")
+        raise ValueError("FaceLab: reference_face_index must be 0 or more (faces of the reference, in its landmarks' order)")
     src_lm = _landmarks_or_detect(source, source_landmarks, "source")
     ref_lm = _landmarks_or_detect(reference, reference_landmarks, "reference")
 
@@ -80,7 +78,7 @@ def transfer_batch(
         image = source[b]
         mask = torch.zeros(image.shape[:2], dtype=torch.float32, device=image.device)
         rb = _reference_for(reference, b)
-        ref_faces = fl.sort_faces(fl.frame_faces(ref_lm, rb), "left_to_right")
+        ref_faces = fl.frame_faces(ref_lm, rb)
         ref_face = ref_faces[reference_face_index] if reference_face_index < len(ref_faces) else None
         ref_ok, ref_msgs = reference_check.check_face(ref_face, "reference")
         if ref_face is None and ref_faces:
