@@ -20,8 +20,8 @@ Pure torch: the denoiser is any callable denoise(x, sigma) -> denoised (a ComfyU
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 
