@@ -312,7 +312,7 @@ def anonymise_faceid(schemas) -> dict:
     faceid = c.add("IPAAdapterFaceIDBatch", 3, size=(320, 330), title="Identity (IPAdapter FaceID, per face)",
                    model=faceid_loader["MODEL"], ipadapter=faceid_loader["ipadapter"], image=repeated["crops"],
                    weight=1.0, weight_faceidv2=1.0, weight_type="linear", combine_embeds="concat", start_at=0.0,
-                   end_at=1.0, embeds_scaling="V only")
+                   end_at=1.0, embeds_scaling="V only", attn_mask=repeated["crop_masks"])
     c.group("4 · SDXL, prompts, FaceID identity model", model_refs + [faceid_loader, faceid], GROUP_COLORS["sdxl"])
     base = faceid_loader["MODEL"]
     cond, sigmas, invert, inv_refs = _inversion(c, 4, ckpt, base, neg[0], repeated, skip=0.7)
