@@ -151,3 +151,14 @@ def test_interrupt_stops_the_inversion_and_progress_counts_every_step(mods, monk
     with pytest.raises(adapter.ProcessingInterrupted):
         node_sampling.FaceLabDDPMInvert().invert(model, POS, NEG, 1.0, {"samples": latent()}, karras_sigmas(8), 0.0, 0)
     assert model.calls == calls  # stopped before the first model call
+    # the regeneration pass checks too, after every step
+    lat = {"samples": latent()}
+    (inv,) = node_sampling.FaceLabDDPMInvert().invert(model, POS, NEG, 1.0, lat, karras_sigmas(8), 0.0, 0)
+    (sampler,) = node_sampling.FaceLabDDPMInversionSampler().get_sampler(inv)
+    guider = adapter.StandaloneCFGGuider(model)
+    guider.set_conds(POS, NEG)
+    adapter.request_interrupt()
+    calls = model.calls
+    with pytest.raises(adapter.ProcessingInterrupted):
+        guider.sample(torch.zeros_like(lat["samples"]), lat["samples"], sampler, karras_sigmas(8))
+    assert model.calls == calls + 1  # one step, then stopped
