@@ -17,7 +17,9 @@ import re
 IMAGE_TITLE = "Input Image"
 EDIT_TITLE = "Face Edit"
 CONVENTIONS: dict[str, tuple[tuple[str, tuple[tuple[str, ...], ...]], ...]] = {
-    "seed": (("Seed", (("seed",), ("noise_seed",), ("value",))), ("Sampler", (("seed",), ("noise_seed",)))),
+    # The inversion workflows' randomness is the DDPM Invert seed (their Sampler has no seed: DisableNoise)
+    "seed": (("Seed", (("seed",), ("noise_seed",), ("value",))), ("DDPM Invert", (("seed",),)),
+             ("Sampler", (("seed",), ("noise_seed",)))),
     "strength": (("Strength", (("strength",), ("denoise",), ("max_denoise",), ("value",))),
                  (EDIT_TITLE, (("strength",), ("max_denoise",), ("denoise",))),
                  ("Sampler", (("denoise",),))),

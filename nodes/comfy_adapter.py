@@ -181,3 +181,146 @@ def iterate_with_progress(items, total: int | None = None):
         check_interrupt()
         yield item
         bar.update_absolute(i + 1)
+
+
+# --- sampling parts (nodes/sampling/comfy_parts.py) -----------------------------------------------------------------
+# In ComfyUI these hand out core's sampler/guider classes and model wrappers; outside it, small stand-ins with the
+# same calling conventions drive a plain callable model(x, sigma, cond) -> denoised (tests, benches).
+
+
+def comfy_samplers():
+    """comfy.samplers, or None outside ComfyUI."""
+    try:
+        import comfy.samplers  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    return comfy.samplers
+
+
+class StandaloneCFGGuider:
+    """Outside ComfyUI: a GUIDER over a callable model(x, sigma, cond) -> denoised with ComfyUI's CFG rule and its
+    sampler_post_cfg_function hook, and sample() calling the SAMPLER as core guiders do."""
+
+    def __init__(self, model_patcher):
+        self.model_patcher = model_patcher
+        self.inner_model = model_patcher  # where model_sampling is looked up, as on core's guider
+        self.model_options = dict(getattr(model_patcher, "model_options", {}))
+        self.conds: dict = {}
+        self.cfg = 1.0
+
+    def set_conds(self, positive, negative):
+        self.conds = {"positive": positive, "negative": negative}
+
+    def set_cfg(self, cfg):
+        self.cfg = float(cfg)
+
+    def predict_noise(self, x, timestep, model_options={}, seed=None):  # noqa: B006 - ComfyUI's signature
+        cond = self.model_patcher(x, timestep, self.conds.get("positive"))
+        uncond = cond if self.cfg == 1.0 else self.model_patcher(x, timestep, self.conds.get("negative"))
+        result = uncond + (cond - uncond) * self.cfg
+        for fn in model_options.get("sampler_post_cfg_function", []):
+            result = fn({"denoised": result, "cond_denoised": cond, "uncond_denoised": uncond, "sigma": timestep})
+        return result
+
+    def __call__(self, x, timestep, model_options={}, seed=None):  # noqa: B006
+        return self.predict_noise(x, timestep, model_options, seed)
+
+    def sample(self, noise, latent_image, sampler, sigmas, denoise_mask=None, callback=None, disable_pbar=False,
+               seed=None):
+        extra_args = {"model_options": dict(self.model_options), "seed": seed}
+        return sampler.sample(self, sigmas, extra_args, callback, noise, latent_image, denoise_mask, disable_pbar)
+
+
+class StandaloneInpaintDenoiser:
+    """Outside ComfyUI, what core's inpaint wrapper does for sampler functions: outside the denoise mask the model
+    sees the kept latent noised with the run's noise, and its prediction there is replaced by the kept latent."""
+
+    def __init__(self, model_wrap, latent_image, noise):
+        self.model_wrap, self.latent_image, self.noise = model_wrap, latent_image, noise
+
+    def __call__(self, x, sigma, denoise_mask=None, model_options={}, seed=None):  # noqa: B006
+        if denoise_mask is None:
+            return self.model_wrap(x, sigma, model_options=model_options, seed=seed)
+        keep = 1.0 - denoise_mask
+        s = sigma.reshape(-1, *([1] * (x.ndim - 1))) if hasattr(sigma, "reshape") else sigma
+        x = x * denoise_mask + (self.latent_image + self.noise * s) * keep
+        out = self.model_wrap(x, sigma, model_options=model_options, seed=seed)
+        return out * denoise_mask + self.latent_image * keep
+
+
+def sampler_base_class():
+    """Core's SAMPLER base class (so FaceLab samplers are SAMPLER values), or object."""
+    cs = comfy_samplers()
+    return cs.Sampler if cs is not None else object
+
+
+def cfg_guider_class():
+    """Core's CFGGuider (so FaceLab guiders are GUIDER values), or the standalone stand-in."""
+    cs = comfy_samplers()
+    return cs.CFGGuider if cs is not None else StandaloneCFGGuider
+
+
+def inpaint_denoiser(model_wrap, sigmas, latent_image, noise):
+    """The denoiser core samplers get: ComfyUI's inpaint wrapper (noise mask, inpaint models) or the stand-in."""
+    cs = comfy_samplers()
+    if cs is not None and hasattr(cs, "KSamplerX0Inpaint") and hasattr(model_wrap, "inner_model"):
+        wrapped = cs.KSamplerX0Inpaint(model_wrap, sigmas)
+        wrapped.latent_image, wrapped.noise = latent_image, noise
+        return wrapped
+    return StandaloneInpaintDenoiser(model_wrap, latent_image, noise)
+
+
+def model_sampling(model_wrap):
+    """The model's model_sampling (noise_scaling, percent_to_sigma, ...) behind a guider, or None."""
+    return getattr(getattr(model_wrap, "inner_model", None), "model_sampling", None)
+
+
+def model_identity(model_patcher) -> tuple[str, str]:
+    """(key, name): the key is equal for two MODELs with the same weights (clones; attention patches may differ)."""
+    inner = getattr(model_patcher, "model", model_patcher)
+    name = type(inner).__name__
+    uuid_ = getattr(model_patcher, "patches_uuid", "")
+    return f"{name}@{id(inner):x}/{uuid_}", name
+
+
+def same_weights(a, b) -> bool:
+    """Whether two MODELs run the same weights (a clone with only model_options patches, as identity adapters make)."""
+    if a is b:
+        return True
+    if hasattr(a, "clone_has_same_weights"):
+        try:
+            return bool(a.clone_has_same_weights(b))
+        except Exception:  # pragma: no cover - an odd patcher type
+            return False
+    return model_identity(a)[0] == model_identity(b)[0]
+
+
+def clone_model_options(model_options: dict) -> dict:
+    try:
+        import comfy.model_patcher  # type: ignore[import-not-found]
+
+        return comfy.model_patcher.create_model_options_clone(model_options)
+    except ImportError:
+        return {k: (list(v) if isinstance(v, list) else dict(v) if isinstance(v, dict) else v)
+                for k, v in model_options.items()}
+
+
+def positive_prediction(guider, model_patcher, x, timestep, model_options: dict):
+    """The denoised prediction of `model_patcher` (same weights as the guider's model) for the guider's positive
+    conditioning, with that model's patches (e.g. an identity adapter's attention patches)."""
+    cs = comfy_samplers()
+    if cs is None or not hasattr(guider, "inner_model"):
+        return model_patcher(x, timestep, guider.conds.get("positive"))
+    options = clone_model_options(getattr(model_patcher, "model_options", {}))
+    sample_sigmas = model_options.get("transformer_options", {}).get("sample_sigmas")
+    options.setdefault("transformer_options", {})["sample_sigmas"] = sample_sigmas
+    return cs.calc_cond_batch(guider.inner_model, [guider.conds.get("positive")], x, timestep, options)[0]
+
+
+def fix_latent_channels(model_patcher, samples):
+    """An empty latent given the model's channel count, as SamplerCustomAdvanced does (unchanged outside ComfyUI)."""
+    try:
+        import comfy.sample  # type: ignore[import-not-found]
+    except ImportError:
+        return samples
+    return comfy.sample.fix_empty_latent_channels(model_patcher, samples)

@@ -11,6 +11,7 @@ ZONE_SCORES = "FACELAB_ZONE_SCORES"  # per-zone aging/wrinkle scores (JSON-seria
 IDENTITY_MODEL = "FACELAB_IDENTITY_MODEL"  # loaded identity embedder
 IDENTITY = "FACELAB_IDENTITY"  # per-face normalised embeddings
 MAKEUP = "FACELAB_MAKEUP"  # per-region makeup description (JSON-serialisable)
+INVERSION = "FACELAB_INVERSION"  # DDPM inversion: start latent + per-step noise maps (sampling/ddpm_inversion.py)
 ANONYMISE = "FACELAB_ANONYMISE"  # faces to anonymise + face-interior mask settings (anonymise/anonymise_plan.py)
 
 CATEGORY = "FaceLab"

@@ -239,7 +239,8 @@ def for_quick_run(prompt: dict, checkpoint: str = TEST_CHECKPOINT, steps: int = 
         inputs, kind = node["inputs"], node["class_type"]
         if kind == "CheckpointLoaderSimple":
             inputs["ckpt_name"] = checkpoint
-        if (kind in SAMPLER_TYPES or kind == "FaceLabSweepStrengths") and not isinstance(inputs.get("steps"), list):
+        quick_steps = kind in SAMPLER_TYPES or kind in ("FaceLabSweepStrengths", "BasicScheduler")
+        if quick_steps and not isinstance(inputs.get("steps"), list):
             inputs["steps"] = steps
         for (cls, name), value in QUICK_RUN_INPUTS.items():
             if kind == cls and name in inputs and not isinstance(inputs[name], list):

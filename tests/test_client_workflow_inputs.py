@@ -208,7 +208,7 @@ def test_missing_conventional_title_says_what_to_do(wi):
     with pytest.raises(ValueError) as err:
         wi.apply_convention(g, "seed", 1)
     msg = str(err.value)
-    assert "--seed: the workflow has no node titled 'Seed' or 'Sampler'" in msg
+    assert "--seed: the workflow has no node titled 'Seed' or 'DDPM Invert' or 'Sampler'" in msg
     assert "#9 'Save Result' (SaveImage)" in msg and "--set" in msg
 
 
@@ -246,3 +246,10 @@ def test_file_labels_are_safe_names(wi):
     assert "/" not in label and not label.startswith(".") and label == "etc-R-sum-final"
     assert wi.file_label(g, "14") == "14"
     assert wi.file_label(g, "77:3") == "77-3"  # an id absent from the graph (subgraph node)
+
+
+def test_seed_of_an_inversion_workflow_is_the_ddpm_invert_seed(wi):
+    """The inversion workflows sample with DisableNoise (no seed on their Sampler): --seed sets DDPM Invert's."""
+    g = {"5": {"class_type": "FaceLabDDPMInvert", "_meta": {"title": "DDPM Invert"}, "inputs": {"seed": 42, "skip": 0.4}},
+         "6": {"class_type": "SamplerCustomAdvanced", "_meta": {"title": "Sampler"}, "inputs": {"noise": ["7", 0]}}}
+    assert wi.apply_convention(g, "seed", 9) == [("5", "seed")] and g["5"]["inputs"]["seed"] == 9

@@ -86,6 +86,9 @@ def _edit_masks(server, prompt: dict, entry: dict, uploaded_mask: np.ndarray) ->
 @pytest.mark.parametrize("path", API_WORKFLOWS, ids=[p.stem for p in API_WORKFLOWS])
 def test_api_workflow_runs_and_keeps_pixels_outside_the_mask(comfyui, test_checkpoint, path):
     prompt = for_quick_run(json.loads(path.read_text()), checkpoint=test_checkpoint, steps=1)
+    missing = sorted({n["class_type"] for n in prompt.values()} - set(comfyui.object_info()))
+    if missing:  # e.g. facelab_anonymise_faceid needs ComfyUI_IPAdapter_plus and its weights (validated statically)
+        pytest.skip(f"{path.name} needs nodes of another pack this ComfyUI does not have: {missing}")
     results = titled(prompt, RESULT_TITLE, ("SaveImage",))
     assert results, f'{path.name}: no SaveImage titled "{RESULT_TITLE}" to check'
     portrait, mask = _portrait(), _hand_drawn_mask()

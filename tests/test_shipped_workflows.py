@@ -127,11 +127,15 @@ def test_conventions_scripts_and_tests_rely_on(name):
     assert (producer["type"], source_slot(wf, source["id"], "mask")) in (("FaceLabStitch", 1),
                                                                           ("FaceLabAnonymiseSelect", 1))
     assert producer["id"] in ancestors(wf, result["id"]), "Save Result must come from the node giving the mask"
-    samplers = [n for n in wf["nodes"] if n["type"] == "KSampler"]
+    samplers = [n for n in wf["nodes"] if n["type"] in ("KSampler", "SamplerCustomAdvanced")]
     assert samplers and all(s.get("title") == "Sampler" for s in samplers)
     for s in samplers:
         inputs = links_into(wf, s["id"])
-        assert inputs["model"]["type"] == "DifferentialDiffusion"
+        # KSampler takes the model; SamplerCustomAdvanced's guider does (possibly through an identity adapter)
+        model = inputs["model"] if s["type"] == "KSampler" else links_into(wf, inputs["guider"]["id"])["model"]
+        assert model["type"] == "DifferentialDiffusion" or any(
+            wf_node["type"] == "DifferentialDiffusion" for wf_node in wf["nodes"]
+            if wf_node["id"] in ancestors(wf, model["id"]))
         assert inputs["latent_image"]["type"] == "InpaintModelConditioning"
     notes = [n for n in wf["nodes"] if n["type"] in NOTE_TYPES]
     assert any(bw.CHECKPOINT in n["widgets_values"][0] and "**Knobs that matter**" in n["widgets_values"][0]
@@ -272,12 +276,21 @@ def test_expression_fix_samples_nothing_when_the_eyes_are_open(pack):
     assert torch.equal(result, image[0]) and not saved(run, bw.EDIT_MASK_TITLE)[0].any()
 
 
-def test_anonymise_handles_every_face_of_a_group_photo(pack):
+@pytest.mark.parametrize("name", ["facelab_anonymise", "facelab_anonymise_faceid"])
+def test_anonymise_handles_every_face_of_a_group_photo(pack, name):
     image = photo("t1.jpg", (886, 1280))
     overrides = {**QUICK, "FaceLabRepeatForCandidates": {"candidates": 2}}
-    run = dry_run(pack, "facelab_anonymise", image, overrides)
-    (call,) = run.calls["KSampler"]
-    assert call["batch"] == 6 * 2  # six faces (small_faces mode), two candidates each, one sampling run
+    run = dry_run(pack, name, image, overrides)
+    (inverted,) = run.calls["FaceLabDDPMInvert"]
+    (call,) = run.calls["SamplerCustomAdvanced"]
+    # six faces (small_faces mode), two candidates each: one inversion and one regeneration run of 12 crops
+    assert inverted["batch"] == call["batch"] == 6 * 2
+    # the regeneration samples from that inversion, with no fresh noise
+    assert call["sampler"]["inversion"]["latent"]["samples"].shape[0] == 12 and call["noise"] == "no noise"
+    if name.endswith("faceid"):  # the identity branch carries each crop's own FaceID embedding, same LoRA weights
+        assert call["guider"]["identity_model"][0] == "faceid" and call["guider"]["identity_model"][2] == 12
+        assert call["guider"]["model"] == call["guider"]["identity_model"][1] == inverted["model"]
+        assert call["guider"]["identity_scale"] < 0
     report = json.loads(run.outputs[run.titled("Anonymisation Report")[0]][0][0])
     assert len(report["faces"]) == 6
     # The stand-in sampler paints noise, so no candidate is a face: every face is reported and pixelated.

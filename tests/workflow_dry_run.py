@@ -27,6 +27,8 @@ def _is_link(value) -> bool:
 
 
 CORE_OUTPUT_NODES = ("SaveImage", "PreviewImage", "PreviewAny")
+# FaceLab nodes that need a real MODEL: stood in here (tests/test_sampling_*.py test them with real models).
+MODEL_STAND_INS = ("FaceLabDDPMInvert", "FaceLabDDPMInversionSampler", "FaceLabIdentityGuider")
 
 
 class FakeClip:
@@ -78,6 +80,42 @@ class CoreStandIns:
         noise = torch.rand(samples.shape, generator=self.generator)
         inside = (latent_image["noise_mask"] > 0)[..., None].expand_as(samples)
         return ({"samples": torch.where(inside, noise, samples)},)
+
+    def BasicScheduler(self, model, scheduler, steps, denoise):
+        return (torch.linspace(14.6, 0.0, steps + 1),)
+
+    def DisableNoise(self):
+        return ("no noise",)
+
+    def CFGGuider(self, model, positive, negative, cfg):
+        return ({"model": model, "positive": positive, "cfg": cfg},)
+
+    def FaceLabIdentityGuider(self, model, positive, negative, cfg, identity_scale, start_percent, end_percent,
+                              identity_model=None):
+        return ({"model": model, "positive": positive, "cfg": cfg, "identity_model": identity_model,
+                 "identity_scale": identity_scale}, "note")
+
+    def FaceLabDDPMInvert(self, model, positive, negative, cfg, latent, sigmas, skip, seed):
+        self.calls["FaceLabDDPMInvert"].append({"batch": latent["samples"].shape[0], "model": model, "skip": skip})
+        return ({"latent": latent, "model": model},)
+
+    def FaceLabDDPMInversionSampler(self, inversion):
+        return ({"inversion": inversion},)
+
+    def SamplerCustomAdvanced(self, noise, guider, sampler, sigmas, latent_image):
+        self.calls["SamplerCustomAdvanced"].append({"batch": latent_image["samples"].shape[0], "guider": guider,
+                                                    "sampler": sampler, "noise": noise})
+        samples = latent_image["samples"]
+        painted = torch.rand(samples.shape, generator=self.generator)
+        inside = (latent_image["noise_mask"] > 0)[..., None].expand_as(samples)
+        out = {"samples": torch.where(inside, painted, samples)}
+        return out, out
+
+    def IPAdapterUnifiedLoaderFaceID(self, model, preset, lora_strength, provider):
+        return ("faceid lora", model), "ipadapter"
+
+    def IPAAdapterFaceIDBatch(self, model, ipadapter, image, **settings):
+        return ("faceid", model, image.shape[0]), image
 
     def VAEDecode(self, samples, vae):
         x = samples["samples"]
@@ -181,7 +219,7 @@ class DryRun:
             self.outputs[node_id] = [rebatch_images(**inputs)]
             self.runs[node_id] = 1
             return
-        cls = self.node_classes.get(class_type)
+        cls = None if class_type in MODEL_STAND_INS else self.node_classes.get(class_type)
         if cls is not None:
             obj = cls()
             func, input_is_list = getattr(obj, cls.FUNCTION), getattr(cls, "INPUT_IS_LIST", False)

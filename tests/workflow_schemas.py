@@ -4,6 +4,7 @@ from tests/data/core_object_info.json, FaceLab nodes from the pack). Import them
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,4 +21,8 @@ def wc(pack):
 
 @pytest.fixture(scope="session")
 def schemas(wc, pack):
-    return wc.build_schemas(CORE_OBJECT_INFO, pack.NODE_CLASS_MAPPINGS, pack.NODE_DISPLAY_NAME_MAPPINGS)
+    # core + other packs' recorded /object_info (tests/data/peer_object_info, e.g. IPAdapter FaceID nodes)
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+    from export_api_workflows import core_and_peer_schemas
+
+    return wc.build_schemas(core_and_peer_schemas(), pack.NODE_CLASS_MAPPINGS, pack.NODE_DISPLAY_NAME_MAPPINGS)

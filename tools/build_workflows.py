@@ -227,31 +227,107 @@ def expression_fix(schemas) -> dict:
     return c.workflow("facelab_expression_fix")
 
 
-def anonymise(schemas) -> dict:
-    c = Canvas(schemas)
-    c.note(notes.NOTES["facelab_anonymise"])
+def _anonymise_front(c: Canvas, candidates: int):
+    """Photo, faces, plan, crops repeated for candidates; returns (image, plan, crop, candidates)."""
     image, faces = photo_and_face(c, mode="small_faces", max_faces=16)
     plan = c.add("FaceLabAnonymiseFaces", 1, image=image["IMAGE"], face_landmarks=faces["face_landmarks"])
     report = c.add("PreviewAny", 1, size=(320, 200), title="Faces Report", source=plan["report"])
     c.group("2 · Every face to anonymise", [plan, report], GROUP_COLORS["zones"])
     crop, crop_refs = face_crop(c, 2, image, plan["mask"], faces, align_eyes=True)
-    candidates = c.add("FaceLabRepeatForCandidates", 2, crops=crop["crops"], crop_masks=crop["crop_masks"],
-                       candidates=4)
-    c.group("3 · Crop every face, N candidates each", crop_refs + [candidates], GROUP_COLORS["crop"])
+    repeated = c.add("FaceLabRepeatForCandidates", 2, crops=crop["crops"], crop_masks=crop["crop_masks"],
+                     candidates=candidates)
+    c.group("3 · Crop every face, N candidates each", crop_refs + [repeated], GROUP_COLORS["crop"])
+    return image, plan, crop, repeated
+
+
+def _inversion(c: Canvas, col: int, ckpt, model, negative, repeated, skip: float, steps: int = 50):
+    """Source prompt -> InpaintModelConditioning -> scheduler -> DDPM Invert; returns (cond, sigmas, invert, refs).
+    The face crops are inverted under a neutral source prompt; the regeneration changes the prompt (and identity)."""
+    source = c.add("CLIPTextEncode", col, size=(320, 130), title="Source Prompt (inversion)", clip=ckpt["CLIP"],
+                   text="photo of a person's face")
+    cond = c.add("InpaintModelConditioning", col, positive=source[0], negative=negative, vae=ckpt["VAE"],
+                 pixels=repeated["crops"], mask=repeated["crop_masks"], noise_mask=True)
+    sigmas = c.add("BasicScheduler", col, model=model, scheduler="karras", steps=steps, denoise=1.0)
+    invert = c.add("FaceLabDDPMInvert", col, title="DDPM Invert", model=model, positive=cond["positive"],
+                   negative=cond["negative"], cfg=1.0, latent=cond["latent"], sigmas=sigmas[0], skip=skip, seed=42)
+    return cond, sigmas, invert, [source, cond, sigmas, invert]
+
+
+def _regeneration(c: Canvas, col: int, ckpt, positive, negative, repeated, cond, sigmas, invert, guider_node):
+    """Edit conditioning, DisableNoise + DDPM Inversion Sampler + SamplerCustomAdvanced ("Sampler") + VAEDecode."""
+    edit = c.add("InpaintModelConditioning", col, title="Inpaint Conditioning (new face)", positive=positive,
+                 negative=negative, vae=ckpt["VAE"], pixels=repeated["crops"],
+                 mask=repeated["crop_masks"], noise_mask=True)
+    guider = guider_node(edit)
+    noise = c.add("DisableNoise", col)
+    sampler = c.add("FaceLabDDPMInversionSampler", col, inversion=invert["inversion"])
+    run = c.add("SamplerCustomAdvanced", col, size=(320, 160), title="Sampler", noise=noise[0], guider=guider[0],
+                sampler=sampler[0], sigmas=sigmas[0], latent_image=cond["latent"])
+    decoded = c.add("VAEDecode", col, samples=run[0], vae=ckpt["VAE"])
+    return decoded, [edit, guider, noise, sampler, run, decoded]
+
+
+def _anonymise_back(c: Canvas, col: int, image, plan, crop, decoded, prefix: str):
+    loader = c.add("FaceLabIdentityModelLoader", col, backend="dlib")
+    select = c.add("FaceLabAnonymiseSelect", col, size=(320, 330), original=image["IMAGE"], candidates=decoded[0],
+                   anonymise_plan=plan["anonymise_plan"], identity_model=loader[0], stitch=crop["stitch"])
+    shown = c.add("PreviewAny", col, size=(320, 260), title="Anonymisation Report", source=select["report"])
+    c.group("6 · Measure, pick, stitch", [loader, select, shown], GROUP_COLORS["check"])
+    out_refs = save_result(c, col + 1, select["image"], select["changed_mask"], prefix)
+    c.group("7 · Save", out_refs, GROUP_COLORS["output"])
+
+
+def anonymise(schemas) -> dict:
+    c = Canvas(schemas)
+    c.note(notes.NOTES["facelab_anonymise"])
+    image, plan, crop, repeated = _anonymise_front(c, candidates=2)
     ckpt, model, pos, neg, model_refs = sdxl_models(c, 3, positive=plan["positive_prompt"],
                                                     negative=plan["negative_prompt"],
                                                     titles=("New Face Prompt", "New Face Negative Prompt"))
-    decoded, inpaint_refs = inpaint(c, 4, ckpt, model[0], pos[0], neg[0], candidates["crops"],
-                                    candidates["crop_masks"], 0.9, steps=30, cfg=6.0)
-    c.group("4 · SDXL: new faces", model_refs + inpaint_refs, GROUP_COLORS["sdxl"])
-    loader = c.add("FaceLabIdentityModelLoader", 5, backend="dlib")
-    select = c.add("FaceLabAnonymiseSelect", 5, size=(320, 330), original=image["IMAGE"], candidates=decoded[0],
-                   anonymise_plan=plan["anonymise_plan"], identity_model=loader[0], stitch=crop["stitch"])
-    shown = c.add("PreviewAny", 5, size=(320, 260), title="Anonymisation Report", source=select["report"])
-    c.group("5 · Measure, pick, stitch", [loader, select, shown], GROUP_COLORS["check"])
-    out_refs = save_result(c, 6, select["image"], select["changed_mask"], "anonymise")
-    c.group("6 · Save", out_refs, GROUP_COLORS["output"])
+    c.group("4 · SDXL and the new face's prompt", model_refs, GROUP_COLORS["sdxl"])
+    cond, sigmas, invert, inv_refs = _inversion(c, 4, ckpt, model[0], neg[0], repeated, skip=0.4)
+
+    def cfg_guider(edit):
+        return c.add("CFGGuider", 5, model=model[0], positive=edit["positive"], negative=edit["negative"], cfg=6.0)
+
+    decoded, regen_refs = _regeneration(c, 5, ckpt, pos[0], neg[0], repeated, cond, sigmas, invert, cfg_guider)
+    c.group("5 · Invert each face crop (keeps pose, expression, light)", inv_refs, GROUP_COLORS["sdxl"])
+    c.align(4, 5)
+    c.group("5b · Regenerate with the new face's prompt", regen_refs, GROUP_COLORS["sdxl"])
+    _anonymise_back(c, 6, image, plan, crop, decoded, "anonymise")
     return c.workflow("facelab_anonymise")
+
+
+def anonymise_faceid(schemas) -> dict:
+    c = Canvas(schemas)
+    c.note(notes.NOTES["facelab_anonymise_faceid"], size=(440, 1100))
+    image, plan, crop, repeated = _anonymise_front(c, candidates=2)
+    ckpt, model, pos, neg, model_refs = sdxl_models(c, 3, positive=plan["positive_prompt"],
+                                                    negative=plan["negative_prompt"],
+                                                    titles=("New Face Prompt", "New Face Negative Prompt"))
+    # The FaceID LoRA patches the weights: apply it before the split so base and identity run the same weights;
+    # only the identity branch gets the FaceID attention patches (the face's own embedding, one per crop).
+    faceid_loader = c.add("IPAdapterUnifiedLoaderFaceID", 3, model=model[0], preset="FACEID PLUS V2",
+                          lora_strength=0.6, provider="CPU")
+    faceid = c.add("IPAAdapterFaceIDBatch", 3, size=(320, 330), title="Identity (IPAdapter FaceID, per face)",
+                   model=faceid_loader["MODEL"], ipadapter=faceid_loader["ipadapter"], image=repeated["crops"],
+                   weight=1.0, weight_faceidv2=1.0, weight_type="linear", combine_embeds="concat", start_at=0.0,
+                   end_at=1.0, embeds_scaling="V only", attn_mask=repeated["crop_masks"])
+    c.group("4 · SDXL, prompts, FaceID identity model", model_refs + [faceid_loader, faceid], GROUP_COLORS["sdxl"])
+    base = faceid_loader["MODEL"]
+    cond, sigmas, invert, inv_refs = _inversion(c, 4, ckpt, base, neg[0], repeated, skip=0.7)
+
+    def identity_guider(edit):
+        return c.add("FaceLabIdentityGuider", 5, size=(320, 300), title="Identity Guider", model=base,
+                     positive=edit["positive"], negative=edit["negative"], cfg=6.0, identity_scale=-10.0,
+                     start_percent=0.0, end_percent=1.0, identity_model=faceid["MODEL"])
+
+    decoded, regen_refs = _regeneration(c, 5, ckpt, pos[0], neg[0], repeated, cond, sigmas, invert, identity_guider)
+    c.group("5 · Invert each face crop (keeps pose, expression, light)", inv_refs, GROUP_COLORS["sdxl"])
+    c.align(4, 5)
+    c.group("5b · Regenerate pushed AWAY from the face's identity", regen_refs, GROUP_COLORS["sdxl"])
+    _anonymise_back(c, 6, image, plan, crop, decoded, "anonymise_faceid")
+    return c.workflow("facelab_anonymise_faceid")
 
 
 BUILDERS = {
@@ -263,6 +339,7 @@ BUILDERS = {
     "facelab_makeup_transfer": makeup_transfer,
     "facelab_expression_fix": expression_fix,
     "facelab_anonymise": anonymise,
+    "facelab_anonymise_faceid": anonymise_faceid,
 }
 
 

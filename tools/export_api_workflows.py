@@ -17,6 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 CORE_SCHEMAS = ROOT / "tests" / "data" / "core_object_info.json"
+PEER_SCHEMAS = ROOT / "tests" / "data" / "peer_object_info"
 
 
 def load_schemas():
@@ -25,7 +26,18 @@ def load_schemas():
     pack = facelab.load_pack()
     from comfyui_facelab.workflow_check import build_schemas
 
-    return build_schemas(CORE_SCHEMAS, pack.NODE_CLASS_MAPPINGS, pack.NODE_DISPLAY_NAME_MAPPINGS)
+    return build_schemas(core_and_peer_schemas(), pack.NODE_CLASS_MAPPINGS, pack.NODE_DISPLAY_NAME_MAPPINGS)
+
+
+def core_and_peer_schemas() -> dict:
+    """Core's schemas plus the recorded real /object_info of other packs that shipped workflows wire
+    (tests/data/peer_object_info/*.json, made by tools/record_peer_object_info.py)."""
+    from comfyui_facelab.workflow_check.schema import load_object_info
+
+    schemas = load_object_info(CORE_SCHEMAS)
+    for path in sorted(PEER_SCHEMAS.glob("*.json")):
+        schemas.update(load_object_info(path, source=path.stem))
+    return schemas
 
 
 def api_text(prompt: dict) -> str:

@@ -266,7 +266,7 @@ def expression_fix(s: Sample) -> Image.Image:
     return side_by_side(left, caption(right, "fix = smile: mouth repainted" if smile[1] else "smiles already", size=16))
 
 
-def anonymise(s: Sample) -> Image.Image:
+def anonymise(s: Sample, label: str = "repainted: new identity") -> Image.Image:
     """The face interior Anonymise Faces repaints, and the fail-safe pixelation of a face that stays recognisable."""
     import comfyui_facelab
     from comfyui_facelab.nodes.anonymise import privacy_blur
@@ -276,8 +276,13 @@ def anonymise(s: Sample) -> Image.Image:
     blurred = s.image[0].clone()
     privacy_blur.obscure_box(blurred, privacy_blur.face_box(s.face["bbox_xyxy"], s.rgb.shape[:2]))
     box = s.view()
-    left = caption(panel(overlay(s.rgb, mask, (160, 90, 255)), box), "repainted: new identity", size=17)
+    left = caption(panel(overlay(s.rgb, mask, (160, 90, 255)), box), label, size=17)
     return side_by_side(left, caption(panel(_uint8(blurred), box), "fail-safe if still recognised", size=16))
+
+
+def anonymise_faceid(s: Sample) -> Image.Image:
+    """As anonymise: the repainted interior is pushed away from the face's own FaceID identity."""
+    return anonymise(s, "away from this identity")
 
 
 # A workflow's renderer is the function named like its builder in build_workflows.py (none: a KeyError here).

@@ -165,22 +165,60 @@ stitches them back. When nothing needs fixing, **nothing is sampled** and the ph
 {EXACT_NOTE} When nothing needed fixing, *Edit Mask* is black.
 """,
     "facelab_anonymise": f"""
-## Anonymise every face
+## Anonymise every face (inversion keeps pose, expression, light)
 
-Every face of the photo (group photos too) is repainted as a different person, keeping pose, expression, hair, ears
-and background. Several candidates are rendered per face; a face recognition model keeps the **least recognisable
-one that is still a face**, and measures the result again. A face that cannot be anonymised is pixelated and
-reported (privacy fail-safe), never skipped silently.
+Every face of the photo (group photos too) is repainted as a different person. Each face crop is first **inverted**
+(edit-friendly DDPM inversion, as in LEDITS++): its noise maps are solved so that sampling would give the face back;
+regenerating from them with the **new face's prompt** changes the face while the maps keep pose, expression, gaze and
+light. A face recognition model keeps the **least recognisable candidate that is still a face**, and measures the
+result again. A face that cannot be anonymised is pixelated and reported (privacy fail-safe), never skipped.
 
 **Knobs that matter**
 - **Face Landmarks → mode** = `small_faces` (and max_faces 16): finds faces down to ~60 px, so no face is missed.
-- **Repeat For Candidates → candidates** (4): more candidates, better odds, longer sampling.
-- **Sampler → denoise** (0.9): a new identity needs new content (0.85–1.0). Steps 30, cfg 6.
-- **Anonymise Faces → attributes**: words for the new faces, e.g. `an older man` (empty = any).
+- **DDPM Invert → skip** (0.4): the part of the 50 steps kept from the photo. Higher keeps more of the original
+  (pose, but also identity); lower lets the prompt change more. **seed**: other seeds, other candidates.
+- **Repeat For Candidates → candidates** (2): each candidate gets its own inversion noise, so a different new face.
+- **CFGGuider → cfg** (6): strength of the new face's prompt. **Anonymise Faces → attributes**: e.g. `an older man`.
+- *Source Prompt (inversion)* describes the photo's face neutrally; the regeneration uses *New Face Prompt*.
 - **Identity Model Loader**: `dlib` works offline (CC0); `arcface` (antelopev2 in
   `ComfyUI/models/insightface/models/`) is more accurate, non-commercial licence.
 - **Pick Most Anonymous Candidate → blur_failed** (on): pixelate a face no candidate anonymised.
-- *Anonymisation Report* lists every face: similarity before and after, chosen candidate, passed or FAILED.
+- For identity guidance (push the new face away from the person), use *facelab_anonymise_faceid*.
+
+**Cost:** 50 steps with skip 0.4 = 30 model calls to invert (cfg 1) + 60 to regenerate (cfg 6) per candidate
+(docs/sampling.md). Quality with real SDXL weights is not measured in this pack (docs/anonymise.md).
+
+{MODEL_NOTE}
+
+**Exactness:** only the face crops go through SDXL; *Edit Mask* saves every pixel that may differ from the photo
+(stitched faces and pixelated boxes), black elsewhere.
+""",
+    "facelab_anonymise_faceid": f"""
+## Anonymise with negative identity guidance (IP-Adapter FaceID)
+
+The recipe of reverse personalisation: each face crop is **inverted** (edit-friendly DDPM inversion) and regenerated
+with the **Identity Guider**: CFG for the new face's prompt plus `identity_scale` x (FaceID model - base model), where
+the FaceID model carries **that face's own embedding** (IPAdapter FaceID Batch: one embedding per crop). A negative
+scale pushes the new face away from the person; the inversion keeps pose, expression, gaze and light.
+
+**Needs cubiq's ComfyUI_IPAdapter_plus** (custom node pack) and, for the preset `FACEID PLUS V2` on SDXL:
+- `ComfyUI/models/ipadapter/ip-adapter-faceid-plusv2_sdxl.bin`
+- `ComfyUI/models/loras/ip-adapter-faceid-plusv2_sdxl_lora.safetensors`
+- `ComfyUI/models/clip_vision/CLIP-ViT-H-14-laion2B-s32B-b79K.safetensors`
+- InsightFace `buffalo_l` in `ComfyUI/models/insightface/models/buffalo_l/` and the `insightface` Python package.
+This workflow was validated against that pack's real /object_info (loaded in ComfyUI); it was **not executed** here
+(no weights available).
+
+**Knobs that matter**
+- **Identity Guider → identity_scale** (-10, the recipe's value): more negative = further from the person;
+  `start_percent`/`end_percent`: where in the schedule it acts. 0 = plain CFG (what *facelab_anonymise* does).
+- **DDPM Invert → skip** (0.7, the recipe's value): part of the 50 steps kept from the photo.
+- **IPAdapter Unified Loader FaceID → lora_strength** (0.6): the FaceID LoRA goes on the model BEFORE the split, so
+  the base and the identity branch run the same weights (the Identity Guider checks this); only the identity branch
+  gets the FaceID attention patches.
+- Candidates, identity check, fail-safe pixelation and report as in *facelab_anonymise*.
+
+**Cost:** per candidate and step 3 model calls while identity guidance is active (cond, uncond, identity).
 
 {MODEL_NOTE}
 
