@@ -61,7 +61,7 @@ def test_conditioning_matches_core_set_mask_and_combine(pack, tmp_path):
     clip = FakeClip()
     node = pack.NODE_CLASS_MAPPINGS["FaceLabAgingConditioning"]()
     scores = {"forehead": -0.6, "crows_feet": 0.4, "nasolabial_left": 0.3}
-    pos, neg, mask, report = node.build(clip, photo_tensor("grace_hopper.jpg"), landmarks_for("grace_hopper.jpg"), scores,
+    pos, neg, mask, report, *_ = node.build(clip, photo_tensor("grace_hopper.jpg"), landmarks_for("grace_hopper.jpg"), scores,
                                         "portrait photo", "blurry", 0, 10.0, 0.32, 0.8)
     entries = json.loads(report)["entries"]
     assert len(entries) == 3
