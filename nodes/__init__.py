@@ -20,6 +20,7 @@ NODE_MODULES = (
     "node_makeup",
     "node_expression",
     "node_anonymise",
+    "node_retouch",
 )
 
 NODE_CLASS_MAPPINGS: dict = {}
