@@ -72,6 +72,9 @@ def smooth_face(image: np.ndarray, landmarks_xy, strengths: dict[str, float]) ->
                                                      f"{MIN_IOD:.0f}): left unchanged rather than smeared"}
     if not active:
         return out, mask, {"declined": False, "note": "no zone to smooth", "zones": {}}
+    x0, y0, x1, y1 = wrinkle_score.face_roi(lm, (h, w))
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return out, mask, {"declined": False, "note": "the face lies outside the image", "skipped": sorted(active)}
     geo = wrinkle_score.face_geometry(lm, (h, w), tuple(active))
     (x0, y0, x1, y1), out_hw, ref = geo["roi"], geo["out_hw"], wrinkle_score.REFERENCE_IOD
     skipped = [z for z, m in geo["masks"].items() if not m.any()]
