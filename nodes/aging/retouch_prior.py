@@ -38,7 +38,7 @@ HF_SIGMA_IOD = 0.01  # texture_energy: the pore-scale band measured
 def _gauss(arr: np.ndarray, sigma: float) -> np.ndarray:
     from scipy.ndimage import gaussian_filter
 
-    return gaussian_filter(arr, sigma, mode="nearest") if sigma > 0 else arr
+    return gaussian_filter(arr, sigma, mode="nearest", truncate=3.0) if sigma > 0 else arr
 
 
 def _resize(arr: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
@@ -90,7 +90,7 @@ def smooth_face(image: np.ndarray, landmarks_xy, strengths: dict[str, float]) ->
     rgb = _resize(region, out_hw)  # the ROI at the reference scale, resampled once for the valley map and the fill
     # the score's own valley map, of the resampled ROI (a geometry whose ROI is that whole array, at the same size)
     ridge = wrinkle_score.face_ridge_map(rgb, lm, geometry={**geo, "roi": (0, 0, out_hw[1], out_hw[0])})
-    low = np.stack([_gauss(rgb[..., c], LOW_SIGMA_IOD * ref) for c in range(3)], axis=-1)
+    low = np.stack([_gauss(np.ascontiguousarray(rgb[..., c]), LOW_SIGMA_IOD * ref) for c in range(3)], axis=-1)
     valley = np.clip(ridge["response"] / VALLEY_SATURATION, 0.0, 1.0)
     valley = np.clip(_gauss(valley, VALLEY_GROW_IOD * ref) * 2.0, 0.0, 1.0)
     weight = 1.0 - valley
