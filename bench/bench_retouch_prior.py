@@ -35,8 +35,9 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args()
 
-    import facelab
     from conftest import landmarks_for
+
+    import facelab
 
     pack = facelab.load_pack()
     from comfyui_facelab.nodes.aging import retouch_prior, wrinkle_score

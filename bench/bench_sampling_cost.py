@@ -33,6 +33,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_common  # noqa: E402,F401  (import paths + offline test-asset models)
+from comfy_side import PRELUDE  # noqa: E402
 
 PHOTO = "grace_hopper.jpg"
 SAMPLER = dict(cfg=5.0, sampler_name="dpmpp_2m", scheduler="karras", steps=24, seed=42)  # tools/workflow_canvas.py
@@ -49,8 +50,9 @@ class StandInClip:
 
 
 def build_cases() -> dict:
-    import facelab
     from conftest import landmarks_for, photo_tensor
+
+    import facelab
 
     pack = facelab.load_pack()
     from comfyui_facelab.nodes.aging import regional_conditioning as rc
@@ -93,29 +95,15 @@ def build_cases() -> dict:
     return cases
 
 
-STAGE2 = r"""
-import importlib.util, json, sys
-comfy_dir, root, data = sys.argv[1], sys.argv[2], sys.argv[3]
-sys.argv = [sys.argv[0], "--cpu"]
-sys.path.insert(0, comfy_dir)
-import comfy.options
-comfy.options.enable_args_parsing()
+STAGE2 = PRELUDE + r"""
+import json
 import logging
 logging.disable(logging.WARNING)
 import torch
 import comfy.model_base, comfy.model_patcher, comfy.supported_models
 import nodes
 from comfy_extras.nodes_differential_diffusion import DifferentialDiffusion
-
-def load(name, path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-adapter = load("fl_adapter", root + "/nodes/comfy_adapter.py")
-plan_mod = load("fl_denoise_mask", root + "/nodes/aging/denoise_mask.py")
+data = script_args[0]
 
 class TinyUNet(torch.nn.Module):  # stands in for SDXL's UNet: the sampler only needs an eps of the input's shape
     dtype = torch.float32

@@ -15,29 +15,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from comfy_side import PRELUDE
 
 ROOT = Path(__file__).resolve().parent.parent
 
-SCRIPT = r"""
-import importlib.util, sys
-comfy_dir, root = sys.argv[1], sys.argv[2]
-sys.argv = [sys.argv[0], "--cpu"]
-sys.path.insert(0, comfy_dir)
-import comfy.options
-comfy.options.enable_args_parsing()
+SCRIPT = PRELUDE + r"""
 import torch
 import comfy.samplers
 from comfy_extras.nodes_differential_diffusion import DifferentialDiffusion
-
-def load(name, path):  # the pack's adapter and plan modules have no relative imports: load them by path
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-adapter = load("fl_adapter", root + "/nodes/comfy_adapter.py")
-plan_mod = load("fl_denoise_mask", root + "/nodes/aging/denoise_mask.py")
 
 class Patcher:  # what KSampler asks of a model to build its sigmas
     def __init__(self, sampling):

@@ -41,6 +41,18 @@ __all__ = ["BUILDERS", "CHECKPOINT", "EDIT_MASK_TITLE", "EXAMPLE_IMAGE", "INPUT_
 
 # --- the workflows --------------------------------------------------------------------------------------------------
 
+def _zone_edit(c: Canvas, col: int, prior, crop_faces, scores, max_denoise: float):
+    """SDXL models, Aging Zone Conditioning ("Face Edit") on the prior's output, and its short sampling run in the
+    next column; returns (edit node, decoded, refs)."""
+    ckpt, model, _, _, model_refs = sdxl_models(c, col, prompts=False)
+    edit = c.add("FaceLabAgingConditioning", col, size=(320, 520), title="Face Edit", clip=ckpt["CLIP"],
+                 image=prior["image"], face_landmarks=crop_faces["face_landmarks"], zone_scores=scores["zone_scores"],
+                 positive="photo of a person, natural skin texture, detailed skin pores, same person",
+                 face_index=0, max_denoise=max_denoise, steps=SAMPLER["steps"], scheduler=SAMPLER["scheduler"])
+    decoded, inpaint_refs = _zone_edit_sampling(c, col + 1, ckpt, model[0], edit, prior["image"])
+    return edit, decoded, model_refs + [edit] + inpaint_refs
+
+
 def _zone_edit_sampling(c: Canvas, col: int, ckpt, model, edit, pixels):
     """Aging Zone Conditioning -> SDXL, the short run: InpaintModelConditioning sees the per-pixel denoise mask
     (noise_mask off), Set Latent Noise Mask takes the mask rescaled for the short run, and the KSampler runs only the
@@ -93,13 +105,8 @@ def wrinkle_reduction(schemas) -> dict:
                         source=prior_change["report_json"])
     c.group("3 · Crop each face, remove the lines (prior)", crop_refs + [crop_faces, prior, prior_change, prior_shown],
             GROUP_COLORS["crop"])
-    ckpt, model, _, _, model_refs = sdxl_models(c, 3, prompts=False)
-    edit = c.add("FaceLabAgingConditioning", 3, size=(320, 520), title="Face Edit", clip=ckpt["CLIP"],
-                 image=prior["image"], face_landmarks=crop_faces["face_landmarks"], zone_scores=scores["zone_scores"],
-                 positive="photo of a person, natural skin texture, detailed skin pores, same person",
-                 face_index=0, max_denoise=0.32, steps=SAMPLER["steps"], scheduler=SAMPLER["scheduler"])
-    decoded, inpaint_refs = _zone_edit_sampling(c, 4, ckpt, model[0], edit, prior["image"])
-    c.group("4 · SDXL refine at low strength, per zone", model_refs + [edit] + inpaint_refs, GROUP_COLORS["sdxl"])
+    edit, decoded, sdxl_refs = _zone_edit(c, 3, prior, crop_faces, scores, max_denoise=0.32)
+    c.group("4 · SDXL refine at low strength, per zone", sdxl_refs, GROUP_COLORS["sdxl"])
     result, out_refs = _stitch_if_needed(c, 5, image, decoded, crop["stitch"], edit["needs_sampling"],
                                          "wrinkle_reduction")
     compare = c.add("FaceLabWrinkleCompare", 5, before=image["IMAGE"], after=result["image"],
@@ -156,15 +163,9 @@ def local_aging(schemas) -> dict:
                   face_landmarks=crop_faces["face_landmarks"], zone_scores=scores["zone_scores"], face_index=0)
     c.group("3 · Per-zone scores, younger zones smoothed (on the crop)", [crop_faces, scores, prior],
             GROUP_COLORS["zones"])
-    ckpt, model, _, _, model_refs = sdxl_models(c, 3, prompts=False)
-    edit = c.add("FaceLabAgingConditioning", 3, size=(320, 520), title="Face Edit", clip=ckpt["CLIP"],
-                 image=prior["image"], face_landmarks=crop_faces["face_landmarks"], zone_scores=scores["zone_scores"],
-                 positive="photo of a person, natural skin texture, detailed skin pores, same person",
-                 face_index=0, max_denoise=0.5, steps=SAMPLER["steps"], scheduler=SAMPLER["scheduler"])
-    decoded, inpaint_refs = _zone_edit_sampling(c, 4, ckpt, model[0], edit, prior["image"])
+    edit, decoded, sdxl_refs = _zone_edit(c, 3, prior, crop_faces, scores, max_denoise=0.5)
     prompts = c.add("PreviewAny", 4, size=(320, 240), title="Zone Prompts", source=edit["prompts_json"])
-    c.group("4 · SDXL: one short pass, per-zone prompt and strength", model_refs + [edit] + inpaint_refs + [prompts],
-            GROUP_COLORS["sdxl"])
+    c.group("4 · SDXL: one short pass, per-zone prompt and strength", sdxl_refs + [prompts], GROUP_COLORS["sdxl"])
     _, out_refs = _stitch_if_needed(c, 5, image, decoded, crop["stitch"], edit["needs_sampling"], "local_aging")
     c.group("5 · Stitch back (only if something changes) and save", out_refs, GROUP_COLORS["output"])
     return c.workflow("facelab_local_aging")

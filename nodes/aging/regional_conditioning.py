@@ -26,11 +26,16 @@ import torch
 from .. import comfy_adapter
 from ..face import face_landmarks as fl
 from ..face import zone_masks
+from ..face.image_fit import fit_landmarks_to_image
 from . import prompts, zone_scores
 from .denoise_mask import (
-    SamplingPlan, check_max_denoise, denoise_mask, rescale_mask, sampling_plan, zone_denoise_strength,
+    SamplingPlan,
+    check_max_denoise,
+    denoise_mask,
+    rescale_mask,
+    sampling_plan,
+    zone_denoise_strength,
 )
-from ..face.image_fit import fit_landmarks_to_image
 
 log = logging.getLogger("FaceLab")
 
