@@ -304,3 +304,19 @@ def test_sampling_plan_runs_only_the_steps_that_change_pixels(node):
     out = node.build(FakeClip(), photo_tensor(PHOTO), landmarks_for(PHOTO), {"forehead": 0.0}, "a", "b", 0, FEATHER,
                      0.5, 1.0)
     assert out[7] is False and out[5] == 1 and float(out[4].max()) == 0.0
+
+
+def test_zones_outside_the_image_are_skipped_with_a_note(node):
+    """The face pushed up so its upper part lies above the image: the forehead covers no pixel and is skipped (said
+    in the report), the chin is still edited; with only the forehead scored nothing needs sampling."""
+    lm = landmarks_for(PHOTO)
+    face = lm["frames"][0][0]
+    xy = np.asarray(face["landmarks_xy"], np.float64)
+    shift = xy[:, 1].mean()  # the face's centre on the top edge: eyes and forehead above the image
+    moved = {**lm, "frames": [[{**face, "landmarks_xy": (xy - [0, shift]).tolist(),
+                                "bbox_xyxy": list(np.asarray(face["bbox_xyxy"], float) - [0, shift, 0, shift])}]]}
+    _, pos, _, mask, report = run(node, {"forehead": -0.6, "chin": -0.5}, landmarks=moved)
+    assert [s["zones"] for s in report["skipped"]] == [["forehead"]] and "outside the image" in report["skipped"][0]["why"]
+    assert len(pos) == 2 and report["regional"][0]["zones"] == ["chin"] and float(mask.max()) > 0
+    out = node.build(FakeClip(), photo_tensor(PHOTO), moved, {"forehead": -0.6}, "a", "b", 0, FEATHER, 0.32, 1.0)
+    assert out[7] is False and "no scored zone covers a pixel" in json.loads(out[3])["note"]
