@@ -38,6 +38,8 @@ class FaceLabSweepSeeds:
 
     @classmethod
     def VALIDATE_INPUTS(cls, seeds=None, **_):
+        if isinstance(seeds, list) and seeds:  # INPUT_IS_LIST: ComfyUI passes the widget value in a list
+            seeds = seeds[0]
         if isinstance(seeds, str):
             try:
                 seed_list.parse_seeds(seeds)

@@ -24,6 +24,7 @@ def test_seed_text_is_checked(node, pack):
 
     assert seed_list.parse_seeds("5, 5, 6") == [5, 6]  # a repeated seed would repeat a column
     assert type(node).VALIDATE_INPUTS(seeds="42, 7") is True
+    assert "whole number" in type(node).VALIDATE_INPUTS(seeds=["42, x"])  # as ComfyUI passes it (INPUT_IS_LIST)
     for bad, why in (("42, x", "whole number"), ("", "at least one"), ("-1", "range"), (str(2**64), "range")):
         assert why in type(node).VALIDATE_INPUTS(seeds=bad)
         with pytest.raises(ValueError, match=why):
