@@ -17,6 +17,8 @@ shipped SAMPLER settings). Cases:
                  img2img pass of that strength on the same 24-step schedule (the tail of steps from that strength
                  on, as diffusers' strength does);
   wrinkle        facelab_wrinkle_reduction: 'soften wrinkles' preset scores, max_denoise 0.32, the node's plan.
+Also a path check: aging7 sampled in full (denoise 1.0, 24 steps, unscaled mask) and short, with Euler and a
+stand-in UNet whose eps depends on its input, same seed: how far the two results lie apart (latent units).
 Prints a JSON line per case, then one line: unet_evals plain=N aging7=N seed000_4pass=N wrinkle=N
 """
 
@@ -150,6 +152,30 @@ for name, case in cases.items():
         steps_run += run["steps"]
     out[name] = {"unet_evals": count["rows"], "unet_calls": count["calls"], "steps_run": steps_run,
                  "entries": [len(r["positive"]) + len(r["negative"]) for r in case["runs"]]}
+# Path check: the aging7 run in full (denoise 1.0, 24 steps, the unscaled mask) against the short run, with Euler
+# and a stand-in UNet whose eps depends on its input (so released pixels really move), same seed.
+class EpsUNet(TinyUNet):
+    def forward(self, x, timesteps=None, context=None, y=None, **kwargs):
+        return 0.5 * torch.tanh(x[:, :4])
+
+model.diffusion_model = EpsUNet()
+run = cases["aging7"]["runs"][0]
+dmask = run["denoise_mask"]
+plan = plan_mod.sampling_plan(float(dmask.max()), ts, t_end)
+h, w = dmask.shape[-2:]
+base = torch.randn(1, 4, h // 8, w // 8, generator=torch.Generator().manual_seed(0))
+finals = []
+for steps, denoise, mask in ((s["steps"], 1.0, dmask), (plan.steps, plan.denoise, plan_mod.rescale_mask(dmask, plan))):
+    latent = {"samples": base.clone(), "noise_mask": mask}
+    finals.append(nodes.common_ksampler(patcher, s["seed"], steps, s["cfg"], "euler", s["scheduler"],
+                                        run["positive"], run["negative"], latent, denoise=denoise)[0]["samples"])
+moved = (finals[0] - base).abs()
+out["_path_check"] = {"sampler": "euler", "full_steps": s["steps"], "short_steps": plan.steps,
+                      "max_change_full": round(float(moved.max()), 4),
+                      "max_diff_full_vs_short": round(float((finals[0] - finals[1]).abs().max()), 4),
+                      "mean_diff_full_vs_short": round(float((finals[0] - finals[1]).abs().mean()), 6),
+                      "cells_differing_pct": round(100 * float(((finals[0] - finals[1]).abs().amax(1) > 0.05).float()
+                                                               .mean()), 3)}
 print("RESULT " + json.dumps(out))
 """
 
@@ -172,6 +198,8 @@ def main() -> None:
     if res.returncode != 0 or line is None:
         raise SystemExit(f"ComfyUI stage failed:\n{res.stdout[-2000:]}\n{res.stderr[-4000:]}")
     result = json.loads(line[len("RESULT "):])
+    check = result.pop("_path_check")
+    print(json.dumps({"stage": "sampling_path_check", **check}))
     for name, r in result.items():
         print(json.dumps({"stage": "sampling_cost", "case": name, **r, "steps": SAMPLER["steps"],
                           "sampler": f"{SAMPLER['sampler_name']}/{SAMPLER['scheduler']}", "cfg": SAMPLER["cfg"],
