@@ -21,6 +21,8 @@ NODE_MODULES = (
     "node_expression",
     "node_anonymise",
     "node_sampling",
+    "node_retouch",
+    "node_sweep_seeds",
 )
 
 NODE_CLASS_MAPPINGS: dict = {}

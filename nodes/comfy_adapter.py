@@ -324,3 +324,46 @@ def fix_latent_channels(model_patcher, samples):
     except ImportError:
         return samples
     return comfy.sample.fix_empty_latent_channels(model_patcher, samples)
+
+
+# Schedulers KSampler offers (ComfyUI's own list inside ComfyUI; this copy of the names outside it).
+_STANDALONE_SCHEDULERS = ("simple", "sgm_uniform", "karras", "exponential", "ddim_uniform", "beta", "normal",
+                          "linear_quadratic", "kl_optimal")
+
+
+def scheduler_names() -> list[str]:
+    """KSampler's scheduler choices (comfy.samplers.KSampler.SCHEDULERS), or the usual names outside ComfyUI."""
+    try:
+        import comfy.samplers  # type: ignore[import-not-found]
+
+        return list(comfy.samplers.KSampler.SCHEDULERS)
+    except Exception:
+        return list(_STANDALONE_SCHEDULERS)
+
+
+def sdxl_schedule_timesteps(scheduler: str, steps: int) -> tuple[list[float], float]:
+    """(model timestep 0..999 at the start of each of the `steps` steps, timestep Differential Diffusion ends at)
+    for SDXL's discrete EPS noise schedule, as KSampler(scheduler, steps, denoise 1.0) would run it.
+
+    Inside ComfyUI: its own schedulers on a default ModelSamplingDiscrete (SD/SDXL betas). Outside: a schedule
+    linear in timestep (what 'normal' and 'sgm_uniform' give), the only fallback that needs no sampler code.
+    """
+    steps = int(steps)
+    try:
+        import comfy.model_sampling as ms  # type: ignore[import-not-found]
+        import comfy.samplers  # type: ignore[import-not-found]
+        import torch
+
+        class _Config:
+            sampling_settings: dict = {}
+
+        class _Sampling(ms.ModelSamplingDiscrete, ms.EPS):
+            pass
+
+        sampling = _Sampling(_Config())
+        sigmas = comfy.samplers.calculate_sigmas(sampling, scheduler, steps)
+        end = max(float(sampling.sigma_min), float(sigmas[-1]))  # as DifferentialDiffusion picks sigma_to
+        starts = [float(sampling.timestep(s)) for s in sigmas[:-1]]
+        return starts, float(sampling.timestep(torch.tensor(end)))
+    except ImportError:
+        return [999.0 * (1.0 - k / steps) for k in range(steps)], 0.0

@@ -95,17 +95,25 @@ class FaceLabAgingConditioning:
         "Ages or rejuvenates each face zone in ONE sampling pass: the base prompt for the whole image plus, for every "
         "zone with a non-zero score, a regional prompt limited to that zone (as core Conditioning (Set Mask) + "
         "Conditioning (Combine) would build). Also outputs a per-pixel denoise mask that grows with each zone's score: "
-        "use it with Differential Diffusion and InpaintModelConditioning, KSampler denoise 1.0."
+        "use it with Differential Diffusion and InpaintModelConditioning. Zones are grouped into at most one 'older' "
+        "and one 'younger' regional prompt, and the sampler only runs the steps where some pixel may change: wire "
+        "steps and denoise to the KSampler and noise_mask to Set Latent Noise Mask (see docs/aging.md)."
     )
     CATEGORY = types.category("Aging")
     FUNCTION = "build"
-    RETURN_TYPES = ("CONDITIONING", "CONDITIONING", "MASK", "STRING")
-    RETURN_NAMES = ("positive", "negative", "denoise_mask", "prompts_json")
+    RETURN_TYPES = ("CONDITIONING", "CONDITIONING", "MASK", "STRING", "MASK", "INT", "FLOAT", "BOOLEAN")
+    RETURN_NAMES = ("positive", "negative", "denoise_mask", "prompts_json", "noise_mask", "steps", "denoise",
+                    "needs_sampling")
     OUTPUT_TOOLTIPS = (
-        "Base positive prompt plus one masked regional prompt per changed zone.",
-        "Base negative prompt plus masked regional negatives (what each changed zone should avoid).",
-        "Per-pixel denoise strength: 0 outside the changed zones, up to max_denoise in a zone scored +-1.",
-        "The prompt, score and denoise strength used for each zone, as JSON.",
+        "Base positive prompt plus at most one masked 'older' and one masked 'younger' regional prompt.",
+        "Base negative prompt plus the matching masked regional negatives (what the changed zones should avoid).",
+        "Per-pixel denoise strength: 0 outside the changed zones, up to max_denoise in a zone scored +-1 "
+        "(for InpaintModelConditioning's mask, with noise_mask off).",
+        "The prompts, scores, denoise strengths and sampling plan, as JSON.",
+        "The denoise mask rescaled for the shortened run (for Set Latent Noise Mask, with Differential Diffusion).",
+        "Steps for the KSampler: only the tail of the full schedule where some pixel may change.",
+        "Denoise for the KSampler: makes it run that tail of the full schedule (about the highest zone strength).",
+        "False when nothing would change (all scores 0, no face): feed a switch so the sampling branch is skipped.",
     )
 
     @classmethod
@@ -141,6 +149,11 @@ class FaceLabAgingConditioning:
                     "Regional negative of a rejuvenated zone ({negative} {area} {feature} {amount} {weight}); empty = none.")),
                 "zone_phrases": text(prompts.DEFAULT_ZONE_PHRASES, (
                     "One line per zone: 'zone: area in words | what ages there'. Missing zones use the defaults."), True),
+                "steps": ("INT", {"default": 24, "min": 1, "max": 10000, "tooltip": (
+                    "Steps of a full-strength run with your KSampler; the steps output is the part of them that "
+                    "can change a pixel.")}),
+                "scheduler": (comfy_adapter.scheduler_names(), {"default": "karras", "tooltip": (
+                    "The scheduler your KSampler uses (the shortened run keeps that schedule's own steps).")}),
             },
         }
 
@@ -161,8 +174,8 @@ class FaceLabAgingConditioning:
 
     def build(self, clip, image, face_landmarks, zone_scores, positive, negative, face_index, feather, max_denoise,
               regional_strength, older_template=None, younger_template=None, older_negative_template=None,
-              younger_negative_template=None, zone_phrases=None):
-        pos, neg, mask, report = regional_conditioning.build_aging_conditioning(
+              younger_negative_template=None, zone_phrases=None, steps=24, scheduler="karras"):
+        pos, neg, mask, noise_mask, report = regional_conditioning.build_aging_conditioning(
             clip, (image.shape[0], image.shape[1], image.shape[2]), face_landmarks, zone_scores, positive, negative,
             face_index=face_index, feather=feather, max_denoise=max_denoise, regional_strength=regional_strength,
             older_template=prompts.OLDER_TEMPLATE if older_template is None else older_template,
@@ -170,8 +183,12 @@ class FaceLabAgingConditioning:
             zone_phrases=prompts.DEFAULT_ZONE_PHRASES if zone_phrases is None else zone_phrases,
             older_negative_template=prompts.OLDER_NEGATIVE_TEMPLATE if older_negative_template is None else older_negative_template,
             younger_negative_template=prompts.YOUNGER_NEGATIVE_TEMPLATE if younger_negative_template is None else younger_negative_template,
+            steps=steps, scheduler=scheduler,
         )
-        return (pos, neg, comfy_adapter.to_intermediate(mask), json.dumps(report, indent=2))
+        plan = report["sampling"]
+        return (pos, neg, comfy_adapter.to_intermediate(mask), json.dumps(report, indent=2),
+                comfy_adapter.to_intermediate(noise_mask), max(plan["steps"], 1), plan["denoise"],
+                plan["needs_sampling"])
 
 
 def _measure(rgb: np.ndarray, face_landmarks: dict, face_index: int, with_heatmap: bool, geometry: dict | None = None):

@@ -13,6 +13,7 @@ from conftest import landmarks_for, photo_tensor
 PHOTO = "grace_hopper.jpg"
 FEATHER = 10.0
 CORE_MASK_KEYS = {"mask", "set_area_to_bounds", "mask_strength"}
+CORE_TIMING_KEYS = {"start_percent", "end_percent"}  # core ConditioningSetTimestepRange
 
 
 class FakeClip:
@@ -68,7 +69,7 @@ def run(node, scores, image=None, landmarks=None, **kw):
     clip = FakeClip()
     args = dict(positive="portrait photo", negative="blurry", face_index=0, feather=FEATHER, max_denoise=0.32, regional_strength=1.0)
     args.update(kw)
-    pos, neg, mask, report = node.build(
+    pos, neg, mask, report, *_ = node.build(
         clip, photo_tensor(PHOTO) if image is None else image, landmarks_for(PHOTO) if landmarks is None else landmarks,
         scores, **args,
     )
@@ -102,7 +103,7 @@ def test_regional_entries_carry_zone_masks_and_prompts(node, zm):
         ("forehead",): ("smoother", "forehead lines"),
         ("crows_feet_left", "crows_feet_right"): ("crow's feet", "airbrushed"),
     }
-    for p, n, rep in zip(pos[1:], neg[1:], report["entries"]):
+    for p, n, rep in zip(pos[1:], neg[1:], report["regional"]):
         check_core_structure(p, 1, h, w)
         check_core_structure(n, 1, h, w)
         zones = tuple(rep["zones"])
@@ -118,14 +119,14 @@ def test_regional_entries_carry_zone_masks_and_prompts(node, zm):
     # the regional entry is the encoded prompt with core's mask keys added (the pooled output is kept, not re-made)
     enc = {id(e[0][0]): e[0][1] for e in clip.encoded}
     for entry in pos + neg:
-        assert set(entry[1]) - CORE_MASK_KEYS == set(enc[id(entry[0])]) and entry[1]["pooled_output"] is enc[id(entry[0])]["pooled_output"]
+        assert set(entry[1]) - CORE_MASK_KEYS - CORE_TIMING_KEYS == set(enc[id(entry[0])]) and entry[1]["pooled_output"] is enc[id(entry[0])]["pooled_output"]
 
 
 def test_per_side_scores_make_separate_entries(node, zm):
     lm = landmarks_for(PHOTO)
     clip, pos, _, _, report = run(node, {"crows_feet_left": 0.6, "crows_feet_right": -0.3})
     assert len(pos) == 3
-    by_zone = {tuple(r["zones"]): r for r in report["entries"]}
+    by_zone = {tuple(r["zones"]): r for r in report["regional"]}
     assert set(by_zone) == {("crows_feet_left",), ("crows_feet_right",)}
     left = pos[1 + list(by_zone).index(("crows_feet_left",))][1]["mask"][0].numpy()
     # the subject's left eye corner is on the image's right for this frontal portrait
@@ -221,7 +222,7 @@ def test_editable_templates_and_bad_inputs(node):
         zone_phrases="upper_lip: upper lip | smoker's lines",
     )
     assert text_of(clip, pos[1]) == "portrait photo; much smoker's lines (1.21)"
-    assert len(neg) == 1 and report["entries"][0]["negative"] == ""
+    assert len(neg) == 1 and report["regional"][0]["negative"] == ""
     with pytest.raises(ValueError, match="placeholder"):
         run(node, {"chin": 0.5}, younger_template="{prompt} {age}")
     with pytest.raises(ValueError, match=r"\[-1, 1\]"):
@@ -232,3 +233,90 @@ def test_editable_templates_and_bad_inputs(node):
         run(node, {"chin": 0.5}, landmarks={"faces": []})
     with pytest.raises(ValueError, match="clip"):
         node.build(None, photo_tensor(PHOTO), landmarks_for(PHOTO), {"chin": 0.5}, "a", "b", 0, 10.0, 0.3, 1.0)
+    with pytest.raises(ValueError, match="steps"):
+        run(node, {"chin": 0.5}, steps=0)
+
+
+@pytest.mark.parametrize("scores", [{"forehead": -0.6}, {"crows_feet": 0.4}, {"nasolabial_left": 1.0}])
+def test_one_zone_is_the_ungrouped_path(node, zm, pack, scores):
+    """One scored zone (or both sides of one group at one score) gives exactly what the per-zone code built before
+    grouping: base + one ConditioningSetMask entry of that zone's own prompt and mask, no timing keys, and the same
+    denoise mask (|score| x max_denoise inside the zone)."""
+    from comfyui_facelab.nodes.aging import prompts, zone_scores
+
+    lm = landmarks_for(PHOTO)
+    clip, pos, neg, mask, report = run(node, scores)
+    zone_score = zone_scores.normalize_scores(scores)
+    zones = [z for z, s in zone_score.items() if s]
+    score = zone_score[zones[0]]
+    area, feature = prompts.zone_phrase(tuple(zones), prompts.parse_zone_phrases(prompts.DEFAULT_ZONE_PHRASES))
+    want_pos, want_neg = prompts.zone_prompts(score, area, feature, "portrait photo", "blurry")
+    want_mask = torch.as_tensor(zm.zones_mask(lm, 1, zones, face_index=0, feather=FEATHER), dtype=torch.float32)
+    assert len(pos) == len(neg) == 2
+    assert [text_of(clip, e) for e in pos] == ["portrait photo", want_pos]
+    assert [text_of(clip, e) for e in neg] == ["blurry", want_neg]
+    for entry in (pos[1], neg[1]):
+        assert set(entry[1]) == {"pooled_output"} | CORE_MASK_KEYS  # no timestep range: it is the strongest entry
+        assert torch.equal(entry[1]["mask"], want_mask) and entry[1]["mask_strength"] == 1.0
+    assert torch.allclose(mask, want_mask * abs(score) * 0.32)
+
+
+def test_seven_zones_make_one_older_and_one_younger_entry(node, zm):
+    lm = landmarks_for(PHOTO)
+    # the shipped local-aging scores: 7 zones (forehead, both crow's feet, both nasolabial, both under-eye)
+    scores = {"forehead": 0.6, "crows_feet": 0.5, "nasolabial": 0.6, "under_eye": -0.4}
+    clip, pos, neg, mask, report = run(node, scores, max_denoise=0.5)
+    assert len(pos) == len(neg) == 3  # base + older + younger, whatever the zone count
+    older, younger = report["regional"]
+    assert older["direction"] == "older" and len(older["zones"]) == 5 and len(younger["zones"]) == 2
+    union = torch.as_tensor(zm.zones_mask(lm, 1, older["zones"], face_index=0, feather=FEATHER), dtype=torch.float32)
+    # the union of the feathered zone masks (max), not a re-feathered union polygon
+    parts = [torch.as_tensor(zm.zones_mask(lm, 1, [z], face_index=0, feather=FEATHER)) for z in older["zones"]]
+    assert torch.equal(pos[1][1]["mask"], torch.stack(parts).amax(0).float())
+    assert float((pos[1][1]["mask"] - union).abs().max()) < 0.02
+    text = text_of(clip, pos[1])
+    assert text.count("portrait photo") == 1 and all(f in text for f in ("forehead lines", "crow's feet", "nasolabial"))
+    assert "under-eye" in text_of(clip, pos[2]) and "smoother" in text_of(clip, pos[2])
+    # the older zones reach 0.3, the younger only 0.2: the younger entry is skipped in the steps before any of its
+    # pixels can be released (core timestep range), the strongest one is evaluated at every step of the run
+    assert "start_percent" not in pos[1][1]
+    assert pos[2][1]["start_percent"] == neg[2][1]["start_percent"] == pytest.approx(1 - 0.2 - 0.005, abs=1e-6)
+    assert pos[2][1]["end_percent"] == 1.0
+    # per-zone strengths still live in the denoise mask
+    assert float(mask.max()) == pytest.approx(0.3, rel=1e-5)
+
+
+def test_sampling_plan_runs_only_the_steps_that_change_pixels(node):
+    """Outside ComfyUI the schedule is linear in timestep (adapter fallback): a mask topping out at 0.3 is released
+    only in the steps whose relative timestep 1 - k/24 (k = 0..23) is <= 0.3: k = 17..23, the last 7 of 24."""
+    clip = FakeClip()
+    out = node.build(clip, photo_tensor(PHOTO), landmarks_for(PHOTO), {"forehead": 0.6, "chin": -0.3}, "a", "b", 0,
+                     FEATHER, 0.5, 1.0, steps=24, scheduler="normal")
+    _, _, dmask, report, noise_mask, steps, denoise, needs = out
+    thresholds = [1 - k / 24 for k in range(24)]
+    want = sum(t <= 0.3 + 1e-9 for t in thresholds)
+    assert steps == want == 7 and needs is True
+    assert int(steps / denoise) == 24  # KSampler keeps the tail of its own 24-step schedule
+    scale = 1 / thresholds[24 - steps]
+    assert torch.allclose(noise_mask, (dmask * scale).clamp(max=1.0))
+    assert float(noise_mask[dmask == 0].abs().max()) == 0.0 and float(noise_mask.max()) == 1.0
+    # all scores zero: nothing to sample (the workflow's switch returns the original)
+    out = node.build(FakeClip(), photo_tensor(PHOTO), landmarks_for(PHOTO), {"forehead": 0.0}, "a", "b", 0, FEATHER,
+                     0.5, 1.0)
+    assert out[7] is False and out[5] == 1 and float(out[4].max()) == 0.0
+
+
+def test_zones_outside_the_image_are_skipped_with_a_note(node):
+    """The face pushed up so its upper part lies above the image: the forehead covers no pixel and is skipped (said
+    in the report), the chin is still edited; with only the forehead scored nothing needs sampling."""
+    lm = landmarks_for(PHOTO)
+    face = lm["frames"][0][0]
+    xy = np.asarray(face["landmarks_xy"], np.float64)
+    shift = xy[:, 1].mean()  # the face's centre on the top edge: eyes and forehead above the image
+    moved = {**lm, "frames": [[{**face, "landmarks_xy": (xy - [0, shift]).tolist(),
+                                "bbox_xyxy": list(np.asarray(face["bbox_xyxy"], float) - [0, shift, 0, shift])}]]}
+    _, pos, _, mask, report = run(node, {"forehead": -0.6, "chin": -0.5}, landmarks=moved)
+    assert [s["zones"] for s in report["skipped"]] == [["forehead"]] and "outside the image" in report["skipped"][0]["why"]
+    assert len(pos) == 2 and report["regional"][0]["zones"] == ["chin"] and float(mask.max()) > 0
+    out = node.build(FakeClip(), photo_tensor(PHOTO), moved, {"forehead": -0.6}, "a", "b", 0, FEATHER, 0.32, 1.0)
+    assert out[7] is False and "no scored zone covers a pixel" in json.loads(out[3])["note"]

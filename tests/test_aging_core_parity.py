@@ -33,9 +33,12 @@ d = torch.load(data, weights_only=False)
 enc = lambda text: d["encoded"][d["texts"].index(text)]
 for key, base, field in (("pos", d["positive"], "positive"), ("neg", d["negative"], "negative")):
     ours, core, k = d[key], enc(base), 1
-    for e in d["entries"]:
+    for e in d["regional"]:
         if e[field]:
             (masked,) = nodes.ConditioningSetMask().append(enc(e[field]), ours[k][1]["mask"], "default", d["strength"])
+            assert ("start_percent" in e) == ("start_percent" in ours[k][1]), (key, e)
+            if "start_percent" in e:
+                (masked,) = nodes.ConditioningSetTimestepRange().set_range(masked, ours[k][1]["start_percent"], 1.0)
             (core,) = nodes.ConditioningCombine().combine(core, masked)
             k += 1
     assert len(core) == len(ours), (key, len(core), len(ours))
@@ -61,12 +64,12 @@ def test_conditioning_matches_core_set_mask_and_combine(pack, tmp_path):
     clip = FakeClip()
     node = pack.NODE_CLASS_MAPPINGS["FaceLabAgingConditioning"]()
     scores = {"forehead": -0.6, "crows_feet": 0.4, "nasolabial_left": 0.3}
-    pos, neg, mask, report = node.build(clip, photo_tensor("grace_hopper.jpg"), landmarks_for("grace_hopper.jpg"), scores,
+    pos, neg, mask, report, *_ = node.build(clip, photo_tensor("grace_hopper.jpg"), landmarks_for("grace_hopper.jpg"), scores,
                                         "portrait photo", "blurry", 0, 10.0, 0.32, 0.8)
-    entries = json.loads(report)["entries"]
-    assert len(entries) == 3
+    regional = json.loads(report)["regional"]
+    assert len(regional) == 2 and sum("start_percent" in e for e in regional) == 1  # older 0.4 x 0.32 is weaker
     data = tmp_path / "cond.pt"
-    torch.save({"pos": pos, "neg": neg, "mask": mask, "texts": clip.texts, "encoded": clip.encoded, "entries": entries,
+    torch.save({"pos": pos, "neg": neg, "mask": mask, "texts": clip.texts, "encoded": clip.encoded, "regional": regional,
                 "positive": "portrait photo", "negative": "blurry", "strength": 0.8}, data)
     script = tmp_path / "core_parity.py"
     script.write_text(CORE_SCRIPT)

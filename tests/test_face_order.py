@@ -110,7 +110,7 @@ def test_aging_conditioning_face_index(pack, two_faces, order):
 
     image, lms, _ = two_faces
     (scores, _) = node_aging.FaceLabZoneScores().build("custom", 1.0, **{"forehead": 0.5})
-    _, _, mask, _ = node_aging.FaceLabAgingConditioning().build(
+    _, _, mask, *_ = node_aging.FaceLabAgingConditioning().build(
         FakeClip(), image, lms[order], scores, "a photo", "blurry", 0, 10.0, 0.3, 1.0
     )
     assert _inside(_box(lms[order], 0), _centroid(mask[0] / mask.max()))

@@ -75,7 +75,7 @@ class CoreStandIns:
 
     def KSampler(self, model, seed, steps, cfg, sampler_name, scheduler, positive, negative, latent_image, denoise):
         self.calls["KSampler"].append({"denoise": denoise, "batch": latent_image["samples"].shape[0],
-                                       "model": model, "positive": positive})
+                                       "model": model, "positive": positive, "seed": seed, "steps": steps})
         samples = latent_image["samples"]
         noise = torch.rand(samples.shape, generator=self.generator)
         inside = (latent_image["noise_mask"] > 0)[..., None].expand_as(samples)
@@ -116,6 +116,16 @@ class CoreStandIns:
 
     def IPAAdapterFaceIDBatch(self, model, ipadapter, image, **settings):
         return ("faceid", model, image.shape[0]), image
+
+    def SetLatentNoiseMask(self, samples, mask):
+        h, w = samples["samples"].shape[1:3]
+        return ({**samples, "noise_mask": mask.reshape(-1, *mask.shape[-2:])[:, :h, :w]},)
+
+    def ImageToMask(self, image, channel):
+        return (image[..., "rgba".index(channel[0])].clone(),)
+
+    def ThresholdMask(self, mask, value):
+        return ((mask > value).float(),)
 
     def VAEDecode(self, samples, vae):
         x = samples["samples"]

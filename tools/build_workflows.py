@@ -41,19 +41,75 @@ __all__ = ["BUILDERS", "CHECKPOINT", "EDIT_MASK_TITLE", "EXAMPLE_IMAGE", "INPUT_
 
 # --- the workflows --------------------------------------------------------------------------------------------------
 
+def _zone_edit(c: Canvas, col: int, prior, crop_faces, scores, max_denoise: float):
+    """SDXL models, Aging Zone Conditioning ("Face Edit") on the prior's output, and its short sampling run in the
+    next column; returns (edit node, decoded, refs)."""
+    ckpt, model, _, _, model_refs = sdxl_models(c, col, prompts=False)
+    edit = c.add("FaceLabAgingConditioning", col, size=(320, 520), title="Face Edit", clip=ckpt["CLIP"],
+                 image=prior["image"], face_landmarks=crop_faces["face_landmarks"], zone_scores=scores["zone_scores"],
+                 positive="photo of a person, natural skin texture, detailed skin pores, same person",
+                 face_index=0, max_denoise=max_denoise, steps=SAMPLER["steps"], scheduler=SAMPLER["scheduler"])
+    decoded, inpaint_refs = _zone_edit_sampling(c, col + 1, ckpt, model[0], edit, prior["image"])
+    return edit, decoded, model_refs + [edit] + inpaint_refs
+
+
+def _zone_edit_sampling(c: Canvas, col: int, ckpt, model, edit, pixels):
+    """Aging Zone Conditioning -> SDXL, the short run: InpaintModelConditioning sees the per-pixel denoise mask
+    (noise_mask off), Set Latent Noise Mask takes the mask rescaled for the short run, and the KSampler runs only the
+    steps where a pixel may change (its steps and denoise come from the conditioning node)."""
+    cond = c.add("InpaintModelConditioning", col, positive=edit["positive"], negative=edit["negative"],
+                 vae=ckpt["VAE"], pixels=pixels, mask=edit["denoise_mask"], noise_mask=False)
+    noise = c.add("SetLatentNoiseMask", col, samples=cond["latent"], mask=edit["noise_mask"])
+    sampler = c.add("KSampler", col, size=(320, 290), title="Sampler", model=model, positive=cond["positive"],
+                    negative=cond["negative"], latent_image=noise[0],
+                    **{**SAMPLER, "steps": edit["steps"], "denoise": edit["denoise"]})
+    decoded = c.add("VAEDecode", col, samples=sampler[0], vae=ckpt["VAE"])
+    return decoded, [cond, noise, sampler, decoded]
+
+
+def _stitch_if_needed(c: Canvas, col: int, image, decoded, plan, needs, prefix: str):
+    """Stitch, then a lazy switch: with nothing to change (all scores 0, no face) the original is saved and the
+    whole sampling branch is skipped. Returns (switched image node, refs)."""
+    stitch = c.add("FaceLabStitch", col, original=image["IMAGE"], crops=decoded[0], stitch=plan)
+    switch = c.add("FaceLabImageSwitch", col, title="Use Edit Only If Needed", needs_fix=needs,
+                   original=image["IMAGE"], edited=stitch["image"])
+    blend = c.add("MaskToImage", col, title="Mask (edited)", mask=stitch["blend_mask"])
+    # an all-black mask of the photo's size: no pixel of a 0..1 image exceeds 1.0
+    channel = c.add("ImageToMask", col, title="Photo as Mask", image=image["IMAGE"], channel="red")
+    empty = c.add("ThresholdMask", col, title="Mask (nothing to do)", mask=channel[0], value=1.0)
+    no_edit = c.add("MaskToImage", col, title="Mask (unchanged)", mask=empty[0])
+    mask_switch = c.add("FaceLabImageSwitch", col, title="Edit Mask If Needed", needs_fix=needs,
+                        original=no_edit[0], edited=blend[0])
+    save = c.add("SaveImage", col + 1, size=(360, 420), title=RESULT_TITLE, images=switch["image"],
+                 filename_prefix=f"FaceLab/{prefix}")
+    mask_save = c.add("SaveImage", col + 1, size=(320, 300), title=EDIT_MASK_TITLE, images=mask_switch["image"],
+                      filename_prefix=f"FaceLab/{prefix}_edit_mask")
+    return switch, [stitch, switch, blend, channel, empty, no_edit, mask_switch, save, mask_save]
+
+
 def wrinkle_reduction(schemas) -> dict:
     c = Canvas(schemas)
     c.note(notes.NOTES["facelab_wrinkle_reduction"])
     image, faces = photo_and_face(c)
+    scores = c.add("FaceLabZoneScores", 1, size=(320, 470), title="Zone Scores", preset="soften wrinkles")
     mask, zone_refs = zone_mask(c, 1, image, faces, WRINKLE_ZONES)
-    c.group("2 · Zones to soften", zone_refs, GROUP_COLORS["zones"])
+    c.group("2 · How much to soften each zone", [scores] + zone_refs, GROUP_COLORS["zones"])
     crop, crop_refs = face_crop(c, 2, image, mask["mask"], faces)
-    c.group("3 · Crop each face for SDXL", crop_refs, GROUP_COLORS["crop"])
-    ckpt, model, pos, neg, model_refs = sdxl_models(c, 3)
-    decoded, inpaint_refs = inpaint(c, 4, ckpt, model[0], pos[0], neg[0], crop["crops"], crop["crop_masks"], 0.25)
-    c.group("4 · SDXL inpaint at low strength", model_refs + inpaint_refs, GROUP_COLORS["sdxl"])
-    stitch, out_refs = stitch_and_save(c, 5, image["IMAGE"], decoded[0], crop["stitch"], "wrinkle_reduction")
-    compare = c.add("FaceLabWrinkleCompare", 5, before=image["IMAGE"], after=stitch["image"],
+    crop_faces = c.add("FaceLabFaceLandmarks", 2, title="Face Landmarks (on the crop)", image=crop["crops"],
+                       face_order="largest_first")
+    prior = c.add("FaceLabSmoothWrinkles", 2, title="Smooth Wrinkles (prior)", image=crop["crops"],
+                  face_landmarks=crop_faces["face_landmarks"], zone_scores=scores["zone_scores"], face_index=0)
+    prior_change = c.add("FaceLabWrinkleCompare", 2, before=crop["crops"], after=prior["image"],
+                         face_landmarks=crop_faces["face_landmarks"])
+    prior_shown = c.add("PreviewAny", 2, size=(320, 200), title="Wrinkle Change (prior alone)",
+                        source=prior_change["report_json"])
+    c.group("3 · Crop each face, remove the lines (prior)", crop_refs + [crop_faces, prior, prior_change, prior_shown],
+            GROUP_COLORS["crop"])
+    edit, decoded, sdxl_refs = _zone_edit(c, 3, prior, crop_faces, scores, max_denoise=0.32)
+    c.group("4 · SDXL refine at low strength, per zone", sdxl_refs, GROUP_COLORS["sdxl"])
+    result, out_refs = _stitch_if_needed(c, 5, image, decoded, crop["stitch"], edit["needs_sampling"],
+                                         "wrinkle_reduction")
+    compare = c.add("FaceLabWrinkleCompare", 5, before=image["IMAGE"], after=result["image"],
                     face_landmarks=faces["face_landmarks"], target_reduction=30.0)
     shown = c.add("PreviewAny", 5, size=(320, 260), title="Wrinkle Change", source=compare["report_json"])
     c.group("5 · Stitch back, save, measure", out_refs + [compare, shown], GROUP_COLORS["output"])
@@ -64,27 +120,28 @@ def strength_seed_sweep(schemas) -> dict:
     c = Canvas(schemas)
     c.note(notes.NOTES["facelab_strength_seed_sweep"], size=(440, 940))
     photo = c.add("LoadImage", 0, size=(320, 400), title=INPUT_TITLE, image=EXAMPLE_IMAGE)
-    batch = c.add("RepeatImageBatch", 0, title="Seeds per strength", image=photo["IMAGE"], amount=2)
-    faces = c.add("FaceLabFaceLandmarks", 0, image=batch[0])
-    c.group("1 · Photo (one copy per seed) and face", [photo, batch, faces], GROUP_COLORS["input"])
-    mask, zone_refs = zone_mask(c, 1, batch, faces, WRINKLE_ZONES, preview=False)
-    crop, crop_refs = face_crop(c, 1, batch, mask["mask"], faces)
+    faces = c.add("FaceLabFaceLandmarks", 0, image=photo["IMAGE"])
+    image = {"IMAGE": photo["IMAGE"]}
+    c.group("1 · Photo and face", [photo, faces], GROUP_COLORS["input"])
+    mask, zone_refs = zone_mask(c, 1, image, faces, WRINKLE_ZONES, preview=False)
+    crop, crop_refs = face_crop(c, 1, image, mask["mask"], faces)
     c.group("2 · Zones and crop", zone_refs + crop_refs, GROUP_COLORS["zones"])
     strengths = c.add("FaceLabSweepStrengths", 2, title="Strengths", steps=SAMPLER["steps"],
                       strengths="0.18, 0.25, 0.32")
+    seeds = c.add("FaceLabSweepSeeds", 2, title="Seeds", strengths=strengths["strengths"], seeds="42, 1234")
     report = c.add("PreviewAny", 2, size=(320, 200), title="Strengths Report", source=strengths["report"])
-    c.group("3 · Strengths to try", [strengths, report], GROUP_COLORS["check"])
+    c.group("3 · Strengths x seeds to try", [strengths, seeds, report], GROUP_COLORS["check"])
     ckpt, model, pos, neg, model_refs = sdxl_models(c, 3)
     decoded, inpaint_refs = inpaint(c, 4, ckpt, model[0], pos[0], neg[0], crop["crops"], crop["crop_masks"],
-                                    strengths["strengths"])
-    c.group("4 · SDXL inpaint, once per strength", model_refs + inpaint_refs, GROUP_COLORS["sdxl"])
-    grid = c.add("FaceLabSweepGrid", 5, images=decoded[0], row_labels=strengths["strengths_text"],
-                 column_labels="seed draw 1, seed draw 2", font_size=40)
+                                    seeds["strengths"], seed=seeds["seeds"])
+    c.group("4 · SDXL inpaint, once per strength and seed", model_refs + inpaint_refs, GROUP_COLORS["sdxl"])
+    grid = c.add("FaceLabSweepGrid", 5, images=decoded[0], columns=seeds["columns"],
+                 row_labels=strengths["strengths_text"], column_labels=seeds["column_labels"], font_size=40)
     save_grid = c.add("SaveImage", 6, size=(360, 420), title="Save Grid", images=grid[0],
                       filename_prefix="FaceLab/sweep_grid")
     c.group("5 · Labelled grid", [grid, save_grid], GROUP_COLORS["output"])
     c.align(5, 6)
-    _, out_refs = stitch_and_save(c, 5, batch[0], decoded[0], crop["stitch"], "sweep", new_group=True)
+    _, out_refs = stitch_and_save(c, 5, photo["IMAGE"], decoded[0], crop["stitch"], "sweep", new_group=True)
     c.group("6 · Every variant stitched back", out_refs, GROUP_COLORS["output"])
     return c.workflow("facelab_strength_seed_sweep")
 
@@ -101,19 +158,16 @@ def local_aging(schemas) -> dict:
                        face_order="largest_first")
     scores = c.add("FaceLabZoneScores", 2, size=(320, 470), title="Zone Scores", preset="custom",
                    forehead=0.6, crows_feet=0.5, nasolabial=0.6, under_eye=-0.6)
-    c.group("3 · Per-zone scores (on the crop)", [crop_faces, scores], GROUP_COLORS["zones"])
-    ckpt, model, _, _, model_refs = sdxl_models(c, 3, prompts=False)
-    edit = c.add("FaceLabAgingConditioning", 3, size=(320, 520), title="Face Edit", clip=ckpt["CLIP"],
-                 image=crop["crops"], face_landmarks=crop_faces["face_landmarks"], zone_scores=scores["zone_scores"],
-                 positive="photo of a person, natural skin texture, detailed skin pores, same person",
-                 face_index=0, max_denoise=0.5)
-    decoded, inpaint_refs = inpaint(c, 4, ckpt, model[0], edit["positive"], edit["negative"], crop["crops"],
-                                    edit["denoise_mask"], 1.0)
+    # the 'younger' zones: lines removed deterministically first, SDXL then only refines them at low strength
+    prior = c.add("FaceLabSmoothWrinkles", 2, title="Smooth Wrinkles (prior)", image=crop["crops"],
+                  face_landmarks=crop_faces["face_landmarks"], zone_scores=scores["zone_scores"], face_index=0)
+    c.group("3 · Per-zone scores, younger zones smoothed (on the crop)", [crop_faces, scores, prior],
+            GROUP_COLORS["zones"])
+    edit, decoded, sdxl_refs = _zone_edit(c, 3, prior, crop_faces, scores, max_denoise=0.5)
     prompts = c.add("PreviewAny", 4, size=(320, 240), title="Zone Prompts", source=edit["prompts_json"])
-    c.group("4 · SDXL: one pass, per-zone prompt and strength", model_refs + [edit] + inpaint_refs + [prompts],
-            GROUP_COLORS["sdxl"])
-    _, out_refs = stitch_and_save(c, 5, image["IMAGE"], decoded[0], crop["stitch"], "local_aging")
-    c.group("5 · Stitch back and save", out_refs, GROUP_COLORS["output"])
+    c.group("4 · SDXL: one short pass, per-zone prompt and strength", sdxl_refs + [prompts], GROUP_COLORS["sdxl"])
+    _, out_refs = _stitch_if_needed(c, 5, image, decoded, crop["stitch"], edit["needs_sampling"], "local_aging")
+    c.group("5 · Stitch back (only if something changes) and save", out_refs, GROUP_COLORS["output"])
     return c.workflow("facelab_local_aging")
 
 

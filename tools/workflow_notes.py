@@ -18,39 +18,40 @@ NOTES = {
     "facelab_wrinkle_reduction": f"""
 ## Wrinkle reduction (forehead, under-eyes, smile lines, chin)
 
-Softens lines in chosen face zones at **low strength**, keeping skin texture and identity, and changes nothing
-outside those zones.
+Softens lines in chosen face zones, each zone at its own strength, keeping skin texture and identity, and changes
+nothing outside those zones. The lines are first removed deterministically (**Smooth Wrinkles (prior)**), then
+SDXL refines the result at low strength, only in the steps that can change a pixel.
 
 1. **Input Image**: upload the portrait (any size; every face is edited, left to right).
-2. Run. *Zone Preview* shows the zones, *Crop Report* what was cropped, *Wrinkle Change* how much smoother each
-   zone got; **Save Result** saves the photo.
+2. Run. *Zone Preview* shows the zones, *Wrinkle Change (prior alone)* what the prior did, *Wrinkle Change* how
+   much smoother each zone got in the end; **Save Result** saves the photo.
 
 {MODEL_NOTE}
 
 **Knobs that matter**
-- **Sampler → denoise** (0.25): the edit strength. 0.18–0.32 softens lines and keeps the person; above ~0.4
-  skin turns waxy. Compare strengths with the *strength × seed sweep* workflow.
-- **Face Zone Mask → zones**: `{WRINKLE_ZONES}`; more: `crows_feet`, `glabella`, `marionette`, `upper_lip`
-  (see *Face Zone Preview* with `all`). `subtract` keeps eyes, brows, lips, nostrils and hair untouched.
+- **Zone Scores**: how much to soften each zone (-1 = fully, 0 = untouched); preset `soften wrinkles`. All 0: the
+  photo is saved unchanged and nothing is sampled.
+- **Face Edit → max_denoise** (0.32): the SDXL strength of a zone scored -1 (a zone gets |score| × max_denoise).
+  0.18–0.32 keeps the person; above ~0.4 skin turns waxy. Its steps / denoise outputs drive the Sampler: keep its
+  `steps` and `scheduler` equal to what you want the Sampler to use.
+- **Face Zone Mask → zones**: `{WRINKLE_ZONES}`: the crop region (the scores decide what changes inside it).
 - **Crop Face Region → target_size**: 1024 for SDXL (512 runs ~4× faster for a quick look).
-- **Positive Prompt**: describe the skin you want, not the person. Steps 20–30, cfg 4–6.
 
 {EXACT_NOTE}
 """,
     "facelab_strength_seed_sweep": f"""
 ## Strength × seed sweep
 
-The same wrinkle edit at several strengths (rows) and two noise seeds (columns), as one labelled grid, to choose
+The same wrinkle edit at several strengths (rows) and several seeds (columns), as one labelled grid, to choose
 the strength before editing a whole series.
 
 - **Strengths** (Effective Strengths) lists the denoise values to try. ComfyUI's KSampler takes its steps from a
   schedule `int(steps / denoise)` long, so close strengths can give the *same* image: this node drops such
-  duplicates and says so in its report. Keep its **steps** equal to the Sampler's. Its list makes the Sampler run
-  once per strength.
-- **Seeds per strength** (Repeat Image Batch, amount 2): the columns. Every image of a batch gets its own noise
-  from the Sampler's seed, so each column is an independent draw; change **Sampler → seed** for new ones.
-- **Sweep Comparison Grid** shows the face crops as sampled, rows labelled with the strengths; **Save Result**
-  saves every variant stitched into the full photo.
+  duplicates and says so in its report. Keep its **steps** equal to the Sampler's.
+- **Seeds** (Sweep Seeds): the columns, a real list of seeds (`42, 1234`): the Sampler runs once per strength and
+  seed, each run with its own seed, so a column is reproducible on its own. Add seeds for more columns.
+- **Sweep Comparison Grid** shows the face crops as sampled, rows labelled with the strengths, columns with the
+  seeds; **Save Result** saves every variant stitched into the full photo.
 
 {MODEL_NOTE}
 
@@ -63,16 +64,19 @@ the strength before editing a whole series.
     "facelab_local_aging": f"""
 ## Locally controlled aging, zone by zone
 
-Ages some zones and rejuvenates others in **one** sampling pass: every zone gets its own prompt and its own
-strength.
+Ages some zones and rejuvenates others in **one short** sampling pass: every zone gets its own strength; the zones
+to age share one regional prompt, the zones to rejuvenate another. Rejuvenated zones are first smoothed
+deterministically (**Smooth Wrinkles (prior)**), so SDXL only refines them.
 
 **Knobs that matter**
 - **Zone Scores**: one slider per zone, -1 = smoother/younger, 0 = untouched, +1 = more lines/older. Here: forehead,
   crow's feet and smile lines older, under-eyes smoother. Presets (`age +10y`, `soften wrinkles`, ...) fill all
-  sliders at once; the sliders are then added to the preset.
+  sliders at once; the sliders are then added to the preset. All 0: the photo is saved unchanged, nothing sampled.
 - **Face Edit** (Aging Zone Conditioning): `max_denoise` is the strength of a zone scored ±1 (a zone gets
-  |score| × max_denoise). Adding age needs 0.45–0.6; softening 0.18–0.32. The KSampler runs at denoise 1.0: the
-  per-pixel denoise mask does the limiting, through Differential Diffusion.
+  |score| × max_denoise). Adding age needs 0.45–0.6; softening 0.18–0.32. Its `steps` / `denoise` outputs make the
+  Sampler run only the steps where some pixel may change (about the highest zone strength), and its noise mask,
+  rescaled to match, keeps each pixel's strength, through Differential Diffusion. Keep its `steps` and
+  `scheduler` what you want the Sampler to use.
 - The face is cropped first (SDXL size, multiples of 64, so any photo size works), its landmarks found again on the
   crop, and the crop stitched back. The crop region covers every zone a slider can change
   (`{AGING_REGION_ZONES}`); zones left at 0 only pass through the VAE.

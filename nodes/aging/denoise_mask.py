@@ -7,6 +7,7 @@ mask value m is only released for the last m fraction of the steps, so m acts as
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import torch
 
@@ -36,3 +37,52 @@ def denoise_mask(entries: Iterable[tuple[torch.Tensor, float]], shape: tuple[int
         torch.mul(mask.float().cpu(), zone_denoise_strength(score, max_denoise), out=scaled)
         torch.maximum(out, scaled, out=out)
     return out
+
+
+# --- one truncated sampler run instead of a full one -----------------------------------------------------------------
+# Differential Diffusion (core) releases a pixel of mask value m at the first step whose relative timestep
+#   thr_k = (t_k - t_end) / (t_0 - t_end)
+# is <= m (t_k: model timestep at the start of step k of the run, t_end: where the run ends). With KSampler denoise 1.0
+# and a mask that tops out at M, every step with thr_k > M evaluates the UNet and changes no pixel. Running only the
+# last n steps of the SAME S-step schedule (KSampler steps=n, denoise=n/(S+0.5): KSampler then builds int(n/denoise)
+# = S steps and keeps the last n, so the sigmas are the full run's own) and scaling the mask by
+# (t_0 - t_end) / (t_{S-n} - t_end) releases every pixel at the same step and sigma as the full run would.
+
+
+@dataclass(frozen=True)
+class SamplingPlan:
+    steps: int  # steps to run (the tail of the full schedule); 0 = nothing is ever released, no sampling needed
+    denoise: float  # KSampler denoise that makes it run exactly that tail
+    mask_scale: float  # multiply the denoise mask by this (then clip to 1) for the truncated run
+    full_steps: int
+    start_timestep: float  # t_0 of the full run
+    end_timestep: float  # t_end
+
+    def start_percent(self, strength: float, margin: float = 0.005) -> float:
+        """Core timestep-range start_percent from which a pixel of mask value `strength` (full-run scale) can be
+        released: an entry used only by such pixels may start there (a little earlier, by `margin`, for rounding)."""
+        t = self.end_timestep + float(strength) * (self.start_timestep - self.end_timestep)
+        return min(max(1.0 - t / 999.0 - margin, 0.0), 1.0)
+
+
+def sampling_plan(max_strength: float, step_timesteps: list[float], end_timestep: float) -> SamplingPlan:
+    """The truncated run for a mask whose highest value is max_strength (step_timesteps: t_k of the full schedule)."""
+    full = len(step_timesteps)
+    if full < 1:
+        raise ValueError("FaceLab: the sampler needs at least one step")
+    t0, t_end = float(step_timesteps[0]), float(end_timestep)
+    span = max(t0 - t_end, 1e-6)
+    thresholds = [(float(t) - t_end) / span for t in step_timesteps]
+    n = sum(1 for thr in thresholds if thr <= float(max_strength) + 1e-9) if max_strength > 0 else 0
+    if n == 0:
+        return SamplingPlan(0, 0.0, 1.0, full, t0, t_end)
+    if n >= full:
+        return SamplingPlan(full, 1.0, 1.0, full, t0, t_end)
+    return SamplingPlan(n, n / (full + 0.5), 1.0 / max(thresholds[full - n], 1e-6), full, t0, t_end)
+
+
+def rescale_mask(mask: torch.Tensor, plan: SamplingPlan) -> torch.Tensor:
+    """The denoise mask for the truncated run: m * mask_scale, clipped to 1 (exact zeros stay zeros)."""
+    if plan.mask_scale == 1.0:
+        return mask.clone()
+    return (mask * plan.mask_scale).clamp_(max=1.0)

@@ -135,3 +135,16 @@ def zone_prompts(
     neg_t = older_negative_template if older else younger_negative_template
     neg = fill(neg_t, negative=negative, **values) if neg_t.strip() else ""
     return pos, neg
+
+
+def merge_prompts(parts: list[tuple[str, str]]) -> tuple[str, str]:
+    """One (positive, negative) for several zones of one direction (older or younger).
+
+    parts: each zone's (positive, negative) as zone_prompts() made them, the first with the base prompts filled in,
+    the others with empty base prompts (so the base text appears once). One part gives that part unchanged.
+    """
+    def join(texts: list[str]) -> str:
+        kept = [re.sub(r"^[\s,;:]+", "", t) for t in texts]
+        return ", ".join(t for t in kept if t)
+
+    return join([p for p, _ in parts]), join([n for _, n in parts])
