@@ -230,7 +230,7 @@ def expression_fix(schemas) -> dict:
 def anonymise(schemas) -> dict:
     c = Canvas(schemas)
     c.note(notes.NOTES["facelab_anonymise"])
-    image, faces = photo_and_face(c, mode="small_faces", max_faces=16)
+    image, faces = photo_and_face(c, mode="full_range", max_faces=16)
     plan = c.add("FaceLabAnonymiseFaces", 1, image=image["IMAGE"], face_landmarks=faces["face_landmarks"])
     report = c.add("PreviewAny", 1, size=(320, 200), title="Faces Report", source=plan["report"])
     c.group("2 · Every face to anonymise", [plan, report], GROUP_COLORS["zones"])

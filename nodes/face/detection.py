@@ -1,6 +1,8 @@
 """Find every face in every image of a batch: FACE_LANDMARKS in ComfyUI core's format, full resolution.
 
 Pipeline per image (all passes are MediaPipe Tasks, see landmarker.py):
+  full_range   (default) MediaPipe's full-range detector over a bounded tile pyramid, each face confirmed and
+               meshed on its own (upright, optionally mirrored: `meshing`) crop. See full_range.py.
   standard     one landmarker pass on a copy whose long side is at most PASS_MAX_SIDE (tiny images are
                upscaled to MIN_PASS_SIDE), mapped back to full resolution.
   small_faces  standard, plus the cheap BlazeFace box detector over overlapping tiles (a pyramid of
@@ -31,13 +33,14 @@ import torch
 import torch.nn.functional as F
 
 from .. import comfy_adapter
-from . import landmarker
+from . import full_range, landmarker
 from ..base.tensors import to_rgb_uint8
 from .face_landmarks import bbox_from_landmarks, box_iou, face_size, make_face_landmarks, sort_faces
 
 log = logging.getLogger("FaceLab")
 
-DETECTION_MODES = ("standard", "small_faces", "auto")
+DETECTION_MODES = ("full_range", "standard", "small_faces", "auto")
+MESHING_MODES = full_range.MESHING_MODES
 
 PASS_MAX_SIDE = 1280  # long side of the copy the standard pass sees
 MIN_PASS_SIDE = 256  # tiny images are upscaled to this for the pass
@@ -275,11 +278,19 @@ def is_plausible_face(frame_image, face: dict) -> bool:
 
 
 def detect_frame(
-    image, max_faces: int = 8, min_confidence: float = 0.5, mode: str = "standard", reject_false_positives: bool = True
+    image,
+    max_faces: int = 8,
+    min_confidence: float = 0.5,
+    mode: str = "standard",
+    reject_false_positives: bool = True,
+    meshing: str = "steady",
 ) -> list[dict]:
     """All faces of one HxWxC image (torch or numpy), best score first, in full-resolution pixels."""
     frame = image if isinstance(image, _Frame) else _Frame(image)
-    faces = _standard(frame, max_faces, min_confidence)
+    if mode == "full_range":
+        faces = full_range.detect_frame(frame, min_confidence, meshing)
+    else:
+        faces = _standard(frame, max_faces, min_confidence)
     if mode == "small_faces" or (mode == "auto" and not faces):
         faces = _small_faces(frame, min_confidence, faces)
     if reject_false_positives:
@@ -298,14 +309,20 @@ def detect(
     mode: str = "standard",
     order: str = "left_to_right",
     reject_false_positives: bool = True,
+    meshing: str = "steady",
 ) -> dict:
     """FACE_LANDMARKS (core format) of every face in every image of an IMAGE batch [B,H,W,C] or one HxWxC array.
 
     Faces are ordered per image by `order` (face_landmarks.FACE_ORDERS; "detection" = best score first).
     When more than max_faces are found the best-scoring ones are kept. No face -> an empty list for that image.
+    `meshing` (full_range mode only): steady, upright or plain (full_range.py). The Face Landmarks node, the demo
+    and the shipped workflows use mode "full_range"; this function keeps "standard" as its default so existing
+    callers inside the pack keep their behaviour.
     """
     if mode not in DETECTION_MODES:
         raise ValueError(f"FaceLab: unknown detection mode {mode!r}; choose one of {DETECTION_MODES}")
+    if meshing not in MESHING_MODES:
+        raise ValueError(f"FaceLab: unknown meshing mode {meshing!r}; choose one of {MESHING_MODES}")
     if int(max_faces) < 1:
         raise ValueError(f"FaceLab: max_faces must be at least 1, got {max_faces}")
     if not 0.0 <= float(min_confidence) <= 1.0:
@@ -315,7 +332,7 @@ def detect(
     H, W = (int(frames[0].shape[0]), int(frames[0].shape[1])) if frames else (0, 0)
     out = []
     for img in comfy_adapter.iterate_with_progress(frames):
-        faces = detect_frame(img, int(max_faces), float(min_confidence), mode, reject_false_positives)
+        faces = detect_frame(img, int(max_faces), float(min_confidence), mode, reject_false_positives, meshing)
         out.append(sort_faces(faces, order))
     if frames and not any(out):
         log.info("FaceLab: no face found in %d image(s) (mode %s)", len(frames), mode)
