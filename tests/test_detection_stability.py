@@ -17,8 +17,11 @@ from conftest import load_photo
 from PIL import Image
 
 ROT_DEG = 15.0
-# Bounds set from the measured figures (docs/landmarks.md), a little below them to absorb MediaPipe
-# version noise: measured medians (upright meshing) mirror 0.xx, rotation 0.xx, 2x 0.xx.
+# The targets. Measured (default steady meshing; crisp masks, t1.jpg's six ~100 px faces): mirror median
+# 0.937 (worst face 0.827), 15-degree rotation 0.931 (worst 0.838), 2x 0.964 (worst 0.885). One upright mesh:
+# 0.833 / 0.900 / 0.953, plain: 0.840 / 0.914 / 0.962 -- only the steady mesh meets the mirror target. Mesh noise
+# behind it: photo vs mirror, landmarks differ by 0.25-1.9% of the eye distance (median per face) with steady
+# meshing, 0.9-7.1% with one upright mesh (docs/landmarks.md).
 BOUNDS = {"mirror": 0.85, "rot15": 0.88, "2x": 0.95}
 
 
@@ -62,7 +65,7 @@ def _faces(meshing: str, variant: str) -> list[np.ndarray]:
     elif variant == "rot15":
         A, t = _rotation(w, h, ROT_DEG)
         rgb = np.asarray(_warp(img, A, t, (w, h), Image.BICUBIC))
-    faces = detection.detect(rgb, max_faces=16, meshing=meshing)["frames"][0]
+    faces = detection.detect(rgb, max_faces=16, mode="full_range", meshing=meshing)["frames"][0]
     return [np.asarray(f["landmarks_xy"], np.float64) for f in faces]
 
 
@@ -139,7 +142,7 @@ def zone_ious(mods, meshing: str, variant: str) -> list[float]:
 @pytest.mark.slow
 @pytest.mark.parametrize("variant", ["mirror", "rot15", "2x"])
 def test_group_photo_zones_are_stable(mods, variant):
-    per_face = zone_ious(mods, "upright", variant)
+    per_face = zone_ious(mods, "steady", variant)
     median = float(np.median(per_face))
     print(f"t1.jpg {variant}: median zone IoU {median:.3f}, worst face {min(per_face):.3f}, per face {per_face}")
     assert median >= BOUNDS[variant], per_face

@@ -277,7 +277,7 @@ def test_anonymise_handles_every_face_of_a_group_photo(pack):
     overrides = {**QUICK, "FaceLabRepeatForCandidates": {"candidates": 2}}
     run = dry_run(pack, "facelab_anonymise", image, overrides)
     (call,) = run.calls["KSampler"]
-    assert call["batch"] == 6 * 2  # six faces (small_faces mode), two candidates each, one sampling run
+    assert call["batch"] == 6 * 2  # six faces (full_range mode), two candidates each, one sampling run
     report = json.loads(run.outputs[run.titled("Anonymisation Report")[0]][0][0])
     assert len(report["faces"]) == 6
     # The stand-in sampler paints noise, so no candidate is a face: every face is reported and pixelated.
