@@ -18,10 +18,10 @@ from PIL import Image
 
 ROT_DEG = 15.0
 # The targets. Measured (default steady meshing; crisp masks, t1.jpg's six ~100 px faces): mirror median
-# 0.937 (worst face 0.827), 15-degree rotation 0.931 (worst 0.838), 2x 0.964 (worst 0.885). One upright mesh:
-# 0.833 / 0.900 / 0.953, plain: 0.840 / 0.914 / 0.962 -- only the steady mesh meets the mirror target. Mesh noise
-# behind it: photo vs mirror, landmarks differ by 0.25-1.9% of the eye distance (median per face) with steady
-# meshing, 0.9-7.1% with one upright mesh (docs/landmarks.md).
+# 0.941 (worst face 0.898), 15-degree rotation 0.939 (worst 0.842), 2x 0.959 (worst 0.945). One upright mesh:
+# 0.845 / 0.923 / 0.951, plain: 0.864 / 0.909 / 0.960 -- only the steady mesh meets the mirror target. Mesh noise
+# behind it: photo vs mirror, landmarks differ by 0.13-1.7% of the eye distance (median per face) with steady
+# meshing, 1.1-6.1% with one upright mesh, 1.1-6.4% plain (docs/landmarks.md).
 BOUNDS = {"mirror": 0.85, "rot15": 0.88, "2x": 0.95}
 
 

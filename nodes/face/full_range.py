@@ -10,7 +10,8 @@ Find (bounded memory, any image size):
      640 px tiles find faces down to ~30 px (scores 0.48-0.93), 960 px tiles down to ~60 px.
   2. confirmation: each candidate (score >= CANDIDATE_MIN, or min_confidence when lower) is detected again on a crop of
      CONFIRM_FACTOR x its box, where the face is ~1/3 of the detector's input; that score must reach
-     min_confidence, and its eye keypoints give the face's roll.
+     min_confidence, and its eye keypoints give the face's roll. A candidate already seen at >= CONFIRM_SKIP_PX
+     in the detector's input with a score >= CONFIRM_SKIP_SCORE is kept as found (one detector pass saved per face).
 
 Mesh (per face, on its own crop of MESH_FACTOR x the box, MESH_OUT px):
   plain    the crop is axis-aligned.
@@ -44,6 +45,11 @@ TILE_OUT = 256  # every tile is handed to the detector at this size (it resizes 
 TILE_OVERLAP = 0.25  # of the tile side
 CONFIRM_FACTOR = 3.0  # confirmation crop side / candidate box side
 CONFIRM_OUT = 192
+DETECTOR_INPUT = 192  # the full-range model's input side
+# A candidate at least this large in the detector's input and this confident is kept as found. Real faces score
+# 0.8-0.93 there; a weaker one is confirmed (biden.jpg's suit scores 0.53 on a large tile and fails confirmation).
+CONFIRM_SKIP_PX = 28
+CONFIRM_SKIP_SCORE = 0.75
 MESH_FACTOR = 2.2  # mesh crop side / detector box side: the landmarker's own detector sees a large, whole face
 MESH_OUT = 320
 MESH_CONFIDENCE = 0.3  # the landmarker's detector on a crop that holds a confirmed face
@@ -65,11 +71,12 @@ def _origins(extent: int, side: int) -> list[int]:
 def tile_pyramid(W: int, H: int) -> list[tuple[int, int, int, int]]:
     """Square tiles (x0, y0, x1, y1) of every level, small tiles first, the whole image last."""
     tiles = []
-    side = TILE0
+    side, last = TILE0, 0
     while side < max(W, H):
-        s = min(side, W, H)  # a thin image gets tiles as wide as it is
-        tiles += [(x, y, x + s, y + s) for y in _origins(H, s) for x in _origins(W, s)]
-        side *= 2
+        s = min(side, W, H)  # a thin image gets tiles as wide as it is (once, not once per level)
+        if s != last:
+            tiles += [(x, y, x + s, y + s) for y in _origins(H, s) for x in _origins(W, s)]
+        side, last = side * 2, s
     return tiles + [(0, 0, W, H)]
 
 
@@ -107,9 +114,10 @@ def find_faces(frame, min_confidence: float) -> list[dict]:
     floor = min(CANDIDATE_MIN, min_confidence)
     for tile in tile_pyramid(frame.W, frame.H):
         comfy_adapter.check_interrupt()
-        boxes, scores, _ = _detect_in(frame, tile, TILE_OUT, floor)
+        boxes, scores, kps = _detect_in(frame, tile, TILE_OUT, floor)
         margin = 0.01 * (tile[2] - tile[0])
-        for b, s in zip(boxes, scores):
+        model_px = DETECTOR_INPUT / max(tile[2] - tile[0], tile[3] - tile[1])  # detector input px per image px
+        for b, s, k in zip(boxes, scores, kps):
             # A box cut by an inner tile edge is part of a face (or a face seen whole by an overlapping tile or the
             # next level): dropping it saves a confirmation pass per fragment of every large face.
             cut = (
@@ -119,15 +127,20 @@ def find_faces(frame, min_confidence: float) -> list[dict]:
                 or (b[3] >= tile[3] - margin and tile[3] < frame.H)
             )
             if not cut:
-                cands.append((tuple(b), float(s)))
+                clear = s >= max(min_confidence, CONFIRM_SKIP_SCORE) and (b[2] - b[0]) * model_px >= CONFIRM_SKIP_PX
+                cands.append((tuple(float(v) for v in b), float(s), k, clear))
     cands.sort(key=lambda c: -c[1])
     kept: list = []
-    for box, _ in cands:  # greedy NMS over tiles and levels
-        if not any(_same_face(box, k) for k in kept):
-            kept.append(box)
+    for c in cands:  # greedy NMS over tiles and levels
+        if not any(_same_face(c[0], k[0]) for k in kept):
+            kept.append(c)
     faces: list[dict] = []
-    for box in kept:
+    for box, score, keypoints, clear in kept:
         comfy_adapter.check_interrupt()
+        if clear:  # seen large and confidently: a second look would not change the verdict (saves a pass)
+            if not any(_same_face(box, f["box"]) for f in faces):
+                faces.append({"box": box, "score": score, "keypoints": keypoints})
+            continue
         cx, cy, side = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2, max(box[2] - box[0], box[3] - box[1])
         crop = _square(cx, cy, side * CONFIRM_FACTOR, frame.W, frame.H)
         boxes, scores, kps = _detect_in(frame, crop, CONFIRM_OUT, min_confidence)
