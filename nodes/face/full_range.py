@@ -28,6 +28,7 @@ transform works in pixel-edge coordinates, so points are shifted by 0.5 on the w
 
 from __future__ import annotations
 
+import logging
 import math
 
 import numpy as np
@@ -37,6 +38,8 @@ from .. import comfy_adapter
 from . import landmarker
 from .face_landmarks import bbox_from_landmarks, box_iou
 from .zone_atlas import MIRROR
+
+log = logging.getLogger("FaceLab")
 
 MESHING_MODES = ("steady", "upright", "plain")
 
@@ -281,4 +284,7 @@ def detect_frame(frame, min_confidence: float, meshing: str = "steady") -> list[
         face = mesh_face(frame, found, meshing)
         if face is not None:
             faces.append(face)
+        else:
+            box = ", ".join(f"{v:.0f}" for v in found["box"])
+            log.info("FaceLab: a face found at (%s), score %.2f, could not be meshed; skipped", box, found["score"])
     return faces
