@@ -18,7 +18,7 @@ from PIL import Image
 
 ROT_DEG = 15.0
 # The targets. Measured (default steady meshing; crisp masks, t1.jpg's six ~100 px faces): mirror median
-# 0.941 (worst face 0.898), 15-degree rotation 0.939 (worst 0.842), 2x 0.959 (worst 0.945). One upright mesh:
+# 0.941 (worst face 0.905), 15-degree rotation 0.939 (worst 0.844), 2x 0.961 (worst 0.944). One upright mesh:
 # 0.845 / 0.923 / 0.951, plain: 0.864 / 0.909 / 0.960 -- only the steady mesh meets the mirror target. Mesh noise
 # behind it: photo vs mirror, landmarks differ by 0.13-1.7% of the eye distance (median per face) with steady
 # meshing, 1.1-6.1% with one upright mesh, 1.1-6.4% plain (docs/landmarks.md).

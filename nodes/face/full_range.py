@@ -46,6 +46,7 @@ MESHING_MODES = ("steady", "upright", "plain")
 TILE0 = 640  # level-0 tile side in image pixels: a ~30 px face is ~9 px in the detector's 192 px input
 TILE_OUT = 256  # every tile is handed to the detector at this size (it resizes to 192 itself)
 TILE_OVERLAP = 0.25  # of the tile side
+FAST_READ_MAX_PX = 1_700_000  # tiles up to ~1300 px square are read through uint8 + PIL (see _read)
 CONFIRM_FACTOR = 3.0  # confirmation crop side / candidate box side
 CONFIRM_OUT = 192
 DETECTOR_INPUT = 192  # the full-range model's input side
@@ -89,12 +90,26 @@ def _same_face(a, b) -> bool:
     return box_iou(a, b) > DUPLICATE_IOU or inside(ca, b) or inside(cb, a)
 
 
+def _read(frame, box, ow: int, oh: int) -> np.ndarray:
+    """RGB uint8 of box resized to ow x oh for the detector.
+
+    Tiles up to FAST_READ_MAX_PX are converted to uint8 at full size and resized by PIL (antialiased, one thread):
+    measured 3-5x faster than torch's antialiased resize of a float slice on the busy 2-core machine, where torch's
+    threads contend (17 ms per 640 px tile). Larger boxes go through frame.region's banded shrink (bounded memory).
+    """
+    x0, y0, x1, y1 = box
+    if (x1 - x0) * (y1 - y0) > FAST_READ_MAX_PX:
+        return frame.region(box, ow, oh)
+    tile = frame.region(box, x1 - x0, y1 - y0)  # same size: uint8 in row blocks
+    return np.asarray(Image.fromarray(tile).resize((ow, oh), Image.BILINEAR))
+
+
 def _detect_in(frame, box, out: int, min_confidence: float):
     """Full-range detections inside box (read at out px on its long side), in full-image pixels."""
     x0, y0, x1, y1 = box
     k = out / max(x1 - x0, y1 - y0)
     ow, oh = max(1, round((x1 - x0) * k)), max(1, round((y1 - y0) * k))
-    boxes, scores, kps = landmarker.detect_full_range(frame.region(box, ow, oh), min_confidence)
+    boxes, scores, kps = landmarker.detect_full_range(_read(frame, box, ow, oh), min_confidence)
     sx, sy = (x1 - x0) / ow, (y1 - y0) / oh
     boxes = boxes * np.float32([sx, sy, sx, sy]) + np.float32([x0, y0, x0, y0])
     kps = (kps + 0.5) * np.float32([sx, sy]) - 0.5 + np.float32([x0, y0])
