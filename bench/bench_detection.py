@@ -1,49 +1,117 @@
-"""Face detection speed: ms per image for the standard mode at 1024² and 4096², small_faces / auto on t1.jpg.
+"""Face detection speed per photo and mode, and the cost of each meshing mode of full_range.
 
-Run from the pack folder: `python bench/bench_detection.py [--repeat N]`. Uses the test assets
-(tests/provision_assets.py) for the model and photos. Inputs are ComfyUI IMAGE tensors (float32 0..1); the
-square images are grace_hopper.jpg scaled to cover them and centre-cropped (one face, ~36% of the width).
-The first call of each configuration (model loading) is excluded; the median and minimum of N calls are printed.
+Run from the pack folder: `python bench/bench_detection.py [--repeat N] [--modes full_range,standard,...]`.
+Uses the test assets (tests/provision_assets.py) for the models and photos. Prints JSON lines:
+  {"stage": "detect", "mode", "photo", "size", "faces", "median_ms", "min_ms", "max_ms", "threads", "loadavg"}
+  {"stage": "full_range_find", ...}              the detector pyramid + confirmation only (no meshing)
+  {"stage": "mesh_per_face", "meshing", ...}     one face meshed on its crop, per meshing mode
+Every line has median/min/max wall ms, the median process CPU ms (the work, whatever the load), torch threads,
+CPU count and the load average.
+Photos: t1.jpg (1280 x 886, six ~100 px faces) and t1 scaled to 1920 px wide; the synthetic 1920 x 1280 group
+photo of tests/group_photo.py (eight faces of 32-200 px, rolled up to 40 degrees); grace_hopper.jpg (portrait)
+and a 4096 x 4096 copy of it. Inputs are ComfyUI IMAGE tensors (float32 0..1). The first call of each
+configuration (model loading) is excluded.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import statistics
 import sys
+import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-# Shared bench helpers (also sets up sys.path and the offline test assets for the models and photos).
-from bench_common import photo, square, timed  # noqa: E402
+from bench_common import photo, square  # noqa: E402  (also sets up sys.path and the offline test assets)
+
+MODES = ("full_range", "standard", "small_faces", "auto")
+
+
+def _env() -> dict:
+    return {"threads": torch.get_num_threads(), "cpu_count": os.cpu_count(), "loadavg": os.getloadavg()[0]}
+
+
+_cpu: list[float] = []  # process CPU ms of the last _times() calls: the work, whatever the machine's load
+
+
+def _times(fn, repeat: int) -> list[float]:
+    fn()  # warm-up: model loading
+    out = []
+    _cpu.clear()
+    for _ in range(repeat):
+        t, c = time.perf_counter(), time.process_time()
+        fn()
+        out.append((time.perf_counter() - t) * 1000)
+        _cpu.append((time.process_time() - c) * 1000)
+    return out
+
+
+def _line(stage: str, times: list[float], **fields) -> None:
+    figures = {
+        "median_ms": round(statistics.median(times), 1),
+        "min_ms": round(min(times), 1),
+        "max_ms": round(max(times), 1),
+    }
+    if _cpu:
+        figures["cpu_median_ms"] = round(statistics.median(_cpu), 1)
+    print(json.dumps({"stage": stage, **fields, **figures, **_env()}), flush=True)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--modes", default=",".join(MODES))
+    ap.add_argument("--photos", default="", help="comma-separated photo labels to keep (default: all)")
     args = ap.parse_args()
 
     import facelab
 
     facelab.load_pack()
-    from comfyui_facelab.nodes.face import detection
+    import group_photo
+    from comfyui_facelab.nodes.face import detection, full_range
 
-    print(f"torch threads: {torch.get_num_threads()}, CPU cores: {os.cpu_count()}")
-    img1k, img4k, t1 = square("grace_hopper.jpg", 1024), square("grace_hopper.jpg", 4096), photo("t1.jpg")
-    runs = [
-        ("standard, 1024x1024, 1 face", lambda: detection.detect(img1k), args.repeat),
-        ("standard, 4096x4096, 1 face", lambda: detection.detect(img4k), args.repeat),
-        ("standard, t1.jpg 1280x886 (0 of 6 faces)", lambda: detection.detect(t1), args.repeat),
-        ("small_faces, t1.jpg 1280x886, 6 faces", lambda: detection.detect(t1, mode="small_faces"), args.repeat),
-        ("auto, t1.jpg 1280x886, 6 faces", lambda: detection.detect(t1, mode="auto"), args.repeat),
-        ("small_faces, 4096x4096, 1 face (tile cost)", lambda: detection.detect(img4k, mode="small_faces"), 1),
-    ]
-    for label, fn, repeat in runs:
-        n = sum(len(f) for f in fn()["frames"])
-        median, fastest = timed(fn, repeat)
-        print(f"{label:44s} {median:8.1f} ms  (min {fastest:.1f}, {n} face(s))")
+    t1 = photo("t1.jpg")
+    t1_1920 = torch.nn.functional.interpolate(t1.permute(0, 3, 1, 2), size=(1329, 1920), mode="bicubic").clamp(0, 1)
+    group = torch.from_numpy(group_photo.build()[0].astype(np.float32) / 255)[None]
+    photos = {
+        "t1.jpg": t1,
+        "t1.jpg@1920": t1_1920.permute(0, 2, 3, 1).contiguous(),
+        "group_photo 1920x1280": group,
+        "grace_hopper.jpg": photo("grace_hopper.jpg"),
+        "grace_hopper 4096^2": square("grace_hopper.jpg", 4096),
+    }
+    if args.photos:
+        photos = {k: v for k, v in photos.items() if k in args.photos.split(",")}
+    for mode in args.modes.split(","):
+        for name, img in photos.items():
+            if mode == "small_faces" and "4096" in name:
+                repeat = 1  # the tile search grows with the megapixels
+            else:
+                repeat = args.repeat
+            faces = sum(len(f) for f in detection.detect(img, max_faces=16, mode=mode)["frames"])
+            times = _times(lambda img=img, mode=mode: detection.detect(img, max_faces=16, mode=mode), repeat)
+            _line("detect", times, mode=mode, photo=name, size=list(img.shape[1:3]), faces=faces)
+    if "full_range" in args.modes:
+        for name in [n for n in ("t1.jpg@1920", "group_photo 1920x1280") if n in photos]:
+            frame = detection._Frame(photos[name][0])
+            found = full_range.find_faces(frame, 0.5)
+            times = _times(lambda frame=frame: full_range.find_faces(frame, 0.5), args.repeat)
+            tiles = len(full_range.tile_pyramid(frame.W, frame.H))
+            _line("full_range_find", times, photo=name, size=[frame.H, frame.W], faces=len(found), tiles=tiles)
+            for meshing in full_range.MESHING_MODES:
+
+                def mesh_all(meshing=meshing, frame=frame, found=found):
+                    for f in found:
+                        full_range.mesh_face(frame, f, meshing)
+
+                per_face = [t / len(found) for t in _times(mesh_all, args.repeat)]
+                _cpu[:] = [c / len(found) for c in _cpu]
+                _line("mesh_per_face", per_face, meshing=meshing, photo=name, faces=len(found))
 
 
 if __name__ == "__main__":

@@ -29,8 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--grow", type=float, default=0.0, help="grow (negative: shrink) in %% of the eye distance")
     parser.add_argument("--feather", type=float, default=10.0, help="soft edge width in %% of the eye distance")
     parser.add_argument("--subtract", default="none", help="protected features removed from every mask, e.g. eyes+brows+lips")
-    parser.add_argument("--mode", default="auto", choices=("standard", "small_faces", "auto"),
-                        help="face detection mode (small_faces also finds faces down to ~60 px in large photos)")
+    parser.add_argument("--mode", default="full_range", choices=("full_range", "standard", "small_faces", "auto"),
+                        help="face detection mode (full_range, the default, finds faces down to ~30 px)")
     parser.add_argument("--max-faces", type=int, default=8, help="most faces to find")
     parser.add_argument("--contact-sheet", action="store_true",
                         help="also write contact_sheet.png: one small picture per zone of the first face")

@@ -51,6 +51,27 @@ FACE_LANDMARKER = ModelSpec(
 )
 
 
+# MediaPipe's full-range BlazeFace (faces far from the camera: small faces in group photos, down to ~10 px in its
+# 192 px input). The same file ships in the mediapipe==0.10.21 wheel (mediapipe/modules/face_detection/); this URL
+# is MediaPipe's own asset storage, pinned to the generation whose sha256 is below (MediaPipe's external_files.bzl).
+FACE_DETECTOR_FULL_RANGE = ModelSpec(
+    folder="mediapipe",
+    filename="face_detection_full_range_sparse.tflite",
+    url=(
+        "https://storage.googleapis.com/mediapipe-assets/face_detection_full_range_sparse.tflite"
+        "?generation=1674261618323821"
+    ),
+    sha256="2c3728e6da56f21e21a320433396fb06d40d9088f2247c05e5635a688d45dfe1",
+    size=676_746,
+    how_to_get=(
+        "Download MediaPipe's full-range face detector (face_detection_full_range_sparse.tflite, Apache-2.0) from "
+        "https://storage.googleapis.com/mediapipe-assets/face_detection_full_range_sparse.tflite "
+        "and put it in that folder (it also ships in the mediapipe==0.10.21 wheel under "
+        "mediapipe/modules/face_detection/)."
+    ),
+)
+
+
 class ModelFileError(RuntimeError):
     """A model file is missing, unreadable or corrupt. The message says which, where and how to fix it."""
 

@@ -26,8 +26,9 @@ class FaceLabFaceLandmarks:
         "Finds every face in every image of the batch with MediaPipe's face landmarker (478 mesh points and "
         "52 expression blendshapes per face) and maps them to full resolution, from 64 px thumbnails to 8K "
         "photos. Use it first: zone masks, crops and expression nodes all start from its landmarks. The "
-        "output is ComfyUI core's FACE_LANDMARKS format. For group photos with small faces choose the "
-        "small_faces mode. No face gives empty landmarks (downstream nodes then pass images through)."
+        "output is ComfyUI core's FACE_LANDMARKS format. The default full_range mode finds every face down to "
+        "~30 px, group photos included, and meshes each face upright on its own crop. No face gives empty "
+        "landmarks (downstream nodes then pass images through)."
     )
     CATEGORY = types.category("Landmarks")
     FUNCTION = "detect"
@@ -51,10 +52,11 @@ class FaceLabFaceLandmarks:
                 "min_confidence": ("FLOAT", {"default": 0.5, "min": 0.05, "max": 1.0, "step": 0.01,
                                              "tooltip": "How sure the detector must be that it sees a face (0..1). Lower it for "
                                                         "hard faces (profile, blur, shadow); raise it to drop doubtful ones."}),
-                "mode": (list(detection.DETECTION_MODES), {"default": "standard",
-                         "tooltip": "standard: portraits and faces larger than ~15% of the image. small_faces: also "
-                                    "searches overlapping tiles for faces down to ~60 px (group photos; slower, grows "
-                                    "with image size). auto: standard, then small_faces only if nothing was found."}),
+                "mode": (list(detection.DETECTION_MODES), {"default": "full_range",
+                         "tooltip": "full_range (default): MediaPipe's full-range detector finds every face down to "
+                                    "~30 px (group photos too), each meshed on its own crop. Older modes, kept for "
+                                    "saved workflows: standard (faces larger than ~15% of the image), small_faces "
+                                    "(tile search, faces down to ~60 px), auto (standard, small_faces if none)."}),
                 "face_order": (list(fl.FACE_ORDERS), {"default": "left_to_right",
                                "tooltip": "How faces are numbered (face_index 0, 1, ...): left_to_right by face centre, "
                                           "largest_first, top_to_bottom, or detection (most confident first)."}),
@@ -63,14 +65,22 @@ class FaceLabFaceLandmarks:
                 "reject_false_positives": ("BOOLEAN", {"default": True,
                                            "tooltip": "Drop detections whose colours are not skin-like (e.g. a colour "
                                                       "wheel MediaPipe mistakes for a face). Grey photos always pass."}),
+                "meshing": (list(detection.MESHING_MODES), {"default": "steady",
+                            "tooltip": "full_range mode only. steady: each face is meshed upright and mirrored and the "
+                                       "two meshes averaged (steadiest masks; the report gives how far they "
+                                       "disagreed, in % of the eye distance). upright: one mesh on a crop rotated "
+                                       "so the eyes are level (faster). plain: one mesh on an unrotated crop."}),
             },
         }
 
-    def detect(self, image, max_faces, min_confidence, mode, face_order, reject_false_positives=True):
+    def detect(self, image, max_faces, min_confidence, mode, face_order, reject_false_positives=True, meshing="steady"):
         landmarks = detection.detect(image, max_faces=max_faces, min_confidence=min_confidence, mode=mode,
-                                     order=face_order, reject_false_positives=reject_false_positives)
+                                     order=face_order, reject_false_positives=reject_false_positives, meshing=meshing)
         n = fl.count_faces(landmarks)
-        report = landmarks_report(landmarks, {"mode": mode, "face_order": face_order, "min_confidence": float(min_confidence)})
+        settings = {"mode": mode, "face_order": face_order, "min_confidence": float(min_confidence)}
+        if mode == "full_range":
+            settings["meshing"] = meshing
+        report = landmarks_report(landmarks, settings)
         log.info("FaceLab Face Landmarks: %s", report["summary"])
         return (landmarks, fl.bounding_boxes(landmarks), n, _json(report))
 

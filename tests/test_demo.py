@@ -74,4 +74,6 @@ def test_demo_bad_zone_and_missing_model_fail_clearly(tmp_path):
     empty.mkdir()
     res = run_demo("--out", str(tmp_path / "o"), models_dir=empty)
     assert res.returncode == 2
-    assert "face_landmarker.task" in res.stderr and str(empty) in res.stderr and "storage.googleapis.com" in res.stderr
+    # The default full_range mode loads MediaPipe's full-range detector first, then the landmarker.
+    missing = "face_detection_full_range_sparse.tflite"
+    assert missing in res.stderr and str(empty) in res.stderr and "storage.googleapis.com" in res.stderr

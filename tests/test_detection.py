@@ -8,6 +8,7 @@ centre x in the 1x image is at (x + 0.5) * k - 0.5 in the k-times image.
 from __future__ import annotations
 
 import functools
+from collections import OrderedDict
 
 import numpy as np
 import pytest
@@ -308,7 +309,7 @@ def test_missing_model_offline_names_file_folder_and_source(det, monkeypatch, tm
     from comfyui_facelab.nodes import model_files
     from comfyui_facelab.nodes.face import landmarker
 
-    monkeypatch.setattr(landmarker, "_cache", {})  # force a fresh model lookup
+    monkeypatch.setattr(landmarker, "_cache", OrderedDict())  # force a fresh model lookup
     monkeypatch.setenv("FACELAB_MODELS_DIR", str(tmp_path))
     with pytest.raises(model_files.ModelFileError) as err:
         det.detect(photo_tensor("astronaut.png"))

@@ -298,7 +298,7 @@ def test_anonymise_handles_every_face_of_a_group_photo(pack, name):
     run = dry_run(pack, name, image, overrides)
     (inverted,) = run.calls["FaceLabDDPMInvert"]
     (call,) = run.calls["SamplerCustomAdvanced"]
-    # six faces (small_faces mode), two candidates each: one inversion and one regeneration run of 12 crops
+    # six faces (full_range mode), two candidates each: one inversion and one regeneration run of 12 crops
     assert inverted["batch"] == call["batch"] == 6 * 2
     # the regeneration samples from that inversion, with no fresh noise
     assert call["sampler"]["inversion"]["latent"]["samples"].shape[0] == 12 and call["noise"] == "no noise"

@@ -283,7 +283,7 @@ def expression_fix(schemas) -> dict:
 
 def _anonymise_front(c: Canvas, candidates: int):
     """Photo, faces, plan, crops repeated for candidates; returns (image, plan, crop, candidates)."""
-    image, faces = photo_and_face(c, mode="small_faces", max_faces=16)
+    image, faces = photo_and_face(c, mode="full_range", max_faces=16)
     plan = c.add("FaceLabAnonymiseFaces", 1, image=image["IMAGE"], face_landmarks=faces["face_landmarks"])
     report = c.add("PreviewAny", 1, size=(320, 200), title="Faces Report", source=plan["report"])
     c.group("2 · Every face to anonymise", [plan, report], GROUP_COLORS["zones"])

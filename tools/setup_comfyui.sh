@@ -11,7 +11,8 @@
 #
 # Then: a venv DIR/venv with torch ($TORCH_PACKAGES, default "torch torchvision"), ComfyUI's requirements minus
 # torch*, torchaudio without deps, FaceLab's requirements.txt and dlib extra; the pack linked as DIR/custom_nodes/ComfyUI-FaceLab;
-# face_landmarker.task copied into DIR/models/mediapipe when the test assets have it.
+# face_landmarker.task and face_detection_full_range_sparse.tflite copied into DIR/models/mediapipe when the test
+# assets have them.
 # Offline machines: point pip at a local index the usual way (PIP_INDEX_URL / pip.conf).
 set -euo pipefail
 
@@ -74,10 +75,12 @@ else
 fi
 
 # 4. Models the tests use
-TASK="$PACK/.cache/test-assets/models/mediapipe/face_landmarker.task"
-if [ -f "$TASK" ]; then
-  mkdir -p "$DEST/models/mediapipe" && cp -n "$TASK" "$DEST/models/mediapipe/"
-fi
+for TASK in face_landmarker.task face_detection_full_range_sparse.tflite; do
+  TASK="$PACK/.cache/test-assets/models/mediapipe/$TASK"
+  if [ -f "$TASK" ]; then
+    mkdir -p "$DEST/models/mediapipe" && cp -n "$TASK" "$DEST/models/mediapipe/"
+  fi
+done
 if [ -n "$RANDOM_CKPT_SCRIPT" ]; then
   CKPT="$DEST/models/checkpoints/random_sdxl_inpaint.safetensors"
   if [ -f "$CKPT" ]; then

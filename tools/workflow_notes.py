@@ -8,7 +8,8 @@ from workflow_canvas import AGING_REGION_ZONES, CHECKPOINT, WRINKLE_ZONES
 MODEL_NOTE = f"""**Model:** put an SDXL *inpainting* checkpoint in `ComfyUI/models/checkpoints/` and choose it in
 **Load Checkpoint**, e.g. `{CHECKPOINT}` (SDXL inpainting 0.1, 9-channel UNet). A regular SDXL checkpoint works as
 well: Differential Diffusion + InpaintModelConditioning make it inpaint, with slightly softer blends.
-**Face model:** MediaPipe's `face_landmarker.task` in `ComfyUI/models/mediapipe/` (downloaded on first use)."""
+**Face models:** MediaPipe's `face_landmarker.task` and `face_detection_full_range_sparse.tflite` in
+`ComfyUI/models/mediapipe/` (downloaded on first use)."""
 
 EXACT_NOTE = """**Exactness:** only the crop around the face goes through SDXL. *Stitch Face Region* blends it back through
 a feathered mask and copies every other pixel bit for bit: *Edit Mask* saves that blend mask (black = untouched)."""
@@ -153,7 +154,7 @@ SDXL then refines it at **low denoise inside the makeup mask** only, for natural
 Finds the faces that blink (or do not smile), repaints only those eyes (or mouths) on an SDXL-sized face crop and
 stitches them back. When nothing needs fixing, **nothing is sampled** and the photo is saved unchanged.
 
-1. **Input Image**: the portrait or group photo (for small faces set Face Landmarks → mode `small_faces`).
+1. **Input Image**: the portrait or group photo (Face Landmarks' default `full_range` mode finds faces down to ~30 px).
 2. *Expression Report* says, per face, each eye's openness and the smile level, and what was fixed.
 
 **Knobs that matter**
@@ -178,7 +179,7 @@ light. A face recognition model keeps the **least recognisable candidate that is
 result again. A face that cannot be anonymised is pixelated and reported (privacy fail-safe), never skipped.
 
 **Knobs that matter**
-- **Face Landmarks → mode** = `small_faces` (and max_faces 16): finds faces down to ~60 px, so no face is missed.
+- **Face Landmarks → mode** = `full_range` (and max_faces 16): finds faces down to ~30 px, so no face is missed.
 - **DDPM Invert → skip** (0.4): the part of the 50 steps kept from the photo. Higher keeps more of the original
   (pose, but also identity); lower lets the prompt change more. **seed**: other seeds, other candidates.
 - **Repeat For Candidates → candidates** (2): each candidate gets its own inversion noise, so a different new face.

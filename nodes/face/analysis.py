@@ -161,10 +161,15 @@ def analyze_face(face: dict) -> dict:
 NO_FACE = "no face found"
 
 
+def _face_report(face: dict, index: int) -> dict:
+    mesh = {k: face[k] for k in ("meshing", "mesh_disagreement_pct") if k in face}  # full_range mode only
+    return {"face_index": index, **analyze_face(face), **mesh}
+
+
 def landmarks_report(face_landmarks: dict, extra: dict | None = None) -> dict:
     """Per image and face (in the value's own order): box, score and every analyze_face measurement (JSON-ready)."""
     images = [
-        {"image_index": i, "faces": [{"face_index": k, **analyze_face(f)} for k, f in enumerate(faces)]}
+        {"image_index": i, "faces": [_face_report(f, k) for k, f in enumerate(faces)]}
         for i, faces in enumerate(face_landmarks["frames"])
     ]
     n = sum(len(f) for f in face_landmarks["frames"])

@@ -1,6 +1,8 @@
 """Find every face in every image of a batch: FACE_LANDMARKS in ComfyUI core's format, full resolution.
 
 Pipeline per image (all passes are MediaPipe Tasks, see landmarker.py):
+  full_range   (default) MediaPipe's full-range detector over a bounded tile pyramid, each face confirmed and
+               meshed on its own (upright, optionally mirrored: `meshing`) crop. See full_range.py.
   standard     one landmarker pass on a copy whose long side is at most PASS_MAX_SIDE (tiny images are
                upscaled to MIN_PASS_SIDE), mapped back to full resolution.
   small_faces  standard, plus the cheap BlazeFace box detector over overlapping tiles (a pyramid of
@@ -31,14 +33,16 @@ import torch
 import torch.nn.functional as F
 
 from .. import comfy_adapter
-from . import landmarker
 from ..base.tensors import to_rgb_uint8
+from . import full_range, landmarker, region_resize
 from .face_landmarks import bbox_from_landmarks, box_iou, face_size, make_face_landmarks, sort_faces
 
 log = logging.getLogger("FaceLab")
 
-DETECTION_MODES = ("standard", "small_faces", "auto")
+DETECTION_MODES = ("full_range", "standard", "small_faces", "auto")
+MESHING_MODES = full_range.MESHING_MODES
 
+LARGE_REGION_PX = 16_000_000  # regions above this are shrunk in row bands (bounded memory), see region_resize.py
 PASS_MAX_SIDE = 1280  # long side of the copy the standard pass sees
 MIN_PASS_SIDE = 256  # tiny images are upscaled to this for the pass
 CROP_FACE_PX = 320  # a candidate's crop is scaled down so its face is this size (never up: the mesh model resamples)
@@ -70,9 +74,13 @@ class _Frame:
             for r in range(0, out_h, 512):  # in row blocks: no full-size float temporaries on 8K images
                 out[r : r + 512] = to_rgb_uint8(crop[r : r + 512])
             return out
+        upscale = out_w > x1 - x0
+        if not upscale and out_h < y1 - y0 and (x1 - x0) * (y1 - y0) > LARGE_REGION_PX:
+            # torch would first copy the whole region as float (about the image size again): shrink it in bands
+            # of rows instead, with the same weights (region_resize.py).
+            return to_rgb_uint8(region_resize.shrink(crop, out_h, out_w))
         if isinstance(crop, np.ndarray):  # torch needs writeable memory with positive strides (not a flipped view)
             crop = torch.from_numpy(crop if crop.flags.writeable and min(crop.strides) >= 0 else crop.copy())
-        upscale = out_w > x1 - x0
         if upscale or crop.dtype != torch.uint8:
             crop = crop.float() / 255.0 if crop.dtype == torch.uint8 else crop.float()
         # HWC permuted to NCHW is channels-last in memory, torch's fast path (uint8 too): no full-size copy.
@@ -202,9 +210,10 @@ def _tile_origins(extent: int, side: int) -> list[int]:
 def _tile_candidates(frame: _Frame, min_confidence: float) -> list[tuple[tuple, float, bool]]:
     """BlazeFace boxes over a tile pyramid: (box xyxy full px, score, touches an inner tile edge).
 
-    Level k is one copy of the image at 1/2^k scale, cut into TILE-px tiles at half-tile stride (each pixel
-    is resized once, not once per overlapping tile); levels stop when the copy fits in one tile, which the
-    standard pass already covers.
+    Level k sees the image at 1/2^k scale, cut into TILE-px tiles at half-tile stride; levels stop when the
+    image fits in one tile, which the standard pass already covers. Each tile is read from the frame on its own
+    (resized on the way), never a whole level: extra memory stays a few tiles whatever the image size (a whole
+    level-0 copy was about the image size again).
     """
     cands = []
     level = 0
@@ -212,20 +221,22 @@ def _tile_candidates(frame: _Frame, min_confidence: float) -> list[tuple[tuple, 
         lw, lh = max(1, round(frame.W / 2**level)), max(1, round(frame.H / 2**level))
         if max(lw, lh) <= TILE:
             return cands
-        rgb = frame.region((0, 0, frame.W, frame.H), lw, lh)
         sx, sy = frame.W / lw, frame.H / lh
         for y0 in _tile_origins(lh, TILE):
             comfy_adapter.check_interrupt()
             for x0 in _tile_origins(lw, TILE):
-                tile = rgb[y0 : y0 + TILE, x0 : x0 + TILE]
-                th, tw = tile.shape[:2]
+                tw, th = min(TILE, lw - x0), min(TILE, lh - y0)
+                fx0, fy0 = round(x0 * sx), round(y0 * sy)
+                fx1, fy1 = min(frame.W, round((x0 + tw) * sx)), min(frame.H, round((y0 + th) * sy))
+                tile = frame.region((fx0, fy0, fx1, fy1), tw, th)
+                kx, ky = (fx1 - fx0) / tw, (fy1 - fy0) / th
                 boxes, scores = landmarker.detect_boxes(tile, min_confidence)
                 for b, s in zip(boxes, scores):
                     # A box cut by an inner tile edge is a partial face; the neighbouring tile sees it whole.
                     cut = (b[0] <= 2 and x0 > 0) or (b[1] <= 2 and y0 > 0) or (b[2] >= tw - 2 and x0 + tw < lw) or (
                         b[3] >= th - 2 and y0 + th < lh
                     )
-                    box = ((x0 + b[0]) * sx, (y0 + b[1]) * sy, (x0 + b[2]) * sx, (y0 + b[3]) * sy)
+                    box = (fx0 + b[0] * kx, fy0 + b[1] * ky, fx0 + b[2] * kx, fy0 + b[3] * ky)
                     cands.append((box, float(s), bool(cut)))
         level += 1
 
@@ -275,11 +286,19 @@ def is_plausible_face(frame_image, face: dict) -> bool:
 
 
 def detect_frame(
-    image, max_faces: int = 8, min_confidence: float = 0.5, mode: str = "standard", reject_false_positives: bool = True
+    image,
+    max_faces: int = 8,
+    min_confidence: float = 0.5,
+    mode: str = "standard",
+    reject_false_positives: bool = True,
+    meshing: str = "steady",
 ) -> list[dict]:
     """All faces of one HxWxC image (torch or numpy), best score first, in full-resolution pixels."""
     frame = image if isinstance(image, _Frame) else _Frame(image)
-    faces = _standard(frame, max_faces, min_confidence)
+    if mode == "full_range":
+        faces = full_range.detect_frame(frame, min_confidence, meshing)
+    else:
+        faces = _standard(frame, max_faces, min_confidence)
     if mode == "small_faces" or (mode == "auto" and not faces):
         faces = _small_faces(frame, min_confidence, faces)
     if reject_false_positives:
@@ -298,14 +317,20 @@ def detect(
     mode: str = "standard",
     order: str = "left_to_right",
     reject_false_positives: bool = True,
+    meshing: str = "steady",
 ) -> dict:
     """FACE_LANDMARKS (core format) of every face in every image of an IMAGE batch [B,H,W,C] or one HxWxC array.
 
     Faces are ordered per image by `order` (face_landmarks.FACE_ORDERS; "detection" = best score first).
     When more than max_faces are found the best-scoring ones are kept. No face -> an empty list for that image.
+    `meshing` (full_range mode only): steady, upright or plain (full_range.py). The Face Landmarks node, the demo
+    and the shipped workflows use mode "full_range"; this function keeps "standard" as its default so existing
+    callers inside the pack keep their behaviour.
     """
     if mode not in DETECTION_MODES:
         raise ValueError(f"FaceLab: unknown detection mode {mode!r}; choose one of {DETECTION_MODES}")
+    if meshing not in MESHING_MODES:
+        raise ValueError(f"FaceLab: unknown meshing mode {meshing!r}; choose one of {MESHING_MODES}")
     if int(max_faces) < 1:
         raise ValueError(f"FaceLab: max_faces must be at least 1, got {max_faces}")
     if not 0.0 <= float(min_confidence) <= 1.0:
@@ -315,7 +340,7 @@ def detect(
     H, W = (int(frames[0].shape[0]), int(frames[0].shape[1])) if frames else (0, 0)
     out = []
     for img in comfy_adapter.iterate_with_progress(frames):
-        faces = detect_frame(img, int(max_faces), float(min_confidence), mode, reject_false_positives)
+        faces = detect_frame(img, int(max_faces), float(min_confidence), mode, reject_false_positives, meshing)
         out.append(sort_faces(faces, order))
     if frames and not any(out):
         log.info("FaceLab: no face found in %d image(s) (mode %s)", len(frames), mode)

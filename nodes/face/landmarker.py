@@ -1,7 +1,10 @@
 """MediaPipe Tasks FaceLandmarker: 478 mesh points + 52 blendshapes per face, in image pixels.
 
-Single-pass detection on one RGB uint8 image. The model file comes from model_files (shared
-models/mediapipe folder, downloaded on first use). Loaded lazily, cached per process.
+Single-pass detection on one RGB uint8 image. The model files come from model_files (shared
+models/mediapipe folder, downloaded on first use). Loaded lazily and cached per process in a small LRU
+(MAX_TASKS): a task per (max_faces, min_confidence) setting used to be kept forever (~28 MB each, measured
+410 -> 1530 MB over 40 slider values); the least recently used one is now closed. The full-range detector is
+one task per model file: its threshold is a fixed floor and min_confidence is applied to its scores after.
 Higher-level modes (resizing huge images, small-face tiling, ordering) live in detection.py.
 
 detect_boxes() runs only the BlazeFace detector that ships inside the same face_landmarker.task
@@ -15,6 +18,7 @@ import atexit
 import logging
 import threading
 import zipfile
+from collections import OrderedDict
 
 import numpy as np
 
@@ -25,7 +29,9 @@ from .face_landmarks import N_LANDMARKS, bbox_from_landmarks
 log = logging.getLogger("FaceLab")
 
 _lock = threading.Lock()
-_cache: dict[tuple, object] = {}
+_cache: OrderedDict[tuple, object] = OrderedDict()
+MAX_TASKS = 6  # landmarker/detector tasks kept open at once (least recently used closed first)
+FULL_RANGE_FLOOR = 0.2  # the full-range task's own threshold; callers filter its scores by their min_confidence
 
 # Core's connection_sets names -> MediaPipe Tasks FaceLandmarksConnections attributes.
 _CONNECTION_ATTRS = {
@@ -61,9 +67,9 @@ class MediaPipeMissing(ImportError):
 
 def _vision():
     try:
+        import mediapipe as mp  # type: ignore[import-not-found]
         from mediapipe.tasks.python import vision  # type: ignore[import-not-found]
         from mediapipe.tasks.python.core.base_options import BaseOptions  # type: ignore[import-not-found]
-        import mediapipe as mp  # type: ignore[import-not-found]
     except ImportError as exc:  # pragma: no cover - exercised only without mediapipe
         raise MediaPipeMissing(
             "FaceLab: the 'mediapipe' package is not installed in ComfyUI's Python. "
@@ -83,21 +89,29 @@ def connection_sets() -> dict[str, frozenset]:
     return sets
 
 
-def _cached_task(key: tuple, what: str, create):
+def _cached_task(key: tuple, what: str, create, spec: model_files.ModelSpec = model_files.FACE_LANDMARKER):
     """The MediaPipe task cached under key, built once by create(vision, BaseOptions, model_path)."""
+    evicted = []
     with _lock:
-        if key not in _cache:
-            _, vision, BaseOptions = _vision()
-            path = model_files.ensure_model(model_files.FACE_LANDMARKER)
-            try:
-                _cache[key] = create(vision, BaseOptions, path)
-            except Exception as exc:
-                raise model_files.ModelFileError(
-                    f"FaceLab: MediaPipe could not load the {what} from {path} ({exc}). Delete the file and get it "
-                    f"again. {model_files.FACE_LANDMARKER.how_to_get}"
-                ) from exc
-            log.info("FaceLab: loaded MediaPipe %s from %s", what, path)
-        return _cache[key]
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+        _, vision, BaseOptions = _vision()
+        path = model_files.ensure_model(spec)
+        try:
+            task = create(vision, BaseOptions, path)
+        except Exception as exc:
+            raise model_files.ModelFileError(
+                f"FaceLab: MediaPipe could not load the {what} from {path} ({exc}). Delete the file and get it "
+                f"again. {spec.how_to_get}"
+            ) from exc
+        log.info("FaceLab: loaded MediaPipe %s from %s", what, path)
+        _cache[key] = task
+        while len(_cache) > MAX_TASKS:
+            evicted.append(_cache.popitem(last=False)[1])
+    for old in evicted:  # ComfyUI runs one prompt at a time: an evicted task is not in use
+        old.close()
+    return task
 
 
 def _landmarker(max_faces: int, min_confidence: float):
@@ -128,6 +142,45 @@ def _box_detector(min_confidence: float):
         return vision.FaceDetector.create_from_options(opts)
 
     return _cached_task(("boxes", round(float(min_confidence), 4)), "face detector", create)
+
+
+def _full_range_detector():
+    def create(vision, BaseOptions, path):
+        opts = vision.FaceDetectorOptions(
+            base_options=BaseOptions(model_asset_buffer=path.read_bytes()),
+            running_mode=vision.RunningMode.IMAGE,
+            min_detection_confidence=FULL_RANGE_FLOOR,
+        )
+        return vision.FaceDetector.create_from_options(opts)
+
+    return _cached_task(("full_range",), "full-range face detector", create, model_files.FACE_DETECTOR_FULL_RANGE)
+
+
+def detect_full_range(rgb: np.ndarray, min_confidence: float = FULL_RANGE_FLOOR):
+    """Full-range BlazeFace on one RGB uint8 image: boxes (N, 4) xyxy, scores (N,), keypoints (N, 6, 2), best first.
+
+    Pixels of `rgb`. Keypoints: the subject's right eye, left eye, nose tip, mouth centre, right and left ear tragion.
+    Scores below max(min_confidence, FULL_RANGE_FLOOR) are dropped.
+    """
+    mp, _, _ = _vision()
+    rgb = to_rgb_uint8(rgb)
+    h, w = rgb.shape[:2]
+    result = _full_range_detector().detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb))
+    boxes, scores, kps = [], [], []
+    for d in result.detections:
+        score = d.categories[0].score if d.categories else 0.0
+        if score < min_confidence or len(d.keypoints) < 6:
+            continue
+        b = d.bounding_box
+        boxes.append((b.origin_x, b.origin_y, b.origin_x + b.width, b.origin_y + b.height))
+        scores.append(score)
+        kps.append([(k.x * w, k.y * h) for k in d.keypoints[:6]])
+    order = np.argsort(-np.asarray(scores, dtype=np.float32), kind="stable")
+    return (
+        np.asarray(boxes, dtype=np.float32).reshape(-1, 4)[order],
+        np.asarray(scores, dtype=np.float32).reshape(-1)[order],
+        np.asarray(kps, dtype=np.float32).reshape(-1, 6, 2)[order],
+    )
 
 
 def detect_boxes(rgb: np.ndarray, min_confidence: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
