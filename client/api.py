@@ -172,12 +172,12 @@ class ComfyClient:
         try:
             if int(resp.getheader("Content-Length") or 0) > MAX_JSON_BYTES:
                 raise ServerError(f"{method} {path} on {self.base_url} answered {resp.getheader('Content-Length')} "
-                                  f"bytes, more than the {MAX_JSON_BYTES >> 20} MB an answer may have")
+                                  f"bytes, more than the {_size(MAX_JSON_BYTES)} an answer may have")
             data = _read_capped(resp, MAX_JSON_BYTES, lambda: conn.raw_sock.settimeout(
                 self._timeout(read_timeout or self.read_timeout, f"{method} {path}")))
             if data is None:
                 raise ServerError(f"{method} {path} on {self.base_url} answered more than "
-                                  f"{MAX_JSON_BYTES >> 20} MB; that is not a ComfyUI answer")
+                                  f"{_size(MAX_JSON_BYTES)}; that is not a ComfyUI answer")
             return resp.status, data
         except ValueError:
             raise ServerError(f"{method} {path} on {self.base_url} answered a malformed Content-Length") from None
@@ -260,7 +260,7 @@ class ComfyClient:
             expected = resp.getheader("Content-Length")
             expected_size = int(expected) if expected is not None else None
             if expected_size is not None and expected_size > MAX_DOWNLOAD_BYTES:
-                raise ServerError(f"{name!r} is {expected_size} bytes, more than the {MAX_DOWNLOAD_BYTES >> 20} MB "
+                raise ServerError(f"{name!r} is {expected_size} bytes, more than the {_size(MAX_DOWNLOAD_BYTES)} "
                                   "an output may have")
             size = 0
             with open(dest, "wb") as fh:
@@ -271,7 +271,7 @@ class ComfyClient:
                     fh.write(chunk)
                     size += len(chunk)
                     if size > MAX_DOWNLOAD_BYTES:
-                        raise ServerError(f"download of {name!r} passed {MAX_DOWNLOAD_BYTES >> 20} MB; stopped")
+                        raise ServerError(f"download of {name!r} passed {_size(MAX_DOWNLOAD_BYTES)}; stopped")
             if expected_size is not None and size != expected_size:
                 raise ServerError(f"download of {name!r} ended after {size} of {expected} bytes")
             return size
@@ -348,6 +348,10 @@ def _snippet(data: object, limit: int = 300) -> str:
         except (TypeError, ValueError, RecursionError):
             text = repr(data)[: limit * 4]
     return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _size(n: int) -> str:
+    return f"{n >> 20} MB" if n >= 1 << 20 else f"{n} bytes"
 
 
 def _reason(exc: BaseException) -> str:
