@@ -119,7 +119,7 @@ class ComfyClient:
         self.connect_timeout, self.read_timeout = connect_timeout, read_timeout
         self.deadline: float | None = None  # time.monotonic() value after which every request raises RunTimeout
 
-    def with_deadline(self, deadline: float | None) -> "ComfyClient":
+    def with_deadline(self, deadline: float | None) -> ComfyClient:
         """A copy whose requests all end by `deadline` (time.monotonic()), mid-request if need be."""
         other = copy.copy(self)
         other.deadline = deadline
