@@ -157,23 +157,40 @@ class Job:
         """Upload, queue, wait, download; return the written files. Everything ends by the deadline (--timeout),
         even a request the server never answers; on timeout or Ctrl-C the prompt is cancelled on the server."""
         client = self.client.with_deadline(time.monotonic() + self.timeout)
+        graph = self.upload(client, image)
+        entry = self.execute(client, graph)
+        return self.fetch(client, entry, graph, out_dir, image.stem)
+
+    # The stages of run(), separate so the dispatcher can overlap uploads and downloads with sampling.
+    def upload(self, client: ComfyClient, image: Path) -> dict:
+        """Upload the photo and the --input images; return the graph that uses them."""
         graph = copy.deepcopy(self.graph)
         for node_id, path in {self.loader_id: image, **(self.extra_images or {})}.items():
             ref = client.upload_image(path)
             graph[node_id]["inputs"]["image"] = f"{ref['subfolder']}/{ref['name']}" if ref.get("subfolder") else ref["name"]
+        return graph
+
+    def execute(self, client: ComfyClient, graph: dict) -> dict:
+        """Queue and follow the prompt; return its successful history entry (with "prompt_id" added)."""
         prompt_id = str(uuid.uuid4())  # proposed to the server, so even a POST /prompt that hangs can be cancelled
         try:
             prompt_id = client.queue_prompt(graph, self.events.client_id, prompt_id, self.allow_partial)
             self.on_queued(prompt_id)
             entry = wait_for_history(client, self.events, prompt_id, client.deadline, self._event)
             check_outcome(entry)
-            return save_outputs(client, output_refs(entry), graph, out_dir, image.stem)
+            return {**entry, "prompt_id": prompt_id}
         except RunTimeout as exc:
             client.cancel(prompt_id)
             raise RunTimeout(f"{exc}; prompt {prompt_id} was cancelled on the server") from None
         except KeyboardInterrupt:
             client.cancel(prompt_id)
             raise
+
+    def fetch(self, client: ComfyClient, entry: dict, graph: dict, out_dir: Path, stem: str) -> list[Path]:
+        try:
+            return save_outputs(client, output_refs(entry), graph, out_dir, stem)
+        except RunTimeout as exc:
+            raise RunTimeout(f"{exc} (prompt {entry.get('prompt_id')} had finished)") from None
 
     def _event(self, kind: str, data: dict) -> None:
         """Progress display must never end a run: a malformed event is logged and skipped."""
