@@ -173,8 +173,8 @@ class ComfyClient:
             if int(resp.getheader("Content-Length") or 0) > MAX_JSON_BYTES:
                 raise ServerError(f"{method} {path} on {self.base_url} answered {resp.getheader('Content-Length')} "
                                   f"bytes, more than the {_size(MAX_JSON_BYTES)} an answer may have")
-            data = _read_capped(resp, MAX_JSON_BYTES, lambda: conn.raw_sock.settimeout(
-                self._timeout(read_timeout or self.read_timeout, f"{method} {path}")))
+            data = _read_capped(resp, MAX_JSON_BYTES, lambda: _settimeout(
+                conn.raw_sock, self._timeout(read_timeout or self.read_timeout, f"{method} {path}")))
             if data is None:
                 raise ServerError(f"{method} {path} on {self.base_url} answered more than "
                                   f"{_size(MAX_JSON_BYTES)}; that is not a ComfyUI answer")
@@ -265,7 +265,7 @@ class ComfyClient:
             size = 0
             with open(dest, "wb") as fh:
                 while True:
-                    conn.raw_sock.settimeout(self._timeout(self.read_timeout, f"the download of {name!r}"))
+                    _settimeout(conn.raw_sock, self._timeout(self.read_timeout, f"the download of {name!r}"))
                     if not (chunk := resp.read(1 << 20)):
                         break
                     fh.write(chunk)
@@ -314,6 +314,14 @@ def _form_field(boundary: str, name: str, value: bytes, filename: str | None = N
 def _quote_filename(name: str) -> str:
     # Multipart filenames are quoted strings: escape what would end them (browsers percent-encode the same way).
     return name.replace("\\", "\\\\").replace('"', "%22").replace("\r", "").replace("\n", "")
+
+
+def _settimeout(sock: socket.socket, seconds: float) -> None:
+    # Once a "Connection: close" body is read to its end the socket is closed: the next read returns b"" anyway.
+    try:
+        sock.settimeout(seconds)
+    except OSError:
+        pass
 
 
 def _read_capped(resp: http.client.HTTPResponse, limit: int, before_read) -> bytes | None:

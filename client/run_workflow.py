@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import re
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -38,6 +39,10 @@ class ExecutionFailed(ComfyError):
         node = f"node #{data.get('node_id')} ({data.get('node_type')})" if data.get("node_id") else "a node"
         super().__init__(f"{node} failed: {data.get('exception_type', 'error')}: "
                          f"{str(data.get('exception_message', '')).strip() or 'no message'}")
+
+
+class Stopped(ComfyError):
+    """The run was stopped on our side (the dispatcher's Ctrl-C); the prompt is cancelled by whoever stopped it."""
 
 
 class ExecutionInterrupted(ComfyError):
@@ -94,14 +99,17 @@ class Events:
 
 
 def wait_for_history(client: ComfyClient, events: Events, prompt_id: str, deadline: float,
-                     on_event: Callable[[str, dict], None]) -> dict:
-    """Follow the prompt until it ends; return its /history entry. Raises RunTimeout at `deadline`."""
+                     on_event: Callable[[str, dict], None], stop: threading.Event | None = None) -> dict:
+    """Follow the prompt until it ends; return its /history entry. Raises RunTimeout at `deadline`, Stopped
+    within a second of `stop` being set."""
     ended = False
     while not ended:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise RunTimeout("the time limit (--timeout) passed before the prompt ended")
-        event = events.next(min(remaining, QUIET_CHECK))  # None at once without a websocket
+        if stop is not None and stop.is_set():
+            raise Stopped(f"prompt {prompt_id} stopped")
+        event = events.next(min(remaining, QUIET_CHECK if stop is None else 1.0))  # None at once without a websocket
         if event is None:  # no stream, or a quiet one: the run may have ended without us hearing it
             entry = client.history(prompt_id)
             if entry:
@@ -152,6 +160,7 @@ class Job:
     extra_images: dict[str, Path] | None = None  # loader node id -> file (--input "Makeup Reference=ref.jpg")
     allow_partial: bool = False  # run what validated when ComfyUI reports node_errors with HTTP 200
     on_queued: Callable[[str], None] = lambda prompt_id: None
+    stop: threading.Event | None = None  # set by the dispatcher on Ctrl-C: waiting ends (Stopped)
 
     def run(self, image: Path, out_dir: Path) -> list[Path]:
         """Upload, queue, wait, download; return the written files. Everything ends by the deadline (--timeout),
@@ -176,7 +185,7 @@ class Job:
         try:
             prompt_id = client.queue_prompt(graph, self.events.client_id, prompt_id, self.allow_partial)
             self.on_queued(prompt_id)
-            entry = wait_for_history(client, self.events, prompt_id, client.deadline, self._event)
+            entry = wait_for_history(client, self.events, prompt_id, client.deadline, self._event, self.stop)
             check_outcome(entry)
             return {**entry, "prompt_id": prompt_id}
         except RunTimeout as exc:

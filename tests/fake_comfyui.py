@@ -85,6 +85,8 @@ class FakeComfyUI:
         self.stopped = threading.Event()
         self.dead = False
         self.headers: list[dict] = []  # request headers, in order (basic auth)
+        self.in_flight = self.max_in_flight = 0  # prompts queued and not yet ended
+        self._run_lock = threading.Lock()  # like ComfyUI, one prompt executes at a time
         self.uploads: dict[str, bytes] = {}
         self.prompts: list[dict] = []  # POST /prompt bodies, in order
         self.files: dict[str, bytes] = {}  # output files served by /view
@@ -147,9 +149,20 @@ class FakeComfyUI:
         answer["number"] = number
         if scenario == "partial":
             answer["node_errors"] = missing_checkpoint_errors("4", "sd_xl_base_1.0_inpainting_0.1.safetensors")
-        threading.Thread(target=self._execute, args=(record, mapping, graph, image, number, scenario),
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        threading.Thread(target=self._run, args=(record, mapping, graph, image, number, scenario),
                          daemon=True).start()
         return 200, answer
+
+    def _run(self, *args) -> None:
+        with self._run_lock:
+            try:
+                self._execute(*args)
+            finally:
+                with self._lock:
+                    self.in_flight -= 1
 
     def _execute(self, record: dict, mapping: dict, graph: dict, image: str | None, number: int, scenario: str):
         """Replay the recorded events to the client's websocket; store the history entry when ComfyUI does."""
