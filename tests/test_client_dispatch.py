@@ -179,3 +179,17 @@ def test_single_server_keeps_the_sequential_mode(queue, tmp_path, n_servers):
     with FakeComfyUI() as fake:
         res = queue(write_workflow(tmp_path), "--image", folder, "--server", fake.url)
     assert res.rc == 0 and not (folder / "facelab_manifest.jsonl").exists()
+
+
+def test_shipped_makeup_workflow_with_its_reference_over_two_servers(queue, tmp_path):
+    folder = photo_folder(tmp_path, 3)
+    ref = write_photo(tmp_path / "reference.png", "astronaut.png")
+    wf = Path(__file__).resolve().parent.parent / "workflows" / "api" / "facelab_makeup_transfer.json"
+    with FakeComfyUI() as a, FakeComfyUI() as b:
+        res = queue(wf, "--image", folder, "--server", a.url, "--server", b.url,
+                    "--input", f"Makeup Reference={ref}", "--steps", "4")
+    assert res.rc == 0, res.err
+    sent = [p["prompt"] for fake in (a, b) for p in fake.prompts]
+    assert sorted(g["2"]["inputs"]["image"] for g in sent) == ["p0.png", "p1.png", "p2.png"]
+    assert all(g["4"]["inputs"]["image"] == "reference.png" and g["16"]["inputs"]["steps"] == 4 for g in sent)
+    assert all(fake.uploads.get("reference.png") == ref.read_bytes() for fake in (a, b) if fake.prompts)

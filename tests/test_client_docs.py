@@ -4,6 +4,7 @@ ComfyUI of tests/fake_comfyui.py (its --server, if any, pointed there); comfy-cl
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shlex
 from pathlib import Path
@@ -38,9 +39,11 @@ def test_documented_command_runs(argv, pack, tmp_path, monkeypatch, capsys):
     for name in ("portrait.jpg", "reference.jpg", "photos/a.jpg", "photos/b.jpg"):
         write_photo(tmp_path / name)
     monkeypatch.chdir(tmp_path)
-    with FakeComfyUI() as fake:
-        monkeypatch.setenv("COMFYUI_URL", fake.url)
-        args = [fake.url if prev == "--server" else a for prev, a in zip([""] + argv, argv)]
+    urls = list(dict.fromkeys(a for prev, a in zip([""] + argv, argv) if prev == "--server")) or ["default"]
+    with contextlib.ExitStack() as stack:
+        fakes = {url: stack.enter_context(FakeComfyUI()).url for url in urls}  # one fake per documented server
+        monkeypatch.setenv("COMFYUI_URL", next(iter(fakes.values())))
+        args = [fakes[a] if prev == "--server" else a for prev, a in zip([""] + argv, argv)]
         rc = facelab.main(args[3:])
     err = capsys.readouterr().err
     assert rc == 0, err
