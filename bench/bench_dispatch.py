@@ -26,8 +26,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-import facelab  # noqa: E402
 from fake_comfyui import FakeComfyUI, contract  # noqa: E402
+
+import facelab  # noqa: E402
 
 
 def one_run(n_servers: int, photos: int, sample: float) -> float:
@@ -68,14 +69,25 @@ def main() -> None:
         rate = args.photos * 60 / wall
         base = base or rate
         sampling = math.ceil(args.photos / n) * args.sample
-        print(json.dumps({
-            "stage": "dispatch", "servers": n, "photos": args.photos, "sample_s": args.sample,
-            "photos_per_min": round(rate, 1), "ideal_per_min": round(n * 60 / args.sample, 1),
-            "scaling_vs_1": round(rate / base, 2), "wall_s_median": round(wall, 3),
-            "wall_s_min_max": [round(min(walls), 3), round(max(walls), 3)],
-            "overhead_ms_per_photo": round((wall - sampling) * 1000 / math.ceil(args.photos / n), 1),
-            "threads": n * 2, "loadavg": os.getloadavg()[0],
-        }), flush=True)
+        print(
+            json.dumps(
+                {
+                    "stage": "dispatch",
+                    "servers": n,
+                    "photos": args.photos,
+                    "sample_s": args.sample,
+                    "photos_per_min": round(rate, 1),
+                    "ideal_per_min": round(n * 60 / args.sample, 1),
+                    "scaling_vs_1": round(rate / base, 2),
+                    "wall_s_median": round(wall, 3),
+                    "wall_s_min_max": [round(min(walls), 3), round(max(walls), 3)],
+                    "overhead_ms_per_photo": round((wall - sampling) * 1000 / math.ceil(args.photos / n), 1),
+                    "threads": n * 2,
+                    "loadavg": os.getloadavg()[0],
+                }
+            ),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -147,7 +147,7 @@ class ComfyClient:
         conn = cls(self.host, self.port, timeout=self._timeout(self.connect_timeout, what))
         try:
             conn.connect()
-        except (OSError, socket.timeout) as exc:
+        except (TimeoutError, OSError) as exc:
             conn.close()
             failure = self._failed(what, exc)
             raise (failure if isinstance(failure, RunTimeout) else ServerUnreachable(self.base_url, exc)) from None

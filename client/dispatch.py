@@ -73,8 +73,17 @@ def unreadable(path: Path) -> str | None:
 
 
 class Dispatcher:
-    def __init__(self, args: argparse.Namespace, servers: list[Server], graph: dict, loader_id: str,
-                 extra: dict[str, Path], manifest: Manifest, settings: str, progress: Progress):
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        servers: list[Server],
+        graph: dict,
+        loader_id: str,
+        extra: dict[str, Path],
+        manifest: Manifest,
+        settings: str,
+        progress: Progress,
+    ):
         self.args, self.servers, self.graph, self.loader_id, self.extra = args, servers, graph, loader_id, extra
         self.manifest, self.settings, self.progress = manifest, settings, progress
         self.pending: list[Task] = []
@@ -115,9 +124,17 @@ class Dispatcher:
     # -- workers ---------------------------------------------------------------------------------------------
     def _worker(self, server: Server, worker_id: int) -> None:
         events = Events(server.client, uuid.uuid4().hex)
-        job = Job(server.client, events, self.graph, self.loader_id, self.args.timeout, extra_images=self.extra,
-                  allow_partial=self.args.allow_partial, stop=self.stop,
-                  on_queued=lambda pid: self.in_flight.__setitem__(worker_id, (server, pid)))
+        job = Job(
+            server.client,
+            events,
+            self.graph,
+            self.loader_id,
+            self.args.timeout,
+            extra_images=self.extra,
+            allow_partial=self.args.allow_partial,
+            stop=self.stop,
+            on_queued=lambda pid: self.in_flight.__setitem__(worker_id, (server, pid)),
+        )
         events.open()
         try:
             while self._acquire(server):
@@ -158,14 +175,25 @@ class Dispatcher:
                 server.slots.release()
         seconds = time.monotonic() - start
         outputs = [{"file": path.name, "sha256": file_sha256(path)} for path in files]
-        self.manifest.add({"photo": task.photo.name, "sha256": task.sha256, "settings": self.settings,
-                           "status": "done", "server": server.name, "prompt_id": entry.get("prompt_id"),
-                           "outputs": outputs, "attempts": task.attempts + 1, "seconds": round(seconds, 3)})
+        self.manifest.add(
+            {
+                "photo": task.photo.name,
+                "sha256": task.sha256,
+                "settings": self.settings,
+                "status": "done",
+                "server": server.name,
+                "prompt_id": entry.get("prompt_id"),
+                "outputs": outputs,
+                "attempts": task.attempts + 1,
+                "seconds": round(seconds, 3),
+            }
+        )
         with self.cond:
             server.failures, server.done, server.busy = 0, server.done + 1, server.busy + seconds
         self._resolve(task, "done")
-        self.progress.event("done", photo=task.photo.name, server=server.name, seconds=round(seconds, 3),
-                            files=[str(p) for p in files])
+        self.progress.event(
+            "done", photo=task.photo.name, server=server.name, seconds=round(seconds, 3), files=[str(p) for p in files]
+        )
 
     def _fault(self, server: Server, task: Task, exc: ComfyError, queued: bool) -> None:
         # Counted against the photo only if its prompt got to the server, or the server judged the workflow.
@@ -194,8 +222,17 @@ class Dispatcher:
             self.stop.wait(BACKOFF * 2 ** (server.failures - 1))
 
     def _fail(self, task: Task, server: str) -> None:
-        self.manifest.add({"photo": task.photo.name, "sha256": task.sha256, "settings": self.settings,
-                           "status": "failed", "server": server, "error": task.error, "attempts": task.attempts})
+        self.manifest.add(
+            {
+                "photo": task.photo.name,
+                "sha256": task.sha256,
+                "settings": self.settings,
+                "status": "failed",
+                "server": server,
+                "error": task.error,
+                "attempts": task.attempts,
+            }
+        )
         self._resolve(task, "failed")
         self.progress.event("failed", photo=task.photo.name, server=server, error=task.error)
 
@@ -213,9 +250,12 @@ class Dispatcher:
     def run(self, tasks: list[Task]) -> bool:
         """Process `tasks`; False when stopped by Ctrl-C (prompts in flight are then cancelled)."""
         self.pending, self.total = list(tasks), len(tasks)
-        threads = [threading.Thread(target=self._worker, args=(server, i * 1000 + k), daemon=True)
-                   for i, server in enumerate(self.servers) if not server.dropped
-                   for k in range(self.args.per_server + 1)]
+        threads = [
+            threading.Thread(target=self._worker, args=(server, i * 1000 + k), daemon=True)
+            for i, server in enumerate(self.servers)
+            if not server.dropped
+            for k in range(self.args.per_server + 1)
+        ]
         for thread in threads:
             thread.start()
         try:
@@ -234,8 +274,15 @@ class Dispatcher:
             return False
 
 
-def run_dispatch(args: argparse.Namespace, clients: list[ComfyClient], graph: dict, loader_id: str,
-                 extra: dict[str, Path], photos: list[Path], console: Console) -> int:
+def run_dispatch(
+    args: argparse.Namespace,
+    clients: list[ComfyClient],
+    graph: dict,
+    loader_id: str,
+    extra: dict[str, Path],
+    photos: list[Path],
+    console: Console,
+) -> int:
     if args.per_server < 1 or args.retries < 0:
         console.error("--per-server must be at least 1 and --retries at least 0")
         return EXIT_USAGE
@@ -276,8 +323,10 @@ def run_dispatch(args: argparse.Namespace, clients: list[ComfyClient], graph: di
     failed = {name for name, status in dispatcher.results.items() if status == "failed"}
     summary(progress, dispatcher.results, already, skipped, servers, manifest)
     if not finished:
-        console.error("stopped (Ctrl-C): the prompts in flight were cancelled on their servers; re-run the same "
-                      "command to finish (done photos are skipped)")
+        console.error(
+            "stopped (Ctrl-C): the prompts in flight were cancelled on their servers; re-run the same "
+            "command to finish (done photos are skipped)"
+        )
         return EXIT_CTRL_C
     return EXIT_FAILED if failed else EXIT_OK
 

@@ -36,8 +36,15 @@ class Progress:
             self.failed += kind == "failed"
             per_minute, eta = self.rate()
             if self.json_out:
-                record = {"event": kind, **fields, "done": self.done, "failed": self.failed, "total": self.total,
-                          "photos_per_minute": round(per_minute, 2), "eta_s": None if eta is None else round(eta, 1)}
+                record = {
+                    "event": kind,
+                    **fields,
+                    "done": self.done,
+                    "failed": self.failed,
+                    "total": self.total,
+                    "photos_per_minute": round(per_minute, 2),
+                    "eta_s": None if eta is None else round(eta, 1),
+                }
                 print(json.dumps(record), flush=True)
                 return
             self.console.write(self._line(kind, fields, per_minute, eta))
@@ -50,9 +57,10 @@ class Progress:
         where = f" on {f['server']}" if f.get("server") else ""
         text = {
             "start": f"{f.get('total')} photo(s) to run"
-                     + (f", {f.get('already_done')} already done (manifest)" if f.get("already_done") else "")
-                     + (f", {f.get('skipped')} skipped" if f.get("skipped") else ""),
-            "started": f"{f.get('photo')}: started{where}" + (f" (attempt {f['attempt']})" if f.get("attempt", 1) > 1 else ""),
+            + (f", {f.get('already_done')} already done (manifest)" if f.get("already_done") else "")
+            + (f", {f.get('skipped')} skipped" if f.get("skipped") else ""),
+            "started": f"{f.get('photo')}: started{where}"
+            + (f" (attempt {f['attempt']})" if f.get("attempt", 1) > 1 else ""),
             "done": f"{f.get('photo')}: done{where} in {f.get('seconds', 0):.1f} s",
             "retry": f"{f.get('photo')}: failed{where} ({f.get('error')}); re-queued",
             "failed": f"{f.get('photo')}: FAILED ({f.get('error')})",
@@ -70,24 +78,42 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 3600}h{seconds // 60 % 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
 
 
-def summary(progress: Progress, results: dict[str, str], already: list[str], skipped: dict[str, str],
-            servers: list, manifest) -> None:
+def summary(
+    progress: Progress, results: dict[str, str], already: list[str], skipped: dict[str, str], servers: list, manifest
+) -> None:
     done = sorted(n for n, s in results.items() if s == "done")
     failed = sorted(n for n, s in results.items() if s == "failed")
-    per_server = [{"server": s.name, "done": s.done, "faults": s.faults, "busy_s": round(s.busy, 2),
-                   "dropped": s.dropped or None} for s in servers]
+    per_server = [
+        {"server": s.name, "done": s.done, "faults": s.faults, "busy_s": round(s.busy, 2), "dropped": s.dropped or None}
+        for s in servers
+    ]
     if progress.json_out:
-        print(json.dumps({"event": "summary", "done": done, "failed": failed, "already_done": sorted(already),
-                          "skipped": sorted(skipped), "servers": per_server, "manifest": str(manifest.path)}),
-              flush=True)
+        print(
+            json.dumps(
+                {
+                    "event": "summary",
+                    "done": done,
+                    "failed": failed,
+                    "already_done": sorted(already),
+                    "skipped": sorted(skipped),
+                    "servers": per_server,
+                    "manifest": str(manifest.path),
+                }
+            ),
+            flush=True,
+        )
         return
     write = progress.console.write
-    write(f"summary: {len(done)} done, {len(failed)} failed, {len(skipped)} skipped, {len(already)} already done "
-          f"(manifest {manifest.path})")
+    write(
+        f"summary: {len(done)} done, {len(failed)} failed, {len(skipped)} skipped, {len(already)} already done "
+        f"(manifest {manifest.path})"
+    )
     for name in failed:
         write(f"  failed: {name}: {manifest.records.get(name, {}).get('error', '')}")
     for reason in skipped.values():
         write(f"  skipped: {reason}")
     for s in per_server:
-        write(f"  server {s['server']}: {s['done']} done, {s['faults']} fault(s), {s['busy_s']:.1f} s busy"
-              + (f", dropped ({s['dropped']})" if s["dropped"] else ""))
+        write(
+            f"  server {s['server']}: {s['done']} done, {s['faults']} fault(s), {s['busy_s']:.1f} s busy"
+            + (f", dropped ({s['dropped']})" if s["dropped"] else "")
+        )

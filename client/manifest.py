@@ -60,14 +60,19 @@ class Manifest:
             except (ValueError, KeyError, TypeError):
                 torn += 1
         if torn:
-            log.warning("%s: ignored %d unreadable line(s) (an interrupted write); those photos are redone",
-                        self.path, torn)
+            log.warning(
+                "%s: ignored %d unreadable line(s) (an interrupted write); those photos are redone", self.path, torn
+            )
 
     def is_done(self, photo: str, photo_hash: str, settings: str, out_dir: Path) -> bool:
         """Done before with the same photo content and settings, and every output still there, unchanged."""
         record = self.records.get(photo)
-        if not record or record.get("status") != "done" or record.get("sha256") != photo_hash \
-                or record.get("settings") != settings:
+        if (
+            not record
+            or record.get("status") != "done"
+            or record.get("sha256") != photo_hash
+            or record.get("settings") != settings
+        ):
             return False
         for out in record.get("outputs") or []:
             path = out_dir / str(out.get("file"))

@@ -16,49 +16,110 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("workflow", type=Path, help="workflow in ComfyUI's API format (workflows/api/*.json, or "
-                        "Workflow > Export (API) in ComfyUI)")
-    parser.add_argument("--image", type=Path, metavar="PHOTO_OR_FOLDER",
-                        help="a photo, or a folder whose photos are run one after the other (required unless "
-                        "--list-inputs)")
-    parser.add_argument("--input", action="append", default=[], metavar="TITLE=PATH",
-                        help="upload PATH into the image loader with this title, the same for every photo, e.g. "
-                        "--input \"Makeup Reference=ref.jpg\" (repeatable)")
-    parser.add_argument("--server", action="append", default=[], metavar="URL",
-                        help=f"ComfyUI server URL (default: $COMFYUI_URL or {DEFAULT_SERVER}); give it several times "
-                        "to spread a folder over several servers. user:password@ in the URL is sent as basic auth")
-    parser.add_argument("--servers-file", type=Path, metavar="FILE",
-                        help="a file with one server URL per line (# comments), added to --server")
-    parser.add_argument("--per-server", type=int, default=1, metavar="N",
-                        help="prompts in flight per server with several servers (default 1)")
-    parser.add_argument("--retries", type=int, default=2, metavar="N",
-                        help="with several servers: times a photo is re-queued after a server fault (default 2)")
+    parser.add_argument(
+        "workflow",
+        type=Path,
+        help="workflow in ComfyUI's API format (workflows/api/*.json, or Workflow > Export (API) in ComfyUI)",
+    )
+    parser.add_argument(
+        "--image",
+        type=Path,
+        metavar="PHOTO_OR_FOLDER",
+        help="a photo, or a folder whose photos are run one after the other (required unless --list-inputs)",
+    )
+    parser.add_argument(
+        "--input",
+        action="append",
+        default=[],
+        metavar="TITLE=PATH",
+        help="upload PATH into the image loader with this title, the same for every photo, e.g. "
+        '--input "Makeup Reference=ref.jpg" (repeatable)',
+    )
+    parser.add_argument(
+        "--server",
+        action="append",
+        default=[],
+        metavar="URL",
+        help=f"ComfyUI server URL (default: $COMFYUI_URL or {DEFAULT_SERVER}); give it several times "
+        "to spread a folder over several servers. user:password@ in the URL is sent as basic auth",
+    )
+    parser.add_argument(
+        "--servers-file",
+        type=Path,
+        metavar="FILE",
+        help="a file with one server URL per line (# comments), added to --server",
+    )
+    parser.add_argument(
+        "--per-server",
+        type=int,
+        default=1,
+        metavar="N",
+        help="prompts in flight per server with several servers (default 1)",
+    )
+    parser.add_argument(
+        "--retries",
+        type=int,
+        default=2,
+        metavar="N",
+        help="with several servers: times a photo is re-queued after a server fault (default 2)",
+    )
     parser.add_argument("--json", action="store_true", help="with several servers: JSON-lines events on stdout")
-    parser.add_argument("--set", action="append", default=[], metavar="TITLE.INPUT=VALUE",
-                        help="set an input of the node(s) with this title, e.g. --set \"Sampler.steps=30\" (repeatable)")
-    parser.add_argument("--seed", type=int, help="seed of the node titled \"Seed\" (else the \"Sampler\")")
-    parser.add_argument("--strength", type=float, help="edit strength: node \"Strength\" (else the \"Sampler\" denoise)")
-    parser.add_argument("--checkpoint", metavar="NAME", help="ckpt_name of every checkpoint loader "
-                        "(CheckpointLoaderSimple, ...), a file in ComfyUI/models/checkpoints")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="TITLE.INPUT=VALUE",
+        help='set an input of the node(s) with this title, e.g. --set "Sampler.steps=30" (repeatable)',
+    )
+    parser.add_argument("--seed", type=int, help='seed of the node titled "Seed" (else the "Sampler")')
+    parser.add_argument("--strength", type=float, help='edit strength: node "Strength" (else the "Sampler" denoise)')
+    parser.add_argument(
+        "--checkpoint",
+        metavar="NAME",
+        help="ckpt_name of every checkpoint loader (CheckpointLoaderSimple, ...), a file in ComfyUI/models/checkpoints",
+    )
     parser.add_argument("--steps", type=int, metavar="N", help="steps of every sampler (KSampler, KSamplerAdvanced)")
     parser.add_argument("--denoise", type=float, metavar="X", help="denoise of every KSampler")
-    parser.add_argument("--zone-scores", metavar="JSON", help="scores for the node titled \"Zone Scores\" (zone groups "
-                        "set its sliders, single sides its side_overrides), e.g. '{\"forehead\": 0.6, \"crows_feet_left\": 0.3}'")
-    parser.add_argument("--prompt", metavar="TEXT", help="text of the node titled \"Positive Prompt\"")
-    parser.add_argument("--negative", metavar="TEXT", help="text of the node titled \"Negative Prompt\"")
-    parser.add_argument("--list-inputs", action="store_true",
-                        help="print the workflow's settable inputs and the options that set them, then exit")
+    parser.add_argument(
+        "--zone-scores",
+        metavar="JSON",
+        help='scores for the node titled "Zone Scores" (zone groups '
+        'set its sliders, single sides its side_overrides), e.g. \'{"forehead": 0.6, "crows_feet_left": 0.3}\'',
+    )
+    parser.add_argument("--prompt", metavar="TEXT", help='text of the node titled "Positive Prompt"')
+    parser.add_argument("--negative", metavar="TEXT", help='text of the node titled "Negative Prompt"')
+    parser.add_argument(
+        "--list-inputs",
+        action="store_true",
+        help="print the workflow's settable inputs and the options that set them, then exit",
+    )
     parser.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: next to each input)")
-    parser.add_argument("--timeout", type=float, default=1800.0, metavar="S",
-                        help="seconds one photo may take from its upload to its last download, a request that "
-                        "hangs included; then its prompt is cancelled (default 1800)")
-    parser.add_argument("--connect-timeout", type=float, default=5.0, metavar="S",
-                        help="seconds to wait for a connection, and for the server's first answer (default 5)")
-    parser.add_argument("--keep-going", action="store_true",
-                        help="after a photo fails in a node, go on with the next photos of the folder")
-    parser.add_argument("--allow-partial", action="store_true",
-                        help="when ComfyUI reports node errors but queues the outputs that validated, run those "
-                        "(default: the run is refused, exit 4)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=1800.0,
+        metavar="S",
+        help="seconds one photo may take from its upload to its last download, a request that "
+        "hangs included; then its prompt is cancelled (default 1800)",
+    )
+    parser.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="seconds to wait for a connection, and for the server's first answer (default 5)",
+    )
+    parser.add_argument(
+        "--keep-going",
+        action="store_true",
+        help="after a photo fails in a node, go on with the next photos of the folder",
+    )
+    parser.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="when ComfyUI reports node errors but queues the outputs that validated, run those "
+        "(default: the run is refused, exit 4)",
+    )
 
 
 def load_workflow(path: Path) -> dict:
@@ -108,8 +169,9 @@ def collect_images(path: Path, graph: dict, out_dir: Path | None) -> list[Path]:
         return [path]
     if not path.is_dir():
         raise ValueError(f"--image {str(path)!r}: no such file or folder")
-    photos = sorted(p for p in path.iterdir()
-                    if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
+    photos = sorted(
+        p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
+    )
     if out_dir is None or out_dir.resolve() == path.resolve():
         labels = "|".join(sorted({re.escape(wi.file_label(graph, nid)) for nid in graph}, key=len, reverse=True))
         pattern = re.compile(rf"^(?P<stem>.+)_(?:{labels})_\d+$")
@@ -136,8 +198,10 @@ def server_urls(args: argparse.Namespace) -> list[str]:
     for url in urls:
         key = normalise_url(url)
         if key in seen:
-            raise ValueError(f"server {redact(url)} is given twice (as {redact(seen[key])}); use --per-server N to "
-                             "keep several prompts in flight on one server")
+            raise ValueError(
+                f"server {redact(url)} is given twice (as {redact(seen[key])}); use --per-server N to "
+                "keep several prompts in flight on one server"
+            )
         seen[key] = url
     return urls
 

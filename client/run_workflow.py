@@ -15,9 +15,9 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from . import workflow_inputs as wi
 from .api import ComfyClient, ComfyError, RunTimeout, ServerError

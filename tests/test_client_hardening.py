@@ -89,7 +89,9 @@ MALFORMED = {
 @pytest.mark.parametrize("case", list(MALFORMED))
 def test_malformed_answers_end_with_their_exit_code(queue, tmp_path, case):
     options, code, words = MALFORMED[case]
-    res, _ = queue_photo(queue, tmp_path, **options)  # an exception would propagate out of main() and fail here
+    # An exception would propagate out of main() and fail here; --timeout bounds the old behaviour of polling
+    # forever when /history answered a list.
+    res, _ = queue_photo(queue, tmp_path, args=("--timeout", "15"), **options)
     assert res.rc == code, res.err
     assert words in res.err and "Traceback" not in res.err
     assert res.files == [] and all_files(tmp_path) == ["a.png", "workflow_api.json"]

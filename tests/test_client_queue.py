@@ -60,11 +60,11 @@ def all_files(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.rglob("*") if p.is_file())
 
 
-def queue_photo(queue, tmp_path: Path, graph: dict = SUCCESS_GRAPH, **fake_options):
+def queue_photo(queue, tmp_path: Path, graph: dict = SUCCESS_GRAPH, args: tuple = (), **fake_options):
     """(Result, FakeComfyUI): the workflow queued on one photo (tmp_path/a.png) against FakeComfyUI(**fake_options)."""
     photo = write_photo(tmp_path / "a.png")
     with FakeComfyUI(**fake_options) as fake:
-        res = queue(write_workflow(tmp_path, graph), "--image", photo, "--server", fake.url)
+        res = queue(write_workflow(tmp_path, graph), "--image", photo, "--server", fake.url, *args)
     return res, fake
 
 
