@@ -80,8 +80,14 @@ def clean_ui(workflow: dict) -> tuple[dict, list[Issue]]:
         if _link_ok(link):
             links.append(link)
         else:
-            issues.append(Issue("error", f"links[{i}]", "not a link record ([id, origin id, origin slot, target id, "
-                                                        f"target slot, type] or an object of those); skipped: {str(link)[:80]}"))
+            issues.append(
+                Issue(
+                    "error",
+                    f"links[{i}]",
+                    "not a link record ([id, origin id, origin slot, target id, "
+                    f"target slot, type] or an object of those); skipped: {str(link)[:80]}",
+                )
+            )
     if raw_links is not None and not isinstance(raw_links, list):
         issues.append(Issue("error", "workflow", "'links' is not a list"))
     definitions = workflow.get("definitions")
@@ -119,5 +125,11 @@ def _link_ok(link) -> bool:
         fields, kind = link[:5], link[5] if len(link) > 5 else "*"
     else:
         return False
-    return (_is_int(fields[0]) and _is_id(fields[1]) and _is_int(fields[2]) and _is_id(fields[3])
-            and _is_int(fields[4]) and isinstance(kind, str))
+    return (
+        _is_int(fields[0])
+        and _is_id(fields[1])
+        and _is_int(fields[2])
+        and _is_id(fields[3])
+        and _is_int(fields[4])
+        and isinstance(kind, str)
+    )
