@@ -92,6 +92,7 @@ class Dispatcher:
         self.cond = threading.Condition()
         self.stop = threading.Event()
         self.in_flight: dict[int, tuple[Server, str]] = {}  # worker id -> (server, prompt id)
+        self.current: dict[int, str] = {}  # worker id -> photo it runs
 
     # -- task queue ------------------------------------------------------------------------------------------
     def _active(self, server: Server) -> bool:
@@ -134,6 +135,7 @@ class Dispatcher:
             allow_partial=self.args.allow_partial,
             stop=self.stop,
             on_queued=lambda pid: self.in_flight.__setitem__(worker_id, (server, pid)),
+            on_event=lambda kind, data: self._prompt_event(worker_id, server, kind, data),
         )
         events.open()
         try:
@@ -146,7 +148,14 @@ class Dispatcher:
         finally:
             events.close()
 
+    def _prompt_event(self, worker_id: int, server: Server, kind: str, data: dict) -> None:
+        """Per-prompt progress: sampler steps of the photo this worker runs (at quarters, see Progress.step)."""
+        photo = self.current.get(worker_id)
+        if kind == "progress" and photo is not None:
+            self.progress.step(photo, server.name, int(float(data.get("value") or 0)), int(float(data.get("max") or 0)))
+
     def _run(self, server: Server, job: Job, task: Task, worker_id: int) -> None:
+        self.current[worker_id] = task.photo.name
         start = time.monotonic()
         client = server.client.with_deadline(start + self.args.timeout)
         queued = slot = True

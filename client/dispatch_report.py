@@ -18,6 +18,7 @@ class Progress:
         self.total = self.done = self.failed = 0
         self.started = time.monotonic()
         self._lock = threading.Lock()
+        self._quarters: dict[str, int] = {}
 
     def start(self, total: int, already: int, skipped: int) -> None:
         self.total, self.started = total, time.monotonic()
@@ -29,6 +30,17 @@ class Progress:
         per_minute = self.done * 60.0 / elapsed
         left = self.total - self.done - self.failed
         return per_minute, (left * 60.0 / per_minute if per_minute else None)
+
+    def step(self, photo: str, server: str, value: int, maximum: int) -> None:
+        """A prompt's sampler progress: every step with --json, else each quarter (a log gets 5 lines a photo)."""
+        if maximum <= 0:
+            return
+        quarter = value * 4 // maximum
+        with self._lock:
+            if not self.json_out and self._quarters.get(photo) == quarter:
+                return
+            self._quarters[photo] = quarter
+        self.event("step", photo=photo, server=server, value=value, max=maximum)
 
     def event(self, kind: str, **fields) -> None:
         with self._lock:
@@ -67,6 +79,7 @@ class Progress:
             "skipped": f"skipped: {f.get('error')}",
             "server_dropped": f"server {f.get('server')} dropped: {f.get('error')}",
             "cancelled": f"cancelled prompt {f.get('prompt_id')}{where}",
+            "step": f"{f.get('photo')}: step {f.get('value')}/{f.get('max')}{where}",
         }.get(kind, f"{kind} {f}")
         if kind in ("done", "failed") and self.total:
             text += f"; {per_minute:.1f} photos/min" + (f", ETA {_duration(eta)}" if eta is not None else "")

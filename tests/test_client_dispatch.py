@@ -133,7 +133,7 @@ def test_bad_server_lists(queue, tmp_path):
 
 def test_per_server_limit_and_json_events(queue, tmp_path):
     folder = photo_folder(tmp_path, 6)
-    with FakeComfyUI(sample_time=0.1) as a, FakeComfyUI(sample_time=0.1) as b:
+    with FakeComfyUI(sample_time=0.1, scenario="progress") as a, FakeComfyUI(sample_time=0.1, scenario="progress") as b:
         res = queue(write_workflow(tmp_path), "--image", folder, "--server", a.url, "--server", b.url,
                     "--per-server", "2", "--json")
     assert res.rc == 0, res.err
@@ -144,6 +144,8 @@ def test_per_server_limit_and_json_events(queue, tmp_path):
     assert sorted(e["photo"] for e in done) == [f"p{i}.png" for i in range(6)] and done[-1]["done"] == 6
     assert all("photos_per_minute" in e and "eta_s" in e for e in done)
     assert events[-1]["event"] == "summary" and len(events[-1]["done"]) == 6
+    steps = [e for e in events if e["event"] == "step"]  # the recorded run reports ImageInvert's progress
+    assert sorted({e["photo"] for e in steps}) == [f"p{i}.png" for i in range(6)] and all(e["max"] > 0 for e in steps)
 
 
 def test_ctrl_c_cancels_prompts_in_flight_and_keeps_the_manifest_consistent(queue, tmp_path):
