@@ -27,6 +27,14 @@ __all__ = ["add_arguments", "run"]
 
 def run(args: argparse.Namespace) -> int:
     console = Console(sys.stderr, verbose=getattr(args, "verbose", False))
+    try:
+        return _run(args, console)
+    except KeyboardInterrupt:  # outside a photo's run (probing the server, hashing): nothing to cancel
+        console.error("stopped (Ctrl-C)")
+        return EXIT_CTRL_C
+
+
+def _run(args: argparse.Namespace, console: Console) -> int:
     if args.list_inputs:
         return list_inputs(args, console)
     try:

@@ -65,7 +65,8 @@ class Progress:
                     print(path, file=sys.stdout, flush=True)  # stdout: the written files, as with one server
 
     def _line(self, kind: str, f: dict, per_minute: float, eta: float | None) -> str:
-        head = f"[{self.done}/{self.total} done" + (f", {self.failed} failed" if self.failed else "") + "]"
+        head = f"[{self.done}/{self.total} done" + (f", {self.failed} failed" if self.failed else "") + "] "
+        head = head if self.total else ""
         where = f" on {f['server']}" if f.get("server") else ""
         text = {
             "start": f"{f.get('total')} photo(s) to run"
@@ -83,7 +84,7 @@ class Progress:
         }.get(kind, f"{kind} {f}")
         if kind in ("done", "failed") and self.total:
             text += f"; {per_minute:.1f} photos/min" + (f", ETA {_duration(eta)}" if eta is not None else "")
-        return f"{head} {text}"
+        return head + text
 
 
 def _duration(seconds: float) -> str:

@@ -179,6 +179,11 @@ def collect_images(path: Path, graph: dict, out_dir: Path | None) -> list[Path]:
         photos = [p for p in photos if not ((m := pattern.match(p.stem)) and m["stem"] in stems)]
     if not photos:
         raise ValueError(f"--image {str(path)!r}: the folder has no photos ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    by_stem: dict[str, str] = {}
+    for photo in photos:  # outputs are named after the stem: a.jpg and a.png would overwrite each other's
+        if (other := by_stem.setdefault(photo.stem, photo.name)) != photo.name:
+            raise ValueError(f"--image {str(path)!r}: {other} and {photo.name} would write the same output files "
+                             f"({photo.stem}_<title>_<n>); rename one")
     return photos
 
 

@@ -109,6 +109,15 @@ def test_unreadable_images_are_skipped_and_reported(queue, tmp_path):
     assert manifest(folder)["notes.png"]["status"] == "skipped"
 
 
+def test_photos_sharing_a_stem_are_refused(queue, tmp_path):
+    folder = photo_folder(tmp_path, 1)
+    write_photo(folder / "p0.jpg")
+    with FakeComfyUI() as a, FakeComfyUI() as b:
+        res = queue(write_workflow(tmp_path), "--image", folder, "--server", a.url, "--server", b.url)
+    assert res.rc == 2 and "p0.jpg and p0.png would write the same output files" in res.err
+    assert a.prompts == b.prompts == []
+
+
 def test_bad_server_lists(queue, tmp_path):
     folder = photo_folder(tmp_path, 1)
     wf = write_workflow(tmp_path)
