@@ -1,4 +1,4 @@
-"""Every `python -m facelab ...` command in docs/client.md runs as written (issue 19.5: the page named workflow files
+"""Every `python -m facelab queue ...` command in docs/client.md and docs/workflows.md runs as written (issue 19.5: the page named workflow files
 that did not exist). Each is run in-process from a folder holding the files the commands name, against the fake
 ComfyUI of tests/fake_comfyui.py (its --server, if any, pointed there); comfy-cli commands name existing files."""
 
@@ -14,17 +14,18 @@ from fake_comfyui import FakeComfyUI
 from test_client_queue import write_photo
 
 ROOT = Path(__file__).resolve().parent.parent
-DOC = ROOT / "docs" / "client.md"
+DOCS = (ROOT / "docs" / "client.md", ROOT / "docs" / "workflows.md")
 
 
 def doc_commands(prefix: str) -> list[list[str]]:
-    """Commands in the page's code blocks starting with `prefix`, backslash continuations joined."""
-    blocks = re.findall(r"```[a-z]*\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.S)
+    """Commands in the pages' code blocks starting with `prefix`, backslash continuations joined."""
+    pages = "\n".join(doc.read_text(encoding="utf-8") for doc in DOCS)
+    blocks = re.findall(r"```[a-z]*\n(.*?)```", pages, flags=re.S)
     text = "\n".join(blocks).replace("\\\n", " ")
     return [shlex.split(line) for line in text.splitlines() if line.strip().startswith(prefix)]
 
 
-COMMANDS = doc_commands("python -m facelab ")
+COMMANDS = doc_commands("python -m facelab queue ")
 
 
 def test_the_page_has_commands():
