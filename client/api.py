@@ -51,6 +51,10 @@ class ServerError(ComfyError):
     """Unexpected HTTP status, malformed answer, or the server stopped answering mid-request."""
 
 
+class InputUnreadable(ComfyError):
+    """A local file to upload cannot be read (our side, not the server's)."""
+
+
 class RunTimeout(ComfyError):
     """The overall deadline (--timeout) passed, possibly in the middle of a request."""
 
@@ -206,8 +210,12 @@ class ComfyClient:
         different one with the same name ("photo (1).png"), so the returned "name" is the one to use."""
         boundary = uuid.uuid4().hex
         mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise InputUnreadable(f"cannot read {str(path)!r}: {exc.strerror or exc}") from None
         parts = [
-            _form_field(boundary, "image", path.read_bytes(), filename=path.name, content_type=mime),
+            _form_field(boundary, "image", data, filename=path.name, content_type=mime),
             _form_field(boundary, "type", b"input"),
             _form_field(boundary, "overwrite", b"true" if overwrite else b"false"),
         ]

@@ -14,7 +14,7 @@ import uuid
 from pathlib import Path
 
 from . import workflow_inputs as wi
-from .api import ComfyClient, ComfyError, PromptRejected, RunTimeout, ServerUnreachable
+from .api import ComfyClient, ComfyError, InputUnreadable, PromptRejected, RunTimeout, ServerUnreachable
 from .console import Console
 from .options import add_arguments, collect_images, load_workflow, prepare_workflow, server_urls
 from .run_workflow import Events, ExecutionFailed, ExecutionInterrupted, Job
@@ -122,7 +122,7 @@ def report(console: Console, exc: ComfyError, graph: dict) -> None:
 
 
 def exit_code(exc: ComfyError) -> int:
-    for kind, code in ((ExecutionFailed, EXIT_FAILED), (PromptRejected, EXIT_REJECTED),
+    for kind, code in ((ExecutionFailed, EXIT_FAILED), (PromptRejected, EXIT_REJECTED), (InputUnreadable, EXIT_USAGE),
                        (ServerUnreachable, EXIT_UNREACHABLE), (ExecutionInterrupted, EXIT_INTERRUPTED),
                        (RunTimeout, EXIT_TIMEOUT)):
         if isinstance(exc, kind):

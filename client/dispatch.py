@@ -23,7 +23,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .api import ComfyClient, ComfyError, PromptRejected
+from .api import ComfyClient, ComfyError, InputUnreadable, PromptRejected
 from .console import Console
 from .dispatch_report import Progress, summary
 from .manifest import MANIFEST_NAME, Manifest, file_sha256, settings_hash
@@ -205,6 +205,10 @@ class Dispatcher:
         )
 
     def _fault(self, server: Server, task: Task, exc: ComfyError, queued: bool) -> None:
+        if isinstance(exc, InputUnreadable):  # our side: no server is to blame, no retry helps
+            task.error = str(exc)
+            self._fail(task, "")
+            return
         # Counted against the photo only if its prompt got to the server, or the server judged the workflow.
         counts = queued or isinstance(exc, (PromptRejected, ExecutionFailed))
         with self.cond:

@@ -219,3 +219,17 @@ def test_shipped_makeup_workflow_takes_its_reference(queue, tmp_path, pack):
     wf = Path(pack.__file__).parent / "workflows" / "api" / "facelab_makeup_transfer.json"
     res = queue(wf, "--list-inputs")
     assert '    Makeup Reference.image = "makeup_reference.png"   (--input "Makeup Reference=PATH")' in res.out
+
+
+def test_a_photo_that_cannot_be_read_is_a_usage_error(queue, tmp_path, monkeypatch):
+    """Before: the OSError of reading the photo for upload escaped as a traceback."""
+    from pathlib import Path as _Path
+
+    photo = write_photo(tmp_path / "a.png")
+    real = _Path.read_bytes
+    monkeypatch.setattr(_Path, "read_bytes", lambda self: (_ for _ in ()).throw(PermissionError(13, "Permission denied"))
+                        if self.name == "a.png" else real(self))
+    with FakeComfyUI() as fake:
+        res = queue(write_workflow(tmp_path), "--image", photo, "--server", fake.url)
+    assert res.rc == 2 and f"cannot read {str(photo)!r}: Permission denied" in res.err
+    assert fake.prompts == []
