@@ -63,13 +63,17 @@ class Console:
         elif kind == "execution_success":
             self.write(f"{self.prefix} finished, downloading outputs")
 
+    def status(self, text: str) -> None:
+        """On a terminal: rewrite the current status line (the next write() ends it)."""
+        print("\r\x1b[K" + text, end="", file=self.stream, flush=True)
+        self._line_open = True
+
     def _progress(self, node: object, value: int, maximum: int) -> None:
         if maximum <= 0:
             return
         text = f"{self.prefix} {self._node(node)} {value}/{maximum}"
         if self.live:
-            print("\r" + text, end="", file=self.stream, flush=True)
-            self._line_open = True
+            self.status(text)
             return
         quarter = value * 4 // maximum  # a log file gets at most 5 lines per node
         if self._last_quarter.get(node) != quarter:

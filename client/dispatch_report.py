@@ -32,12 +32,13 @@ class Progress:
         return per_minute, (left * 60.0 / per_minute if per_minute else None)
 
     def step(self, photo: str, server: str, value: int, maximum: int) -> None:
-        """A prompt's sampler progress: every step with --json, else each quarter (a log gets 5 lines a photo)."""
+        """A prompt's sampler progress: every step with --json or on a terminal, else each quarter (a log gets 5
+        lines a photo)."""
         if maximum <= 0:
             return
         quarter = value * 4 // maximum
         with self._lock:
-            if not self.json_out and self._quarters.get(photo) == quarter:
+            if not (self.json_out or self.console.live) and self._quarters.get(photo) == quarter:
                 return
             self._quarters[photo] = quarter
         self.event("step", photo=photo, server=server, value=value, max=maximum)
@@ -59,7 +60,11 @@ class Progress:
                 }
                 print(json.dumps(record), flush=True)
                 return
-            self.console.write(self._line(kind, fields, per_minute, eta))
+            line = self._line(kind, fields, per_minute, eta)
+            if kind == "step" and self.console.live:  # a terminal: one status line, rewritten in place
+                self.console.status(line)
+            else:
+                self.console.write(line)
             if kind == "done":
                 for path in fields.get("files") or []:
                     print(path, file=sys.stdout, flush=True)  # stdout: the written files, as with one server

@@ -204,3 +204,25 @@ def test_shipped_makeup_workflow_with_its_reference_over_two_servers(queue, tmp_
     assert sorted(g["2"]["inputs"]["image"] for g in sent) == ["p0.png", "p1.png", "p2.png"]
     assert all(g["4"]["inputs"]["image"] == "reference.png" and g["16"]["inputs"]["steps"] == 4 for g in sent)
     assert all(fake.uploads.get("reference.png") == ref.read_bytes() for fake in (a, b) if fake.prompts)
+
+
+def test_progress_on_a_terminal_rewrites_one_status_line(pack):
+    import io
+
+    from comfyui_facelab.client.console import Console
+    from comfyui_facelab.client.dispatch_report import Progress
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    stream = Tty()
+    progress = Progress(Console(stream))
+    progress.start(total=2, already=0, skipped=0)
+    for value in (1, 2, 3):
+        progress.step("a.png", "http://s", value, 4)
+    progress.event("done", photo="a.png", server="http://s", seconds=1.0, files=[])
+    text = stream.getvalue()
+    # Every step on the same line (carriage return + clear), ended by the next full line.
+    assert "\r\x1b[K[0/2 done] a.png: step 1/4 on http://s\r\x1b[K[0/2 done] a.png: step 2/4" in text
+    assert "step 3/4 on http://s\n[1/2 done] a.png: done on http://s in 1.0 s" in text
