@@ -226,3 +226,22 @@ def test_progress_on_a_terminal_rewrites_one_status_line(pack):
     # Every step on the same line (carriage return + clear), ended by the next full line.
     assert "\r\x1b[K[0/2 done] a.png: step 1/4 on http://s\r\x1b[K[0/2 done] a.png: step 2/4" in text
     assert "step 3/4 on http://s\n[1/2 done] a.png: done on http://s in 1.0 s" in text
+
+
+SHIPPED = sorted((Path(__file__).resolve().parent.parent / "workflows" / "api").glob("*.json"))
+
+
+@pytest.mark.parametrize("workflow", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_every_shipped_workflow_over_two_servers(queue, tmp_path, workflow):
+    """The prepared graph of each shipped API workflow reaches both servers with only its photo changed."""
+    folder = photo_folder(tmp_path, 2)
+    with FakeComfyUI() as a, FakeComfyUI() as b:
+        res = queue(workflow, "--image", folder, "--server", a.url, "--server", b.url, "--seed", "5")
+    assert res.rc == 0, res.err
+    graph = json.loads(workflow.read_text())
+    sent = sorted((p["prompt"] for fake in (a, b) for p in fake.prompts), key=lambda g: g["2"]["inputs"]["image"])
+    assert [g["2"]["inputs"]["image"] for g in sent] == ["p0.png", "p1.png"]
+    for g in sent:  # only the photo and the seed differ from the shipped file
+        changed = {(nid, k) for nid in graph for k, v in graph[nid]["inputs"].items() if g[nid]["inputs"][k] != v}
+        assert changed - {("2", "image")} and all(k in ("seed", "noise_seed", "value", "image") for _, k in changed)
+    assert len(manifest(folder)) == 2
