@@ -158,10 +158,9 @@ class Dispatcher:
         self.current[worker_id] = task.photo.name
         start = time.monotonic()
         client = server.client.with_deadline(start + self.args.timeout)
-        queued = slot = True
+        queued, slot = False, True  # the worker took a slot before the photo (_worker)
         self.progress.event("started", photo=task.photo.name, server=server.name, attempt=task.attempts + 1)
         try:
-            queued = False
             graph = job.upload(client, task.photo)
             queued = True
             try:
@@ -177,6 +176,9 @@ class Dispatcher:
                 self.pending.append(task)  # not done: stays pending in the manifest's eyes
             return
         except ComfyError as exc:
+            if slot:  # the upload failed: free the slot before backing off
+                server.slots.release()
+                slot = False
             self._fault(server, task, exc, queued)
             return
         finally:
