@@ -46,8 +46,8 @@ def _load_rgb(path: Path) -> np.ndarray:
 def run(args: argparse.Namespace) -> int:
     from PIL import Image
 
-    from . import model_files
-    from .face import detection, zone_atlas, zone_masks, zone_preview
+    from ..nodes import model_files
+    from ..nodes.face import detection, zone_atlas, zone_masks, zone_preview
 
     photo = Path(args.photo)
     if not photo.is_file():
