@@ -91,3 +91,26 @@ def test_real_and_fake_server_share_a_folder(comfyui, queue, tmp_path):  # noqa:
         with Image.open(folder / r["photo"]) as a, Image.open(folder / r["outputs"][0]["file"]) as b:
             diff = (255 - np.asarray(a.convert("RGB")).astype(int)) - np.asarray(b.convert("RGB")).astype(int)
         assert diff.min() >= 0 and diff.max() <= 1, r
+
+
+def test_two_real_servers_give_the_single_server_outputs(comfyui, queue, tmp_path):  # noqa: F811
+    """Issue 18 with two real ComfyUI processes (a second one started here): a folder of 4 photos spread over both
+    gives byte-identical outputs to the same folder run on one server."""
+    from comfyui_server import start_comfyui
+    from conftest import MODELS_DIR
+
+    single, spread = tmp_path / "single", tmp_path / "spread"
+    for folder in (single, spread):
+        for i, name in enumerate(("grace_hopper.jpg", "astronaut.png", "obama.jpg", "biden.jpg")):
+            write_photo(folder / f"p{i}.png", name, size=48)
+    wf = write_workflow(tmp_path)
+    assert queue(wf, "--image", single, "--server", comfyui.url).rc == 0
+    with start_comfyui(comfyui.comfy_dir, tmp_path / "second", mediapipe_dir=MODELS_DIR / "mediapipe") as second:
+        res = queue(wf, "--image", spread, "--server", comfyui.url, "--server", second.url)
+    assert res.rc == 0, res.err + second.log_tail()
+    records = [json.loads(line) for line in (spread / "facelab_manifest.jsonl").read_text().splitlines()]
+    assert {r["server"] for r in records} == {comfyui.url, second.url}
+    outputs = sorted(p.name for p in single.iterdir() if "_Save-Result_" in p.name)
+    assert len(outputs) == 4
+    for name in outputs:
+        assert (spread / name).read_bytes() == (single / name).read_bytes(), name
