@@ -1,111 +1,85 @@
-"""`python -m facelab queue WORKFLOW_API.json --image PHOTO_OR_FOLDER [...]`: run a workflow on a ComfyUI server.
+"""`python -m facelab queue WORKFLOW_API.json --image PHOTO_OR_FOLDER [...]`: run a workflow on a ComfyUI server
+(several servers: client/dispatch.py).
 
 Exit codes (docs/client.md): 0 every input done, 1 a node failed (execution_error), 2 bad arguments/workflow,
-3 server unreachable, 4 workflow rejected (HTTP 400 node_errors), 5 interrupted on the server, 6 timeout,
-7 other server/protocol/download failure, 130 Ctrl-C.
+3 server unreachable, 4 workflow rejected (HTTP 400, or HTTP 200 with node_errors), 5 interrupted on the server,
+6 timeout, 7 other server/protocol/download failure, 130 Ctrl-C.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import re
 import sys
 import uuid
 from pathlib import Path
 
 from . import workflow_inputs as wi
-from .api import DEFAULT_SERVER, ComfyClient, ComfyError, PromptRejected, ServerUnreachable
+from .api import ComfyClient, ComfyError, InputUnreadable, PromptRejected, RunTimeout, ServerUnreachable
 from .console import Console
-from .run_workflow import Events, ExecutionFailed, ExecutionInterrupted, Job, RunTimeout
+from .options import add_arguments, collect_images, load_workflow, prepare_workflow, server_urls
+from .run_workflow import Events, ExecutionFailed, ExecutionInterrupted, Job
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_REJECTED, EXIT_INTERRUPTED, EXIT_TIMEOUT, EXIT_SERVER = range(8)
 EXIT_CTRL_C = 130
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("workflow", type=Path, help="workflow in ComfyUI's API format (workflows/api/*.json, or "
-                        "Workflow > Export (API) in ComfyUI)")
-    parser.add_argument("--image", required=True, type=Path, metavar="PHOTO_OR_FOLDER",
-                        help="a photo, or a folder whose photos are run one after the other")
-    parser.add_argument("--server", default=os.environ.get("COMFYUI_URL", DEFAULT_SERVER),
-                        help=f"ComfyUI server URL (default: $COMFYUI_URL or {DEFAULT_SERVER})")
-    parser.add_argument("--set", action="append", default=[], metavar="TITLE.INPUT=VALUE",
-                        help="set an input of the node(s) with this title, e.g. --set \"Sampler.steps=30\" (repeatable)")
-    parser.add_argument("--seed", type=int, help="seed of the node titled \"Seed\" (else the \"Sampler\")")
-    parser.add_argument("--strength", type=float, help="edit strength: node \"Strength\" (else the \"Sampler\" denoise)")
-    parser.add_argument("--zone-scores", metavar="JSON", help="scores for the node titled \"Zone Scores\" (zone groups "
-                        "set its sliders, single sides its side_overrides), e.g. '{\"forehead\": 0.6, \"crows_feet_left\": 0.3}'")
-    parser.add_argument("--prompt", metavar="TEXT", help="text of the node titled \"Positive Prompt\"")
-    parser.add_argument("--negative", metavar="TEXT", help="text of the node titled \"Negative Prompt\"")
-    parser.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: next to each input)")
-    parser.add_argument("--timeout", type=float, default=1800.0, metavar="S",
-                        help="seconds one photo may take from queueing to its result; then it is cancelled (default 1800)")
-    parser.add_argument("--connect-timeout", type=float, default=5.0, metavar="S",
-                        help="seconds to wait for a connection, and for the server's first answer (default 5)")
-    parser.add_argument("--keep-going", action="store_true",
-                        help="after a photo fails in a node, go on with the next photos of the folder")
-
-
-def prepare_workflow(args: argparse.Namespace) -> tuple[dict, str]:
-    """Load the API workflow, apply every option except the image; return it and the image loader's id."""
-    try:
-        graph = wi.check_api_workflow(json.loads(args.workflow.read_text(encoding="utf-8")))
-    except OSError as exc:
-        raise ValueError(f"cannot read the workflow {str(args.workflow)!r}: {exc.strerror or exc}") from None
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{args.workflow} is not valid JSON: {exc}") from None
-    for text in args.set:
-        wi.set_input(graph, *wi.parse_assignment(text))
-    options = {"seed": args.seed, "strength": args.strength, "prompt": args.prompt, "negative": args.negative}
-    for option, value in options.items():
-        if value is not None:
-            wi.apply_convention(graph, option, value)
-    if args.zone_scores is not None:
-        wi.apply_zone_scores(graph, wi.parse_zone_scores(args.zone_scores))
-    return graph, wi.image_loader(graph)
-
-
-def collect_images(path: Path, graph: dict, out_dir: Path | None) -> list[Path]:
-    """The photo, or the photos of a folder (sorted, not recursive). In a folder that also receives the outputs,
-    files named like this workflow's outputs of another photo there (<stem>_<node title>_<n>) are skipped."""
-    if path.is_file():
-        return [path]
-    if not path.is_dir():
-        raise ValueError(f"--image {str(path)!r}: no such file or folder")
-    photos = sorted(p for p in path.iterdir()
-                    if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
-    if out_dir is None or out_dir.resolve() == path.resolve():
-        labels = "|".join(sorted({re.escape(wi.file_label(graph, nid)) for nid in graph}, key=len, reverse=True))
-        pattern = re.compile(rf"^(?P<stem>.+)_(?:{labels})_\d+$")
-        stems = {p.stem for p in photos}
-        photos = [p for p in photos if not ((m := pattern.match(p.stem)) and m["stem"] in stems)]
-    if not photos:
-        raise ValueError(f"--image {str(path)!r}: the folder has no photos ({', '.join(sorted(IMAGE_SUFFIXES))})")
-    return photos
+__all__ = ["add_arguments", "run"]
 
 
 def run(args: argparse.Namespace) -> int:
     console = Console(sys.stderr, verbose=getattr(args, "verbose", False))
     try:
-        graph, loader_id = prepare_workflow(args)
+        return _run(args, console)
+    except KeyboardInterrupt:  # outside a photo's run (probing the server, hashing): nothing to cancel
+        console.error("stopped (Ctrl-C)")
+        return EXIT_CTRL_C
+
+
+def _run(args: argparse.Namespace, console: Console) -> int:
+    if args.list_inputs:
+        return list_inputs(args, console)
+    try:
+        if args.image is None:
+            raise ValueError("--image PHOTO_OR_FOLDER is required (or --list-inputs)")
+        graph, loader_id, extra = prepare_workflow(args)
         photos = collect_images(args.image, graph, args.out)
-        client = ComfyClient(args.server, connect_timeout=args.connect_timeout)
+        urls = server_urls(args)
+        clients = [ComfyClient(url, connect_timeout=args.connect_timeout) for url in urls]
     except ValueError as exc:
         console.error(str(exc))
         return EXIT_USAGE
+    if len(clients) > 1 or args.servers_file is not None:
+        from .dispatch import run_dispatch
+
+        return run_dispatch(args, clients, graph, loader_id, extra, photos, console)
+    return run_single(args, clients[0], graph, loader_id, extra, photos, console)
+
+
+def list_inputs(args: argparse.Namespace, console: Console) -> int:
+    try:
+        graph = load_workflow(args.workflow)
+    except ValueError as exc:
+        console.error(str(exc))
+        return EXIT_USAGE
+    for line in wi.settable_inputs(graph):
+        print(line)
+    return EXIT_OK
+
+
+def run_single(args: argparse.Namespace, client: ComfyClient, graph: dict, loader_id: str, extra: dict,
+               photos: list[Path], console: Console) -> int:
     try:
         queued = client.queue_info()["exec_info"].get("queue_remaining", 0)
     except ComfyError as exc:
         console.error(str(exc))
-        return EXIT_UNREACHABLE if isinstance(exc, ServerUnreachable) else EXIT_SERVER
+        return exit_code(exc)
+    except AttributeError:
+        queued = 0
     if queued:
         console.write(f"ComfyUI at {client.base_url} has {queued} prompt(s) queued before ours")
     events = Events(client, uuid.uuid4().hex)
     events.open()
-    job = Job(client, events, graph, loader_id, args.timeout, on_event=console.event)
+    job = Job(client, events, graph, loader_id, args.timeout, on_event=console.event, extra_images=extra,
+              allow_partial=args.allow_partial)
     done: list[Path] = []
     failed: list[Path] = []
     code = EXIT_OK
@@ -114,22 +88,12 @@ def run(args: argparse.Namespace) -> int:
             console.start_input(photo.name, index, len(photos), graph)
             try:
                 files = job.run(photo, args.out or photo.parent)
-            except ExecutionFailed as exc:
-                console.execution_error(exc.data, graph)
-                failed.append(photo)
-                code = EXIT_FAILED
-                if args.keep_going:
-                    continue
-                break
-            except PromptRejected as exc:
-                console.prompt_rejected(exc.error, exc.node_errors, graph)
-                failed.append(photo)
-                code = EXIT_REJECTED
-                break
             except ComfyError as exc:
-                console.error(str(exc))
+                report(console, exc, graph)
                 failed.append(photo)
-                code = _exit_code(exc)
+                code = exit_code(exc)
+                if isinstance(exc, ExecutionFailed) and args.keep_going:
+                    continue
                 break
             except KeyboardInterrupt:
                 console.error("stopped (Ctrl-C); this photo's prompt, if it was queued, was cancelled on the server")
@@ -147,8 +111,19 @@ def run(args: argparse.Namespace) -> int:
     return code
 
 
-def _exit_code(exc: ComfyError) -> int:
-    for kind, code in ((ServerUnreachable, EXIT_UNREACHABLE), (ExecutionInterrupted, EXIT_INTERRUPTED),
+def report(console: Console, exc: ComfyError, graph: dict) -> None:
+    """One failure, as the user needs to see it (node errors and tracebacks in full, else one line)."""
+    if isinstance(exc, ExecutionFailed):
+        console.execution_error(exc.data, graph)
+    elif isinstance(exc, PromptRejected):
+        console.prompt_rejected(exc.error, exc.node_errors, graph, partial=exc.prompt_id is not None)
+    else:
+        console.error(str(exc))
+
+
+def exit_code(exc: ComfyError) -> int:
+    for kind, code in ((ExecutionFailed, EXIT_FAILED), (PromptRejected, EXIT_REJECTED), (InputUnreadable, EXIT_USAGE),
+                       (ServerUnreachable, EXIT_UNREACHABLE), (ExecutionInterrupted, EXIT_INTERRUPTED),
                        (RunTimeout, EXIT_TIMEOUT)):
         if isinstance(exc, kind):
             return code

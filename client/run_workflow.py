@@ -11,14 +11,16 @@ import copy
 import json
 import logging
 import os
+import re
+import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from . import workflow_inputs as wi
-from .api import ComfyClient, ComfyError
+from .api import ComfyClient, ComfyError, RunTimeout, ServerError
 
 log = logging.getLogger("FaceLab")
 
@@ -30,24 +32,27 @@ FINAL_EVENTS = ("execution_success", "execution_error", "execution_interrupted")
 class ExecutionFailed(ComfyError):
     """A node raised while the prompt ran (ComfyUI's execution_error)."""
 
-    def __init__(self, data: dict):
+    def __init__(self, data: object):
+        if not isinstance(data, dict):  # a server (or proxy) that sends the error as a bare string
+            data = {"exception_message": str(data)}
         self.data = data
         node = f"node #{data.get('node_id')} ({data.get('node_type')})" if data.get("node_id") else "a node"
         super().__init__(f"{node} failed: {data.get('exception_type', 'error')}: "
                          f"{str(data.get('exception_message', '')).strip() or 'no message'}")
 
 
+class Stopped(ComfyError):
+    """The run was stopped on our side (the dispatcher's Ctrl-C); the prompt is cancelled by whoever stopped it."""
+
+
 class ExecutionInterrupted(ComfyError):
     """The run was interrupted on the server (Cancel in the UI, POST /interrupt)."""
 
-    def __init__(self, data: dict):
+    def __init__(self, data: object):
+        data = data if isinstance(data, dict) else {}
         self.data = data
         where = f" at node #{data['node_id']} ({data.get('node_type')})" if data.get("node_id") else ""
         super().__init__(f"the run was interrupted on the server{where}")
-
-
-class RunTimeout(ComfyError):
-    pass
 
 
 class Events:
@@ -83,7 +88,7 @@ class Events:
             try:
                 event = json.loads(message)
                 return str(event["type"]), dict(event.get("data") or {})
-            except (ValueError, KeyError, TypeError):
+            except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
                 log.debug("ignoring malformed event %r", message[:200])
         return None
 
@@ -94,14 +99,17 @@ class Events:
 
 
 def wait_for_history(client: ComfyClient, events: Events, prompt_id: str, deadline: float,
-                     on_event: Callable[[str, dict], None]) -> dict:
-    """Follow the prompt until it ends; return its /history entry. Raises RunTimeout at `deadline`."""
+                     on_event: Callable[[str, dict], None], stop: threading.Event | None = None) -> dict:
+    """Follow the prompt until it ends; return its /history entry. Raises RunTimeout at `deadline`, Stopped
+    within a second of `stop` being set."""
     ended = False
     while not ended:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise RunTimeout(f"prompt {prompt_id} gave no result within the time limit (--timeout)")
-        event = events.next(min(remaining, QUIET_CHECK))  # None at once without a websocket
+            raise RunTimeout("the time limit (--timeout) passed before the prompt ended")
+        if stop is not None and stop.is_set():
+            raise Stopped(f"prompt {prompt_id} stopped")
+        event = events.next(min(remaining, QUIET_CHECK if stop is None else 1.0))  # None at once without a websocket
         if event is None:  # no stream, or a quiet one: the run may have ended without us hearing it
             entry = client.history(prompt_id)
             if entry:
@@ -125,6 +133,8 @@ def wait_for_history(client: ComfyClient, events: Events, prompt_id: str, deadli
 def check_outcome(entry: dict) -> None:
     """Raise ExecutionFailed / ExecutionInterrupted from a history entry's status messages."""
     status = entry.get("status") or {}
+    if not isinstance(status, dict) or not isinstance(status.get("messages") or [], list):
+        raise ServerError(f"GET /history answered a malformed status: {str(status)[:200]}")
     for message in status.get("messages") or []:
         if not isinstance(message, (list, tuple)) or len(message) != 2:
             continue
@@ -145,37 +155,81 @@ class Job:
     events: Events
     graph: dict  # API workflow with all options applied except the image
     loader_id: str  # node receiving the uploaded image
-    timeout: float
+    timeout: float  # seconds for one input, from its upload to its last download
     on_event: Callable[[str, dict], None] = lambda kind, data: None
+    extra_images: dict[str, Path] | None = None  # loader node id -> file (--input "Makeup Reference=ref.jpg")
+    allow_partial: bool = False  # run what validated when ComfyUI reports node_errors with HTTP 200
+    on_queued: Callable[[str], None] = lambda prompt_id: None
+    stop: threading.Event | None = None  # set by the dispatcher on Ctrl-C: waiting ends (Stopped)
 
     def run(self, image: Path, out_dir: Path) -> list[Path]:
-        """Upload, queue, wait, download; return the written files. Cancels the prompt on timeout or Ctrl-C."""
-        ref = self.client.upload_image(image)
+        """Upload, queue, wait, download; return the written files. Everything ends by the deadline (--timeout),
+        even a request the server never answers; on timeout or Ctrl-C the prompt is cancelled on the server."""
+        client = self.client.with_deadline(time.monotonic() + self.timeout)
+        graph = self.upload(client, image)
+        entry = self.execute(client, graph)
+        return self.fetch(client, entry, graph, out_dir, image.stem)
+
+    # The stages of run(), separate so the dispatcher can overlap uploads and downloads with sampling.
+    def upload(self, client: ComfyClient, image: Path) -> dict:
+        """Upload the photo and the --input images; return the graph that uses them."""
         graph = copy.deepcopy(self.graph)
-        graph[self.loader_id]["inputs"]["image"] = f"{ref['subfolder']}/{ref['name']}" if ref.get("subfolder") else ref["name"]
-        deadline = time.monotonic() + self.timeout
-        prompt_id = self.client.queue_prompt(graph, self.events.client_id)
+        for node_id, path in {self.loader_id: image, **(self.extra_images or {})}.items():
+            ref = client.upload_image(path)
+            graph[node_id]["inputs"]["image"] = f"{ref['subfolder']}/{ref['name']}" if ref.get("subfolder") else ref["name"]
+        return graph
+
+    def execute(self, client: ComfyClient, graph: dict) -> dict:
+        """Queue and follow the prompt; return its successful history entry (with "prompt_id" added)."""
+        prompt_id = str(uuid.uuid4())  # proposed to the server, so even a POST /prompt that hangs can be cancelled
         try:
-            entry = wait_for_history(self.client, self.events, prompt_id, deadline, self.on_event)
+            prompt_id = client.queue_prompt(graph, self.events.client_id, prompt_id, self.allow_partial)
+            self.on_queued(prompt_id)
+            entry = wait_for_history(client, self.events, prompt_id, client.deadline, self._event, self.stop)
+            check_outcome(entry)
+            return {**entry, "prompt_id": prompt_id}
         except RunTimeout as exc:
-            self.client.cancel(prompt_id)
-            raise RunTimeout(f"{exc}; it was cancelled on the server") from None
+            client.cancel(prompt_id)
+            raise RunTimeout(f"{exc}; prompt {prompt_id} was cancelled on the server") from None
         except KeyboardInterrupt:
-            self.client.cancel(prompt_id)
+            client.cancel(prompt_id)
             raise
-        check_outcome(entry)
-        return save_outputs(self.client, output_refs(entry), graph, out_dir, image.stem)
+
+    def fetch(self, client: ComfyClient, entry: dict, graph: dict, out_dir: Path, stem: str) -> list[Path]:
+        try:
+            return save_outputs(client, output_refs(entry), graph, out_dir, stem)
+        except RunTimeout as exc:
+            raise RunTimeout(f"{exc} (prompt {entry.get('prompt_id')} had finished)") from None
+
+    def _event(self, kind: str, data: dict) -> None:
+        """Progress display must never end a run: a malformed event is logged and skipped."""
+        try:
+            self.on_event(kind, data)
+        except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as exc:
+            log.debug("could not show event %s %r: %s", kind, data, exc)
 
 
 def output_refs(entry: dict) -> list[tuple[str, dict]]:
     """(node id, file ref) of every saved image ("output" type; previews are "temp" and skipped), by node id."""
     outputs = entry.get("outputs") or {}
+    if not isinstance(outputs, dict):
+        raise ServerError(f"GET /history answered outputs that are a {type(outputs).__name__}, not an object")
     refs = []
     for node_id in sorted(outputs, key=wi.node_order):
-        for ref in (outputs[node_id] or {}).get("images") or []:
-            if isinstance(ref, dict) and ref.get("filename") and ref.get("type", "output") == "output":
-                refs.append((node_id, ref))
+        images = (outputs[node_id] or {}).get("images") if isinstance(outputs[node_id] or {}, dict) else None
+        if not isinstance(images or [], list):
+            raise ServerError(f"GET /history answered malformed outputs for node {node_id}: {str(images)[:200]}")
+        for ref in images or []:
+            if not isinstance(ref, dict) or ref.get("type", "output") != "output" or not ref.get("filename"):
+                continue
+            if not _plain_text(ref["filename"]) or not _plain_text(ref.get("subfolder", "")):
+                raise ServerError(f"GET /history answered a malformed output file name: {str(ref)[:200]}")
+            refs.append((node_id, ref))
     return refs
+
+
+def _plain_text(value: object) -> bool:
+    return isinstance(value, str) and "\x00" not in value
 
 
 def output_names(refs: list[tuple[str, dict]], graph: dict, stem: str) -> list[str]:
@@ -185,7 +239,9 @@ def output_names(refs: list[tuple[str, dict]], graph: dict, stem: str) -> list[s
     for node_id, ref in refs:
         label = wi.file_label(graph, node_id)
         counters[label] = counters.get(label, 0) + 1
-        names.append(f"{stem}_{label}_{counters[label]}{Path(ref['filename']).suffix or '.png'}")
+        suffix = Path(ref["filename"]).suffix
+        suffix = suffix if re.fullmatch(r"\.[A-Za-z0-9]{1,8}", suffix) else ".png"  # the server's name is untrusted
+        names.append(f"{stem}_{label}_{counters[label]}{suffix}")
     return names
 
 

@@ -26,6 +26,14 @@ CONVENTIONS: dict[str, tuple[tuple[str, tuple[tuple[str, ...], ...]], ...]] = {
     "prompt": (("Positive Prompt", (("text",), ("text_g", "text_l"), ("value",))), (EDIT_TITLE, (("positive",),))),
     "negative": (("Negative Prompt", (("text",), ("text_g", "text_l"), ("value",))), (EDIT_TITLE, (("negative",),))),
 }
+# Options that find their nodes by TYPE (every node of these class types that has the input), for settings that
+# every SDXL workflow has whatever its titles: option -> (class types, input).
+TYPE_OPTIONS: dict[str, tuple[tuple[str, ...], str]] = {
+    "checkpoint": (("CheckpointLoaderSimple", "CheckpointLoader", "ImageOnlyCheckpointLoader", "unCLIPCheckpointLoader"),
+                   "ckpt_name"),
+    "steps": (("KSampler", "KSamplerAdvanced", "SamplerCustom"), "steps"),
+    "denoise": (("KSampler",), "denoise"),
+}
 ZONE_SCORES_TITLE = "Zone Scores"
 ZONE_TEXT_INPUTS = ("zone_scores", "scores", "scores_json", "text", "value")  # a node taking the scores as JSON text
 SIDE_OVERRIDES = "side_overrides"  # FaceLab Zone Scores: "zone=value, ..." for single-side zones
@@ -151,6 +159,82 @@ def apply_convention(graph: dict, option: str, value: object) -> list[tuple[str,
     wanted = " or ".join(repr(t) for t, _ in CONVENTIONS[option])
     raise ValueError(f"{flag}: the workflow has no node titled {wanted} (see docs/client.md, "
                      f"title conventions); its nodes are: {titles_listing(graph)}. Use --set \"Title.input=value\".")
+
+
+def apply_by_type(graph: dict, option: str, value: object) -> list[tuple[str, str]]:
+    """Set a TYPE_OPTIONS option on every node of its class types whose input is a widget (not a link)."""
+    flag = f"--{option}"
+    types, name = TYPE_OPTIONS[option]
+    nodes = sorted((nid for nid, n in graph.items() if n["class_type"] in types and name in n["inputs"]),
+                   key=node_order)
+    widgets = [nid for nid in nodes if not isinstance(graph[nid]["inputs"][name], list)]
+    if not widgets:
+        why = (f"its {name!r} is connected to another node" if nodes
+               else f"the workflow has no {' / '.join(types)} node with an input {name!r}")
+        raise ValueError(f"{flag}: {why}; its nodes are: {titles_listing(graph)}. Use --set \"Title.input=value\".")
+    for nid in widgets:
+        _set(graph, nid, name, value, flag)
+    return [(nid, name) for nid in widgets]
+
+
+def image_inputs(graph: dict) -> list[str]:
+    """Ids of the nodes that take an uploaded image (LoadImage-like: a widget input named "image")."""
+    return sorted((nid for nid, n in graph.items() if n["class_type"].startswith("LoadImage")
+                   and isinstance(n["inputs"].get("image"), str)), key=node_order)
+
+
+def parse_image_input(graph: dict, text: str) -> tuple[str, str]:
+    """--input "TITLE=path": (loader node id, path). The title must name exactly one image loader."""
+    title, sep, path = text.partition("=")
+    title = title.strip()
+    loaders = image_inputs(graph)
+    if not sep or not title or not path:
+        raise ValueError(f"--input {text!r}: expected \"Node Title=path\", e.g. --input \"Makeup Reference=ref.jpg\"")
+    found = [nid for nid in find_nodes(graph, title) if nid in loaders]
+    if len(found) != 1:
+        listing = ", ".join(describe(graph, nid) for nid in loaders) or "none"
+        what = "no image loader" if not found else f"{len(found)} image loaders"
+        raise ValueError(f"--input: {what} titled {title!r}; the workflow's image inputs are: {listing}")
+    return found[0], path
+
+
+def settable_inputs(graph: dict) -> list[str]:
+    """--list-inputs: one line per node with its widget values (what --set can change) and the options that map
+    to it, so a user can see what a workflow exposes without opening ComfyUI."""
+    option_of: dict[tuple[str, str], list[str]] = {}
+    for option, rules in CONVENTIONS.items():
+        for title, groups in rules:
+            found = find_nodes(graph, title, allow_id=False)
+            for nid in found:
+                inputs = graph[nid]["inputs"]
+                group = next((g for g in groups if any(n in inputs for n in g)), ())
+                for name in (n for n in group if n in inputs):
+                    option_of.setdefault((nid, name), []).append(f"--{option}")
+            if found:
+                break
+    for option, (types, name) in TYPE_OPTIONS.items():
+        for nid, node in graph.items():
+            if node["class_type"] in types and not isinstance(node["inputs"].get(name, []), list):
+                option_of.setdefault((nid, name), []).append(f"--{option}")
+    try:
+        main_loader = image_loader(graph)
+    except ValueError:
+        main_loader = None
+    for nid in image_inputs(graph):
+        flag = "--image" if nid == main_loader else f"--input \"{title_of(graph, nid)}=PATH\""
+        option_of.setdefault((nid, "image"), []).append(flag)
+    lines = []
+    for nid in sorted(graph, key=node_order):
+        widgets = {k: v for k, v in graph[nid]["inputs"].items() if not isinstance(v, list)}
+        if not widgets:
+            continue
+        lines.append(f"{describe(graph, nid)}")
+        for name, value in widgets.items():
+            shown = json.dumps(value)
+            shown = shown if len(shown) <= 60 else shown[:57] + "..."
+            options = option_of.get((nid, name))
+            lines.append(f"    {title_of(graph, nid)}.{name} = {shown}" + (f"   ({', '.join(options)})" if options else ""))
+    return lines
 
 
 def image_loader(graph: dict) -> str:

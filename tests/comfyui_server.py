@@ -8,7 +8,10 @@ user/input/output/temp folders under `work_dir`, loads FaceLab as the only custo
 - if an entry of `<comfy_dir>/custom_nodes` already points at this checkout, that entry is whitelisted;
 - otherwise a symlink `work_dir/custom_nodes/ComfyUI-FaceLab` is added through a temporary
   `--extra-model-paths-config` file (which also adds the test assets' `models/mediapipe` folder), so nothing is
-  written into the ComfyUI folder.
+  written into the ComfyUI folder. When the ComfyUI already has a `custom_nodes/ComfyUI-FaceLab` that is another
+  checkout (tools/setup_comfyui.sh linked a different clone, or `.ci/run`'s fresh clone runs next to the developer's),
+  the link gets a name of its own (`ComfyUI-FaceLab-<hash of this checkout's path>`) and only that name is
+  whitelisted, so the other copy is not loaded.
 
 The `comfyui` fixture (session-scoped) wraps it for pytest tests marked `@pytest.mark.comfyui`; it reads
 $COMFYUI_DIR and, optionally, $COMFYUI_PYTHON (default `$COMFYUI_DIR/venv/bin/python`, else this interpreter).
@@ -17,6 +20,7 @@ $COMFYUI_DIR and, optionally, $COMFYUI_PYTHON (default `$COMFYUI_DIR/venv/bin/py
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import os
@@ -65,6 +69,13 @@ def comfyui_python(comfy_dir: Path) -> str:
         return env
     venv_python = Path(comfy_dir) / "venv" / "bin" / "python"
     return str(venv_python) if venv_python.exists() else sys.executable
+
+
+def temporary_link_name(comfy_dir: Path) -> str:
+    """PACK_LINK_NAME, or a name of this checkout's own when the ComfyUI has another entry of that name."""
+    if not os.path.lexists(Path(comfy_dir) / "custom_nodes" / PACK_LINK_NAME):
+        return PACK_LINK_NAME
+    return f"{PACK_LINK_NAME}-{hashlib.sha1(str(ROOT).encode()).hexdigest()[:8]}"
 
 
 def existing_pack_link(comfy_dir: Path) -> str | None:
@@ -266,11 +277,11 @@ def read_png(data: bytes):
         return np.asarray(im.convert("RGB")).copy()
 
 
-def _write_extra_paths(work_dir: Path, link_pack: bool, mediapipe_dir: Path | None) -> Path | None:
+def _write_extra_paths(work_dir: Path, link_name: str | None, mediapipe_dir: Path | None) -> Path | None:
     entries = {}
-    if link_pack:
+    if link_name:
         (work_dir / "custom_nodes").mkdir(parents=True, exist_ok=True)
-        link = work_dir / "custom_nodes" / PACK_LINK_NAME
+        link = work_dir / "custom_nodes" / link_name
         if not link.exists():
             link.symlink_to(ROOT, target_is_directory=True)
         entries["custom_nodes"] = str(work_dir / "custom_nodes")
@@ -297,18 +308,17 @@ def start_comfyui(comfy_dir: Path | str, work_dir: Path | str, *, python: str | 
         d.mkdir(exist_ok=True)
 
     linked_as = existing_pack_link(comfy_dir)
-    if linked_as is None and (comfy_dir / "custom_nodes" / PACK_LINK_NAME).exists():
-        # A different FaceLab copy would be whitelisted by the same folder name and shadow this checkout.
-        raise ComfyUIError(f"{comfy_dir / 'custom_nodes' / PACK_LINK_NAME} exists but is not this checkout ({ROOT}); "
-                           "remove it or link this checkout there")
-    extra_paths = _write_extra_paths(work_dir, linked_as is None, mediapipe_dir)
+    # Another FaceLab copy under the same folder name would be whitelisted too and shadow this checkout: the
+    # temporary link then takes a name of its own (temporary_link_name).
+    folder = linked_as or temporary_link_name(comfy_dir)
+    extra_paths = _write_extra_paths(work_dir, None if linked_as else folder, mediapipe_dir)
 
     port = free_port()
     cmd = [python or comfyui_python(comfy_dir), "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(port),
            "--disable-auto-launch", "--database-url", "sqlite:///:memory:",
            "--user-directory", str(dirs["user"]), "--input-directory", str(dirs["input"]),
            "--output-directory", str(dirs["output"]), "--temp-directory", str(dirs["temp"]),
-           "--disable-all-custom-nodes", "--whitelist-custom-nodes", linked_as or PACK_LINK_NAME, *extra_args]
+           "--disable-all-custom-nodes", "--whitelist-custom-nodes", folder, *extra_args]
     if extra_paths:
         cmd += ["--extra-model-paths-config", str(extra_paths)]
     env = dict(os.environ, FACELAB_OFFLINE="1", PYTHONUNBUFFERED="1", NO_ALBUMENTATIONS_UPDATE="1")
@@ -319,7 +329,7 @@ def start_comfyui(comfy_dir: Path | str, work_dir: Path | str, *, python: str | 
         proc = subprocess.Popen(cmd, cwd=comfy_dir, stdout=log, stderr=subprocess.STDOUT, env=env,
                                 start_new_session=True)
     server = ComfyUIServer(f"http://127.0.0.1:{port}", comfy_dir, work_dir, log_path, proc,
-                           dirs["input"], dirs["output"], linked_as or PACK_LINK_NAME)
+                           dirs["input"], dirs["output"], folder)
     try:
         deadline = time.monotonic() + startup_timeout
         while True:

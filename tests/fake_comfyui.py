@@ -53,16 +53,40 @@ def inverted_png(data: bytes) -> bytes:
     return out.getvalue()
 
 
+def missing_checkpoint_errors(node_id: str, name: str) -> dict:
+    """node_errors as ComfyUI 0.33 builds them for a combo value not in its list (execution.validate_inputs,
+    "value_not_in_list"), here a checkpoint that is not installed. With such errors on some outputs and other
+    outputs valid, ComfyUI answers POST /prompt with HTTP 200, queues the valid outputs and returns these."""
+    return {node_id: {"errors": [{"type": "value_not_in_list", "message": "Value not in list",
+                                  "details": f"ckpt_name: '{name}' not in []",
+                                  "extra_info": {"input_name": "ckpt_name", "input_config": None,
+                                                 "received_value": name}}],
+                      "dependent_outputs": ["9"], "class_type": "CheckpointLoaderSimple"}}
+
+
 class FakeComfyUI:
     """Scenarios: the recorded runs "success", "progress", "execution_error", "interrupted"; the recorded HTTP 400
-    answers "node_errors", "no_outputs"; and "hang" (runs forever). Faults: ws="refuse" (no websocket) or
-    ws="drop" (closed mid-run), drop_download=N (the N-th /view is cut in half), history_delay (seconds between
-    the final event and the history entry). outputs_per_run: images the SaveImage node returns per run."""
+    answers "node_errors", "no_outputs"; "hang" (runs forever); "partial" (HTTP 200 with node_errors for a missing
+    checkpoint, the rest runs). Faults: ws="refuse" (no websocket) or ws="drop" (closed mid-run), drop_download=N
+    (the N-th /view is cut in half), history_delay (seconds between the final event and the history entry),
+    stall={"POST /prompt", "GET /history", "GET /view", "POST /upload/image"} (those requests are never answered),
+    tamper={route: fn} (fn(answer) -> the JSON sent instead, for malformed answers; routes "POST /prompt",
+    "GET /history", "ws"), die_after=N (after N prompts the server closes every connection and refuses new ones),
+    sample_time (seconds each run takes, for the dispatcher's bench). outputs_per_run: images the SaveImage node
+    returns per run."""
 
     def __init__(self, scenario: str = "success", scenarios: dict[str, str] | None = None, ws: str = "ok",
-                 drop_download: int = 0, outputs_per_run: int = 1, history_delay: float = 0.0):
+                 drop_download: int = 0, outputs_per_run: int = 1, history_delay: float = 0.0,
+                 stall: set[str] | None = None, tamper: dict | None = None, die_after: int = 0,
+                 sample_time: float = 0.0):
         self.scenario, self.scenarios, self.ws_mode = scenario, scenarios or {}, ws
         self.drop_download, self.outputs_per_run, self.history_delay = drop_download, outputs_per_run, history_delay
+        self.stall, self.tamper, self.die_after, self.sample_time = stall or set(), tamper or {}, die_after, sample_time
+        self.stopped = threading.Event()
+        self.dead = False
+        self.headers: list[dict] = []  # request headers, in order (basic auth)
+        self.in_flight = self.max_in_flight = 0  # prompts queued and not yet ended
+        self._run_lock = threading.Lock()  # like ComfyUI, one prompt executes at a time
         self.uploads: dict[str, bytes] = {}
         self.prompts: list[dict] = []  # POST /prompt bodies, in order
         self.files: dict[str, bytes] = {}  # output files served by /view
@@ -83,6 +107,16 @@ class FakeComfyUI:
         return self
 
     def __exit__(self, *exc) -> None:
+        self.stopped.set()
+        if not self.dead:
+            self.httpd.shutdown()
+        self.httpd.server_close()
+        for sock in list(self.sockets.values()):
+            sock.close()
+
+    def die(self) -> None:
+        """The process is gone: the port refuses connections and open websockets are cut."""
+        self.dead = True
         self.httpd.shutdown()
         self.httpd.server_close()
         for sock in list(self.sockets.values()):
@@ -107,15 +141,28 @@ class FakeComfyUI:
         if scenario in REJECTIONS:
             return 400, contract(REJECTIONS[scenario])["body"]
         record = contract(RUNS.get(scenario, "run_success"))
-        prompt_id = str(uuid.uuid4())
+        prompt_id = body.get("prompt_id") or str(uuid.uuid4())  # ComfyUI 0.33 takes the client's UUID
         with self._lock:
             number, self._counter = self._counter, self._counter + self.outputs_per_run
         mapping = {record["prompt_id"]: prompt_id, record["client_id"]: body.get("client_id", "")}
         answer = _replace(record["prompt_response"]["body"], mapping)
         answer["number"] = number
-        threading.Thread(target=self._execute, args=(record, mapping, graph, image, number, scenario),
+        if scenario == "partial":
+            answer["node_errors"] = missing_checkpoint_errors("4", "sd_xl_base_1.0_inpainting_0.1.safetensors")
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        threading.Thread(target=self._run, args=(record, mapping, graph, image, number, scenario),
                          daemon=True).start()
         return 200, answer
+
+    def _run(self, *args) -> None:
+        with self._run_lock:
+            try:
+                self._execute(*args)
+            finally:
+                with self._lock:
+                    self.in_flight -= 1
 
     def _execute(self, record: dict, mapping: dict, graph: dict, image: str | None, number: int, scenario: str):
         """Replay the recorded events to the client's websocket; store the history entry when ComfyUI does."""
@@ -133,6 +180,10 @@ class FakeComfyUI:
         for out in outputs:
             out["images"] = [{**out["images"][0], "filename": name} for name in names]
         client_id = mapping[record["client_id"]]
+        if self.sample_time:
+            time.sleep(self.sample_time)
+        if self.dead:
+            return
         sock = self.sockets.get(client_id)
         if sock is not None:
             sock.ping(b"facelab")
@@ -145,10 +196,14 @@ class FakeComfyUI:
             if sock is not None:
                 if event["type"] == "progress":
                     sock.send_binary(b"\x00\x00\x00\x01" + b"fake preview")  # BinaryEventTypes.PREVIEW_IMAGE
-                sock.send_json(event, fragmented=event["type"] == "executed")
+                if "ws" in self.tamper:
+                    event = self.tamper["ws"](event)
+                sock.send_json(event, fragmented=isinstance(event, dict) and event.get("type") == "executed")
             if event["type"] in FINAL:
                 time.sleep(self.history_delay)
                 self.history[mapping[record["prompt_id"]]] = entry
+        if self.die_after and len(self.prompts) >= self.die_after:
+            self.die()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -167,8 +222,19 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def _json(self, obj: object, status: int = 200) -> None:
-        self._send(status, json.dumps(obj).encode())
+    def _json(self, obj: object, status: int = 200, route: str = "") -> None:
+        if route in self.fake.tamper:
+            obj = self.fake.tamper[route](obj)
+        self._send(status, obj if isinstance(obj, bytes) else json.dumps(obj).encode())
+
+    def _stalled(self, route: str) -> bool:
+        """Never answer this route (until the fake stops): a server stuck mid-request."""
+        self.fake.headers.append(dict(self.headers))
+        if route in self.fake.stall:
+            self.fake.stopped.wait()
+            self.close_connection = True
+            return True
+        return False
 
     def _body(self) -> bytes:
         return self.rfile.read(int(self.headers.get("Content-Length", 0)))
@@ -176,6 +242,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         url = urlsplit(self.path)
         query = {k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+        if self._stalled("GET " + ("/history" if url.path.startswith("/history/") else url.path)):
+            return
         if url.path == "/prompt":
             self._json(contract("queue_info")["body"])
         elif url.path == "/ws":
@@ -183,7 +251,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif url.path.startswith("/history/"):
             prompt_id = url.path.rsplit("/", 1)[1]
             entry = self.fake.history.get(prompt_id)
-            self._json({prompt_id: entry} if entry else contract("history_pending")["body"])
+            self._json({prompt_id: entry} if entry else contract("history_pending")["body"], route="GET /history")
         elif url.path == "/view":
             self._view(query)
         else:
@@ -191,13 +259,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         url = urlsplit(self.path)
+        if self._stalled("POST " + url.path):
+            return
         if url.path == "/upload/image":
             fields = _multipart(self.headers["Content-Type"], self._body())
             name, data = fields["image"]
             self._json(self.fake.upload(name, data, fields.get("overwrite", ("", b""))[1] in (b"true", b"1")))
         elif url.path == "/prompt":
             status, body = self.fake.queue(json.loads(self._body()))
-            self._json(body, status)
+            self._json(body, status, route="POST /prompt")
         elif url.path in ("/queue", "/interrupt"):
             self.fake.cancels.append((url.path, json.loads(self._body() or b"{}")))
             self._send(200, b"", "text/plain")

