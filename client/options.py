@@ -78,7 +78,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="ckpt_name of every checkpoint loader (CheckpointLoaderSimple, ...), a file in ComfyUI/models/checkpoints",
     )
-    parser.add_argument("--steps", type=int, metavar="N", help="steps of every sampler (KSampler, KSamplerAdvanced)")
+    parser.add_argument("--steps", type=int, metavar="N", help="steps of every sampler and scheduler (KSampler, BasicScheduler, Aging Zone Conditioning ...)")
     parser.add_argument("--denoise", type=float, metavar="X", help="denoise of every KSampler")
     parser.add_argument(
         "--zone-scores",

@@ -31,7 +31,9 @@ CONVENTIONS: dict[str, tuple[tuple[str, tuple[tuple[str, ...], ...]], ...]] = {
 TYPE_OPTIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "checkpoint": (("CheckpointLoaderSimple", "CheckpointLoader", "ImageOnlyCheckpointLoader", "unCLIPCheckpointLoader"),
                    "ckpt_name"),
-    "steps": (("KSampler", "KSamplerAdvanced", "SamplerCustom"), "steps"),
+    # Aging Zone Conditioning plans the short run from the full schedule's steps and feeds KSampler's steps by a
+    # link; BasicScheduler makes the schedule of the SamplerCustomAdvanced (inversion) workflows.
+    "steps": (("KSampler", "KSamplerAdvanced", "SamplerCustom", "BasicScheduler", "FaceLabAgingConditioning"), "steps"),
     "denoise": (("KSampler",), "denoise"),
 }
 ZONE_SCORES_TITLE = "Zone Scores"
