@@ -44,69 +44,26 @@ class FaceLabMakeupReferenceAttention:
 
     @classmethod
     def INPUT_TYPES(cls):
+        # fmt: off
         return {
             "required": {
-                "model": (
-                    "MODEL",
-                    {
-                        "tooltip": "An SDXL (or SD 1.x) UNet model, e.g. from Load Checkpoint. Other architectures are refused."
-                    },
-                ),
-                "vae": (
-                    "VAE",
-                    {"tooltip": "The VAE of that model: encodes the warped reference like the sampler's image."},
-                ),
-                "makeup": (
-                    types.MAKEUP,
-                    {
-                        "tooltip": "The makeup output of Makeup Transfer: carries the reference and where each face's makeup goes."
-                    },
-                ),
-                "strength": (
-                    "FLOAT",
-                    {
-                        "default": 0.8,
-                        "min": 0.0,
-                        "max": 1.0,
-                        "step": 0.05,
-                        "tooltip": "Overall weight of the reference inside the makeup regions (multiplies the region strengths). 0 = off, model unchanged.",
-                    },
-                ),
+                "model": ("MODEL", {"tooltip": "An SDXL (or SD 1.x) UNet model, e.g. from Load Checkpoint. Other architectures are refused."}),
+                "vae": ("VAE", {"tooltip": "The VAE of that model: encodes the warped reference like the sampler's image."}),
+                "makeup": (types.MAKEUP, {"tooltip": "The makeup output of Makeup Transfer: carries the reference and where each face's makeup goes."}),
+                "strength": ("FLOAT", {"default": 0.8, "min": 0.0, "max": 1.0, "step": 0.05, "tooltip": "Overall weight of the reference inside the makeup regions (multiplies the region strengths). 0 = off, model unchanged."}),
                 "lips": _region("lips", "lips"),
                 "eyes": _region("eyes", "lids, liner and lashes"),
                 "blush": _region("blush", "cheeks"),
                 "brows": _region("brows", "brows"),
                 "skin": _region("skin", "skin (foundation, texture)"),
-                "start_percent": (
-                    "FLOAT",
-                    {
-                        "default": 0.0,
-                        "min": 0.0,
-                        "max": 1.0,
-                        "step": 0.01,
-                        "tooltip": "Where along the schedule the reference starts to count (0 = the first step). With a low-denoise sampler the first steps are already late in the schedule.",
-                    },
-                ),
-                "end_percent": (
-                    "FLOAT",
-                    {
-                        "default": 0.8,
-                        "min": 0.0,
-                        "max": 1.0,
-                        "step": 0.01,
-                        "tooltip": "Where it stops; the last steps then refine on their own (1 = until the end).",
-                    },
-                ),
+                "start_percent": ("FLOAT", {"default": 0.0, "min": 0.0, "max": 1.0, "step": 0.01, "tooltip": "Where along the noise range the reference starts to count (0 = from the first step)."}),
+                "end_percent": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 1.0, "step": 0.01, "tooltip": "Where it stops (1 = until the last step). Percent of the model's noise range, as ComfyUI's other patches count it: a low-denoise sampler only covers its last part (denoise 0.25: about 0.75-1)."}),
             },
             "optional": {
-                "stitch": (
-                    types.STITCH,
-                    {
-                        "tooltip": "Crop Face Region's stitch output when the sampler works on its crops: the reference and regions are cut the same way. Leave empty when the sampler sees the whole image."
-                    },
-                ),
+                "stitch": (types.STITCH, {"tooltip": "Crop Face Region's stitch output when the sampler works on its crops: the reference and regions are cut the same way. Leave empty when the sampler sees the whole image."}),
             },
         }
+        # fmt: on
 
     def patch(
         self, model, vae, makeup, strength, lips, eyes, blush, brows, skin, start_percent, end_percent, stitch=None
@@ -162,7 +119,7 @@ class FaceLabMakeupReferenceAttention:
         share = [f"{float((r > 0).float().mean()):.1%}" for r in w]
         lines.append(
             f"reference attention in {len(blocks)} self-attention blocks, {latent.shape[0]} reference(s), "
-            f"makeup regions cover {', '.join(share)} of the latent; steps {start_percent:.2f}-{end_percent:.2f}"
+            f"makeup regions cover {', '.join(share)} of the latent; active from {start_percent:.2f} to {end_percent:.2f} of the noise range"
         )
         return (patched, "\n".join(lines))
 

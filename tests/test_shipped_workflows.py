@@ -24,6 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 import build_workflows as bw  # noqa: E402
 
+MODEL_PATCHES = ("FaceLabMakeupReferenceAttention",)
+
 NAMES = list(bw.BUILDERS)
 INPUT_HW = (296, 256)  # small, not a multiple of 8 or 64 (as tests/test_comfyui_workflows.py)
 QUICK = {"FaceLabCrop": {"target_size": 512}}  # what a quick test run lowers; 1024 is the shipped value
@@ -131,7 +133,10 @@ def test_conventions_scripts_and_tests_rely_on(name):
     assert samplers and all(s.get("title") == "Sampler" for s in samplers)
     for s in samplers:
         inputs = links_into(wf, s["id"])
-        assert inputs["model"]["type"] == "DifferentialDiffusion"
+        model = inputs["model"]
+        while model["type"] in MODEL_PATCHES:  # FaceLab's MODEL patches sit between Differential Diffusion and it
+            model = links_into(wf, model["id"])["model"]
+        assert model["type"] == "DifferentialDiffusion"
         assert inputs["latent_image"]["type"] == "InpaintModelConditioning"
     notes = [n for n in wf["nodes"] if n["type"] in NOTE_TYPES]
     assert any(bw.CHECKPOINT in n["widgets_values"][0] and "**Knobs that matter**" in n["widgets_values"][0]
