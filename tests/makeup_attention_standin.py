@@ -220,3 +220,36 @@ def sample(patcher, latent, noise, sigmas, cond, uncond, cfg=5.0):
         denoised = du + cfg * (dc - du)
         x = x + (s_next - s) * (x - denoised) / s
     return x
+
+
+# --- inside ComfyUI's interpreter only ---------------------------------------------------------------------------
+
+TINY_SDXL_UNET = {  # SDXL's layout and conditioning (block names, adm 2816), 64 channels, depth-1 transformers
+    "model_channels": 64, "use_linear_in_transformer": True, "transformer_depth": [0, 0, 1, 1, 1, 1],
+    "context_dim": 64, "adm_in_channels": 2816, "use_temporal_attention": False, "num_res_blocks": [2, 2, 2],
+    "channel_mult": [1, 2, 4], "transformer_depth_middle": 1, "transformer_depth_output": [0, 0, 0, 1, 1, 1, 1, 1, 1],
+    "in_channels": 4, "out_channels": 4, "use_spatial_transformer": True, "legacy": False,
+    "num_classes": "sequential", "image_size": 32, "use_checkpoint": False,
+}  # fmt: skip
+
+
+def comfy_tiny_sdxl(seed: int = 0):
+    """A ComfyUI ModelPatcher over model_base.SDXL (EPS) with TINY_SDXL_UNET and random weights (needs comfy)."""
+    import comfy.model_base
+    import comfy.model_patcher
+    import comfy.supported_models
+
+    torch.manual_seed(seed)
+    base = comfy.model_base.SDXL(comfy.supported_models.SDXL(TINY_SDXL_UNET), device=torch.device("cpu"))
+    with torch.no_grad():
+        for p in base.parameters():  # ComfyUI's ops leave weights uninitialised
+            p.normal_(0.0, 0.05)
+    cpu = torch.device("cpu")
+    return comfy.model_patcher.ModelPatcher(base, load_device=cpu, offload_device=cpu)
+
+
+def comfy_conds(generator):
+    """SDXL-shaped positive / negative conditioning for the tiny model (context 64, pooled 1280)."""
+    cond = [[torch.randn(1, 8, 64, generator=generator), {"pooled_output": torch.randn(1, 1280, generator=generator)}]]
+    uncond = [[torch.zeros(1, 8, 64), {"pooled_output": torch.zeros(1, 1280)}]]
+    return cond, uncond

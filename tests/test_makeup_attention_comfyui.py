@@ -29,25 +29,16 @@ sys.path.insert(0, root)
 import comfy.options
 comfy.options.enable_args_parsing()
 import torch
-import comfy.model_base, comfy.model_patcher, comfy.sample, comfy.supported_models
+import comfy.sample
 import facelab
 facelab.load_light()
+sys.path.insert(0, root + "/tests")
+import makeup_attention_standin as st
 from comfyui_facelab.nodes import comfy_adapter as ca
 from comfyui_facelab.nodes.makeup import reference_attention as ra
 
-torch.manual_seed(0)
-unet = {"model_channels": 64, "use_linear_in_transformer": True, "transformer_depth": [0, 0, 1, 1, 1, 1],
-        "context_dim": 64, "adm_in_channels": 2816, "use_temporal_attention": False, "num_res_blocks": [2, 2, 2],
-        "channel_mult": [1, 2, 4], "transformer_depth_middle": 1, "transformer_depth_output": [0, 0, 0, 1, 1, 1, 1, 1, 1],
-        "in_channels": 4, "out_channels": 4, "use_spatial_transformer": True, "legacy": False,
-        "num_classes": "sequential", "image_size": 32, "use_checkpoint": False}
-config = comfy.supported_models.SDXL(unet)
-base = comfy.model_base.SDXL(config, device=torch.device("cpu"))
-with torch.no_grad():
-    for p in base.parameters():  # ComfyUI's ops leave weights uninitialised
-        p.normal_(0.0, 0.05)
-cpu = torch.device("cpu")
-model = comfy.model_patcher.ModelPatcher(base, load_device=cpu, offload_device=cpu)
+model = st.comfy_tiny_sdxl()
+base = model.model
 blocks = ca.unet_self_attention_blocks(model)
 print("blocks", blocks, ca.model_type_name(model))
 assert ca.model_type_name(model) == "SDXL (UNetModel)", ca.model_type_name(model)
@@ -56,8 +47,7 @@ expected = [("input", i, 0) for i in (4, 5, 7, 8)] + [("middle", 0, 0)] + [("out
 assert blocks == expected, blocks
 
 g = torch.Generator().manual_seed(1)
-cond = [[torch.randn(1, 8, 64, generator=g), {"pooled_output": torch.randn(1, 1280, generator=g)}]]
-uncond = [[torch.zeros(1, 8, 64), {"pooled_output": torch.zeros(1, 1280)}]]
+cond, uncond = st.comfy_conds(g)
 latent = torch.randn(1, 4, 16, 16, generator=g)  # raw VAE latent: the sampler applies process_in itself
 noise = torch.randn(1, 4, 16, 16, generator=g)
 sampling = ca.model_sampling(model)
