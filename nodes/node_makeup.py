@@ -42,7 +42,7 @@ class FaceLabMakeupTransfer:
         return {
             "required": {
                 "source": (types.IMAGE, {"tooltip": "The photo (or batch) to put makeup on."}),
-                "reference": (types.IMAGE, {"tooltip": "A photo showing the makeup to copy: one image for the whole batch, or one per source image. A clear, front-facing face works best."}),
+                "reference": (types.IMAGE, {"tooltip": "A photo showing the makeup to copy: one image for the whole batch, one per source image, or several for one source image (one result per look). A clear, front-facing face works best."}),
                 "face_index": ("INT", {"default": -1, "min": -1, "max": 63, "tooltip": "Which source face gets the makeup: -1 every face; 0, 1, ... only that face (counted left to right)."}),
                 "lips": _strength("lips", "lipstick"),
                 "eyes": _strength("eyes", "eye shadow and liner (lids and lash line)"),
