@@ -160,14 +160,16 @@ def unet_wrapper(branch: ReferenceBranch, previous: Callable | None = None) -> C
         target_w = torch.stack([weights[refs].amax(0) for refs in groups] * chunks)
         c2 = {k: (v if k == "transformer_options" else extend_rows(v, src, n)) for k, v in c.items()}
         opts = dict(c.get("transformer_options", {}))
-        k_per_chunk = len(lat_idx) // chunks
-        if k_per_chunk == batch:  # chunks stay equal-sized: other patches may keep splitting by cond_or_uncond
-            opts["cond_or_uncond"] = cond_or_uncond + cond_or_uncond
+        doubled = cond_or_uncond
+        if len(lat_idx) // chunks == batch:  # chunks stay equal-sized: other patches may keep splitting by them
+            doubled = cond_or_uncond + cond_or_uncond
+            opts["cond_or_uncond"] = doubled
             if "uuids" in opts:
                 opts["uuids"] = list(opts["uuids"]) * 2
         opts[OPTIONS_KEY] = CallInfo(n, torch.tensor(ref_rows, device=x.device), target_w)
         c2["transformer_options"] = opts
-        args2 = {**args, "input": torch.cat([x, x_ref.to(x.dtype)]), "timestep": torch.cat([t, t[src]]), "c": c2}
+        args2 = {**args, "input": torch.cat([x, x_ref.to(x.dtype)]), "timestep": torch.cat([t, t[src]]), "c": c2,
+                 "cond_or_uncond": doubled}  # fmt: skip
         out = (
             previous(apply_model, args2)
             if previous is not None
