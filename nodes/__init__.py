@@ -18,6 +18,7 @@ NODE_MODULES = (
     "node_aging",
     "node_identity",
     "node_makeup",
+    "node_makeup_attention",
     "node_expression",
     "node_anonymise",
     "node_sampling",

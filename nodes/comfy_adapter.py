@@ -367,3 +367,94 @@ def sdxl_schedule_timesteps(scheduler: str, steps: int) -> tuple[list[float], fl
         return starts, float(sampling.timestep(torch.tensor(end)))
     except ImportError:
         return [999.0 * (1.0 - k / steps) for k in range(steps)], 0.0
+
+
+# --- MODEL patches (ComfyUI's ModelPatcher API; plain model_options dicts standalone) -------------------------------
+
+
+def clone_model(model):
+    """A patchable copy of a MODEL that shares its weights (ModelPatcher.clone)."""
+    return model.clone()
+
+
+def _transformer_options(model) -> dict:
+    return model.model_options.setdefault("transformer_options", {})
+
+
+def set_attn1_replace(model, patch, block_name: str, number: int, transformer_index: int | None = None) -> None:
+    """Replace the self-attention of one transformer block: patch(q, k, v, extra_options) -> out."""
+    if hasattr(model, "set_model_attn1_replace"):
+        model.set_model_attn1_replace(patch, block_name, number, transformer_index)
+        return
+    to = _transformer_options(model)
+    replace = {k: dict(v) for k, v in to.get("patches_replace", {}).items()}
+    key = (block_name, number) if transformer_index is None else (block_name, number, transformer_index)
+    replace.setdefault("attn1", {})[key] = patch
+    to["patches_replace"] = replace
+
+
+def unet_wrapper_of(model):
+    """The model_function_wrapper already set on a MODEL (another node's), or None."""
+    return model.model_options.get("model_function_wrapper")
+
+
+def set_unet_wrapper(model, wrapper) -> None:
+    """wrapper(apply_model, {"input", "timestep", "c", "cond_or_uncond"}) replaces the UNet call of each step."""
+    if hasattr(model, "set_model_unet_function_wrapper"):
+        model.set_model_unet_function_wrapper(wrapper)
+    else:
+        model.model_options["model_function_wrapper"] = wrapper
+
+
+def patcher_model_sampling(model):
+    """The MODEL's (ModelPatcher's) sampling object (sigma <-> percent, noise scaling)."""
+    return model.get_model_object("model_sampling")
+
+
+def model_type_name(model) -> str:
+    """A readable name of a MODEL's architecture, e.g. 'SDXL (UNetModel)' or 'Flux (Flux)'."""
+    inner = getattr(model, "model", None)
+    net = getattr(inner, "diffusion_model", None)
+    return f"{type(inner).__name__} ({type(net).__name__})"
+
+
+def unet_self_attention_blocks(model) -> list[tuple[str, int, int]]:
+    """(block_name, number, transformer_index) of every self-attention block of a UNet MODEL (SD/SDXL layout).
+
+    The names are those ComfyUI's transformer_options["block"] uses. [] when the model is no such UNet.
+    """
+    net = getattr(getattr(model, "model", None), "diffusion_model", None)
+    if net is None or not all(hasattr(net, a) for a in ("input_blocks", "middle_block", "output_blocks")):
+        return []
+    groups = [("input", i, blk) for i, blk in enumerate(net.input_blocks)]
+    groups += [("middle", 0, net.middle_block)] + [("output", i, blk) for i, blk in enumerate(net.output_blocks)]
+    found = []
+    for name, number, blk in groups:
+        for layer in blk.modules():
+            for t, tb in enumerate(getattr(layer, "transformer_blocks", None) or []):
+                if hasattr(tb, "attn1") and not getattr(tb, "disable_self_attn", False):
+                    found.append((name, number, t))
+    return found
+
+
+def process_latent_in(model, latent):
+    """A VAE latent in the MODEL's own latent space (SDXL: x 0.13025), as the sampler scales its input."""
+    fn = getattr(getattr(model, "model", None), "process_latent_in", None)
+    return latent if fn is None else fn(latent)
+
+
+def vae_encode(vae, pixels):
+    """IMAGE [B, H, W, 3] -> VAE latent [B, C, H/8, W/8] (ComfyUI's VAE.encode, unscaled)."""
+    return vae.encode(pixels[..., :3])
+
+
+def attention_function():
+    """ComfyUI's attention kernel optimized_attention(q, k, v, heads, ...) ([B, T, H*D] layout), else torch SDPA."""
+    try:
+        from comfy.ldm.modules import attention  # type: ignore[import-not-found]
+
+        return attention.optimized_attention
+    except Exception:
+        from .makeup.reference_attention import sdpa_attention
+
+        return sdpa_attention

@@ -32,7 +32,7 @@ class FaceLabMakeupTransfer:
     OUTPUT_TOOLTIPS = (
         "The source with the reference's makeup applied. Pixels outside the makeup mask are exactly the source's.",
         "Where makeup was applied (soft edges): use it as the inpainting mask for the low-denoise SDXL pass.",
-        "The makeup look as data: per region the reference colour (hex and Lab), strength, area and how much the reference showed.",
+        "The makeup look as data: per region the reference colour (hex and Lab), strength, area and how much the reference showed; it also carries the reference and face pairs that 'Makeup Reference Attention' warps.",
         "The look in words, e.g. 'deep red matte lipstick, bronze eyeshadow, soft pink blush': add it to the positive prompt.",
         "What was done per face, and warnings about the reference (no face, tiny face, turned head, odd lighting).",
     )
@@ -42,7 +42,7 @@ class FaceLabMakeupTransfer:
         return {
             "required": {
                 "source": (types.IMAGE, {"tooltip": "The photo (or batch) to put makeup on."}),
-                "reference": (types.IMAGE, {"tooltip": "A photo showing the makeup to copy: one image for the whole batch, or one per source image. A clear, front-facing face works best."}),
+                "reference": (types.IMAGE, {"tooltip": "A photo showing the makeup to copy: one image for the whole batch, one per source image, or several for one source image (one result per look). A clear, front-facing face works best."}),
                 "face_index": inputs.face_index(),
                 "lips": _strength("lips", "lipstick"),
                 "eyes": _strength("eyes", "eye shadow and liner (lids and lash line)"),

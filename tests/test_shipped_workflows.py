@@ -24,6 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 import build_workflows as bw  # noqa: E402
 
+MODEL_PATCHES = ("FaceLabMakeupReferenceAttention",)
+
 NAMES = list(bw.BUILDERS)
 INPUT_HW = (296, 256)  # small, not a multiple of 8 or 64 (as tests/test_comfyui_workflows.py)
 QUICK = {"FaceLabCrop": {"target_size": 512}}  # what a quick test run lowers; 1024 is the shipped value

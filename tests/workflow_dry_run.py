@@ -59,10 +59,16 @@ class CoreStandIns:
         return rgb, torch.zeros(rgb.shape[:3])
 
     def CheckpointLoaderSimple(self, ckpt_name):
-        return "model", self.clip, "vae"
+        # a tiny MODEL with ComfyUI's patch interface, so FaceLab's MODEL patches run for real (the sampler below
+        # never calls it); the VAE stand-in encodes for them, the core stand-ins ignore it
+        import makeup_attention_standin as standin
+
+        return standin.ModelPatcher(standin.BaseModel()), self.clip, standin.FakeVae()
 
     def DifferentialDiffusion(self, model, strength=1.0):
-        return (("differential diffusion", model),)
+        patched = model.clone()
+        patched.model_options["denoise_mask_function"] = "differential diffusion"
+        return (patched,)
 
     def CLIPTextEncode(self, text, clip):
         return (clip.encode_from_tokens_scheduled(clip.tokenize(text)),)

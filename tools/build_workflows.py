@@ -238,11 +238,16 @@ def makeup_transfer(schemas) -> dict:
     prompt = c.add("StringConcatenate", 2, string_a=base[0], string_b=transfer["prompt"], delimiter=", ")
     c.group("4 · Crop and prompt", [crop, base, prompt], GROUP_COLORS["crop"])
     ckpt, model, _, _, model_refs = sdxl_models(c, 3, prompts=False)
+    # the reference's look inside the sampler: the patch sits between the checkpoint and the sampler, cut like the crop
+    attention = c.add("FaceLabMakeupReferenceAttention", 3, size=(320, 380), model=model[0], vae=ckpt["VAE"],
+                      makeup=transfer["makeup"], stitch=crop["stitch"])
     pos = c.add("CLIPTextEncode", 3, size=(320, 120), title="Prompt With Makeup", clip=ckpt["CLIP"], text=prompt[0])
     neg = c.add("CLIPTextEncode", 3, size=(320, 150), title="Negative Prompt", clip=ckpt["CLIP"],
                 text="smudged makeup, blurry, plastic skin, painting, cartoon, artifacts, different person")
-    decoded, inpaint_refs = inpaint(c, 4, ckpt, model[0], pos[0], neg[0], crop["crops"], crop["crop_masks"], 0.25)
-    c.group("5 · SDXL refine inside the makeup mask", model_refs + [pos, neg] + inpaint_refs, GROUP_COLORS["sdxl"])
+    decoded, inpaint_refs = inpaint(c, 4, ckpt, attention["model"], pos[0], neg[0], crop["crops"], crop["crop_masks"],
+                                    0.25)
+    c.group("5 · SDXL refine inside the makeup mask", model_refs + [attention, pos, neg] + inpaint_refs,
+            GROUP_COLORS["sdxl"])
     _, out_refs = stitch_and_save(c, 5, transfer["makeup_prior"], decoded[0], crop["stitch"], "makeup_transfer")
     c.group("6 · Stitch back and save", out_refs, GROUP_COLORS["output"])
     return c.workflow("facelab_makeup_transfer")

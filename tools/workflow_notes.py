@@ -141,7 +141,14 @@ SDXL then refines it at **low denoise inside the makeup mask** only, for natural
 **Knobs that matter**
 - **Makeup Transfer → lips / eyes / blush / brows / foundation**: strength per region (0 = keep, 1 = the
   reference's colour). `foundation` changes the whole face's tone, so it starts at 0.
-- **Sampler → denoise** (0.25): 0.25–0.4 adds realism and texture to the prior; higher drifts from the face.
+- **Makeup Reference Attention** (on by default): while sampling, SDXL also *looks at* the reference face (warped
+  onto this face) inside the makeup regions, so liner shape, lashes, shimmer and blush gradients come through, not
+  only colours. `strength` (0.8) scales it all (0 = off, model unchanged); `lips / eyes / blush / brows / skin` weigh
+  each region (skin starts at 0: it would copy the reference's skin); `start_percent / end_percent` (0–1) say
+  when along the noise range it counts (at denoise 0.25 the sampler covers only ~0.75–1). Costs about one extra
+  image per step.
+- **Sampler → denoise** (0.25): 0.25–0.4 adds realism and texture to the prior; higher drifts from the face
+  (raise it to ~0.5 to let reference attention redraw liner and lashes).
 - *Makeup Preview* shows the prior before SDXL; *Makeup Report* warns about hard references (turned head, odd light).
 
 {MODEL_NOTE}

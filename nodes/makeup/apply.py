@@ -13,6 +13,7 @@ import torch
 from .. import comfy_adapter
 from ..face import face_landmarks as fl
 from . import describe, reference_check, transfer
+from .encoding import ImageReference, MakeupEncoding
 
 log = logging.getLogger("FaceLab")
 
@@ -57,10 +58,12 @@ def transfer_batch(
     """Makeup prior for every selected face of every source image.
 
     source [B, H, W, 3], reference [1 or B, h, w, 3] (float 0..1). face_index -1 = every source face, else
-    that face in the landmarks' order; reference_face_index picks the reference face the same way. A source
-    image without a usable face or without a usable reference face passes through unchanged (reported).
+    that face in the landmarks' order; reference_face_index picks the reference face the same way. One source
+    with R references gives R results (one look each). A source image without a usable face or without a
+    usable reference face passes through unchanged (reported).
     """
-    if reference.shape[0] not in (1, source.shape[0]):
+    looks = source.shape[0] == 1 and reference.shape[0] > 1
+    if reference.shape[0] not in (1, source.shape[0]) and not looks:
         raise ValueError(
             f"FaceLab: {reference.shape[0]} reference images for {source.shape[0]} source images; "
             "give one reference (used for every image) or one per source image"
@@ -69,8 +72,10 @@ def transfer_batch(
         raise ValueError("FaceLab: reference_face_index must be 0 or more (faces of the reference, in its landmarks' order)")
     src_lm = _landmarks_or_detect(source, source_landmarks, "source")
     ref_lm = _landmarks_or_detect(reference, reference_landmarks, "reference")
+    if looks:  # one source, several looks: one frame of source landmarks applies to every copy
+        source = source.expand(reference.shape[0], -1, -1, -1)
 
-    images, masks, lines, faces_out = [], [], [], []
+    images, masks, lines, faces_out, refs = [], [], [], [], []
     summary: dict[str, dict] = {}
     bar = comfy_adapter.progress_bar(source.shape[0])
     for b in range(source.shape[0]):
@@ -84,6 +89,7 @@ def transfer_batch(
         if ref_face is None and ref_faces:
             ref_msgs = [f"the reference has {len(ref_faces)} face(s); reference_face_index {reference_face_index} does not exist"]
         src_faces = fl.chosen_faces(src_lm, b, face_index)
+        pairs = []
         prefix = f"image {b + 1}"
         lines.extend(f"{prefix}: {m}" for m in ref_msgs)
         if not ref_ok:
@@ -102,6 +108,7 @@ def transfer_batch(
                 result = transfer.transfer_face(image, face, reference[rb], ref_face, strengths, feather, normalize_illumination)
                 image = result.image
                 mask = torch.maximum(mask, result.mask)
+                pairs.append((face, ref_face))
                 lines.extend(f"{label}: {m}" for m in result.messages)
                 done = ", ".join(f"{k} {v['hex']} ({v['coverage']:.0%} seen)" for k, v in result.regions.items())
                 lines.append(f"{label}: applied {done or 'nothing (all strengths 0)'}")
@@ -113,17 +120,18 @@ def transfer_batch(
                         summary[name]["area_px"] = round(summary[name]["area_px"] + info["area_px"], 1)
         images.append(image)
         masks.append(mask)
+        refs.append(ImageReference(image, reference[rb], pairs))
         bar.update_absolute(b + 1)
 
     prompt = describe.prompt_fragment(summary)
-    makeup = {
+    makeup = MakeupEncoding({
         "format": MAKEUP_FORMAT,
         "regions": summary,
         "faces": faces_out,
         "prompt": prompt,
         "feather": float(feather),
         "lighting_normalized": bool(normalize_illumination),
-    }
+    }, refs)
     report = "\n".join(lines) if lines else "nothing to do"
     for line in lines:
         log.info("FaceLab makeup: %s", line)
