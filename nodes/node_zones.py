@@ -73,17 +73,26 @@ class FaceLabZoneMask:
                 "subtract": (list(zone_atlas.SUBTRACT_PRESETS), {"default": "none", "tooltip": (
                     "Protected features cut out of the mask, so an edit never touches them ('lips' protects the "
                     "whole mouth; 'hairline' the hair above the forehead).")}),
-            }
+            },
+            "optional": {
+                "visible_skin": ("BOOLEAN", {"default": True, "tooltip": (
+                    "Limit the skin zones (forehead, cheeks, crow's feet, ..., skin, face_oval) to each face's own "
+                    "visible skin: hair, brows, glasses, beard and background are left out, the far side of a turned "
+                    "face shrinks to what the camera sees, and the forehead reaches up to where the skin ends. "
+                    "Off = the zones' geometry only.")}),
+            },
         }
 
-    def make_mask(self, image, face_landmarks, zones, face_index, grow, feather, subtract):
+    def make_mask(self, image, face_landmarks, zones, face_index, grow, feather, subtract, visible_skin=True):
         rgb = as_rgb(image)
         names = zone_atlas.resolve_zones(zones)
         if not names:
             raise ValueError("FaceLab: the zones input is empty; give zone names such as 'crows_feet, forehead'")
         landmarks = _landmarks_for(face_landmarks, rgb)
         b = int(rgb.shape[0])
-        mask = zone_masks.zones_mask(landmarks, b, names, int(face_index), float(grow), float(feather), subtract)
+        skin_report: list = []
+        mask = zone_masks.zones_mask(landmarks, b, names, int(face_index), float(grow), float(feather), subtract,
+                                     image=rgb if visible_skin else None, skin_report=skin_report)
         lines = []
         face_found = False
         for i in range(b):
@@ -99,7 +108,13 @@ class FaceLabZoneMask:
                 lines.append(f"image {i}: {len(used)} of {len(faces)} face(s), {share:.2f}% of the image masked")
         if not face_found:
             log.info("FaceLab Zone Mask: no face in the image(s); the mask is empty")
-        settings = f"zones: {', '.join(names)}; grow {grow:g}%, feather {feather:g}%, subtract {subtract}"
+        for row in skin_report:
+            lines.append(f"image {row['image']} face {row['face']}: removed from each zone as hidden / non-skin:")
+            for zone, share in row["zones"].items():
+                note = f" ({share['note']})" if "note" in share else ""
+                lines.append(f"  {zone}: {share['hidden']:.1f}% hidden, {share['non_skin']:.1f}% non-skin{note}")
+        skin = "visible skin only" if visible_skin else "geometry only"
+        settings = f"zones: {', '.join(names)}; grow {grow:g}%, feather {feather:g}%, subtract {subtract}; {skin}"
         report = "\n".join([settings, *lines])
         return (comfy_adapter.to_intermediate(mask), report)
 

@@ -34,9 +34,10 @@ _CORE_CHI2 = -2.0 * np.log(1.0 - CORE_FRACTION)  # that share's chi-square (2 do
 # Variance of a 2-D Gaussian truncated to the core radius, relative to the full Gaussian (undone after the fit).
 _CORE_VARIANCE = (1.0 - (1.0 - CORE_FRACTION) * (1.0 + _CORE_CHI2 / 2.0)) / CORE_FRACTION
 CHROMA_FLOOR = 0.02  # minimum spread of the chromaticity (about 1.5 a*/b* units on mid-tone skin)
-# The seeds are well-lit central skin: the rest of the face (shaded sides, jaw, reddened cheeks) spreads wider.
-CHROMA_SPREAD = 2.0
-SATURATED_SPREAD = 3.0
+# Tolerance (x the seeds' fitted spread) along each chroma direction. The seeds are well-lit central skin; the
+# rest of the face spreads wider, mostly outward (shaded sides and flushed cheeks are MORE saturated), a little in
+# hue; hair (grey, brown-black, blond), white collars and grey backgrounds lie toward grey, where it is tight.
+HUE_SPREAD, SATURATED_SPREAD, GREY_SPREAD = 2.0, 6.0, 1.5
 DARK_TOLERANCE, DARK_SCALE = 0.5, 0.05  # no penalty down to 0.5x the seeds' lightness, then 1 per 0.05 darker
 BRIGHT_TOLERANCE, BRIGHT_SCALE = 1.6, 0.2
 D_KEEP, D_DROP = 3.0, 4.5  # distance where the probability starts to fall / reaches 0
@@ -91,12 +92,11 @@ def fit(chroma: np.ndarray, light: np.ndarray) -> dict | None:
 
 
 def _chroma_distance(chroma: np.ndarray, model: dict) -> np.ndarray:
-    """Chromaticity distance in (CHROMA_SPREAD-widened) sigmas. Shaded and flushed skin moves outward, to a
-    stronger colour (tolerated SATURATED_SPREAD x further); hair, grey backgrounds and glasses move toward grey."""
+    """Chromaticity distance in sigmas of the seeds' spread, widened per direction (HUE/SATURATED/GREY_SPREAD)."""
     comp = (chroma - model["centre"]) @ model["axes"].T  # [..., (radial, tangential)]
     radial = comp[..., 0] / model["sigmas"][0]
-    radial = np.where(radial > 0, radial / SATURATED_SPREAD, radial)
-    return np.sqrt(radial * radial + (comp[..., 1] / model["sigmas"][1]) ** 2) / CHROMA_SPREAD
+    radial = radial / np.where(radial > 0, SATURATED_SPREAD, GREY_SPREAD)
+    return np.sqrt(radial * radial + (comp[..., 1] / (model["sigmas"][1] * HUE_SPREAD)) ** 2)
 
 
 def distance(chroma: np.ndarray, light: np.ndarray, model: dict) -> np.ndarray:

@@ -285,6 +285,7 @@ def _check_size(image_size) -> tuple[int, int]:
 
 
 SKIN_MARGIN_IOD = 0.6  # the skin grid reaches this far beyond the face outline and the extended forehead
+VISIBLE_MIN_COS = 0.1  # triangles seen at more than 84 deg from straight on are the silhouette sliver: hidden
 SKIN_WORK_IOD = WORK_IOD  # the skin model's working resolution: a strand 3 % of the eye distance wide spans 4 px
 
 
@@ -323,11 +324,11 @@ def _sample_image(image, grid: _Grid) -> np.ndarray:
     return np.ascontiguousarray(acc[..., :3], dtype=np.float32)
 
 
-def _visible_share(lm: np.ndarray, landmarks_3d, grid: _Grid) -> np.ndarray:
+def _visible_share(lm: np.ndarray, landmarks_3d, grid: _Grid, min_cos: float) -> np.ndarray:
     """1 - the share of each working pixel covered by mesh triangles turned away from the camera and by no
     triangle facing it (the silhouette sliver of a turned face); 1 beyond the mesh (the forehead extension)."""
     ww, wh = grid.work_size
-    front = mesh_topology.facing_camera(lm, landmarks_3d)
+    front = mesh_topology.facing_camera(lm, landmarks_3d, min_cos)
     if front.all():
         return np.ones((wh, ww), dtype=np.float32)
     tris = mesh_topology.mesh_triangles()
@@ -346,12 +347,13 @@ def _visible_share(lm: np.ndarray, landmarks_3d, grid: _Grid) -> np.ndarray:
     return 1.0 - hidden
 
 
-def face_skin(image, landmarks_xy, landmarks_3d=None) -> FaceSkin | None:
+def face_skin(image, landmarks_xy, landmarks_3d=None, min_cos: float = VISIBLE_MIN_COS) -> FaceSkin | None:
     """The visible skin of one face: the per-face skin model (skin_model.py) times the camera-facing mesh.
 
     image: [H,W,C] (numpy or torch, float 0..1 or uint8; grey-scale allowed); landmarks_3d (optional) gives the
     3-D facing test, otherwise the 2-D winding of the mesh triangles is used. None when the face lies outside
-    the image. Pass the result to face_zone_mask_roi(skin=...) for every zone of this face.
+    the image. min_cos: mesh triangles seen at more than acos(min_cos) from straight on count as hidden. Pass the
+    result to face_zone_mask_roi(skin=...) for every zone of this face.
     """
     lm = _as_landmarks(landmarks_xy)
     frame = face_frame(lm)
@@ -363,7 +365,7 @@ def face_skin(image, landmarks_xy, landmarks_3d=None) -> FaceSkin | None:
     grid = grid._replace(s=min(1.0, SKIN_WORK_IOD / frame.iod))
     seeds = (lm[list(skin_model.SEED_POINTS)] - np.array([grid.x0, grid.y0], dtype=np.float64)) * grid.s
     prob, summary = skin_model.skin_probability(_sample_image(image, grid), seeds, frame.iod * grid.s)
-    return FaceSkin(grid, prob, _visible_share(lm, landmarks_3d, grid), summary)
+    return FaceSkin(grid, prob, _visible_share(lm, landmarks_3d, grid, min_cos), summary)
 
 
 def sample_field(values: np.ndarray, grid: _Grid, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
@@ -373,6 +375,13 @@ def sample_field(values: np.ndarray, grid: _Grid, xs: np.ndarray, ys: np.ndarray
     coords = np.broadcast_arrays(v[:, None], u[None, :])
     return ndimage.map_coordinates(values, coords, order=1, mode="nearest").astype(np.float32) * (
         (v[:, None] > -1) & (v[:, None] < values.shape[0]) & (u[None, :] > -1) & (u[None, :] < values.shape[1]))
+
+
+def skin_on_reference(skin: np.ndarray, visible: np.ndarray, source: FaceSkin) -> FaceSkin:
+    """A FaceSkin whose working grid is the arrays' own pixel grid (origin 0, scale 1): face_skin() resampled to
+    a crop in which the landmarks are given (e.g. the wrinkle score's reference-scale ROI)."""
+    h, w = skin.shape
+    return FaceSkin(_Grid(0, 0, w, h, 1.0), skin.astype(np.float32), visible.astype(np.float32), source.summary)
 
 
 def _on_grid(values: np.ndarray, src: _Grid, dst: _Grid) -> np.ndarray:
