@@ -43,7 +43,13 @@ NOISE_FLOOR = 0.01  # valley response (contrast units) below which texture does 
 SCORE_SCALE = 1000.0
 HEAT_SATURATION = 0.04  # normalised response shown at full heat-map colour (fixed, so maps compare before/after)
 EXCLUDED_ZONES = ("jawline",)  # the face contour is an edge against the background, not skin texture
-SKIN_ERODE_IOD = 0.05  # skin mask eroded by the filter's reach (~1.5 x the largest scale): a hair edge is a valley
+# Scored skin: skin-model probability above SKIN_SURE (mixed hair/skin at a hairline is not scored), eroded by a
+# disc of SKIN_ERODE_IOD radius (~1.5 x the largest filter scale: the filter reads a hair edge as a valley).
+SKIN_SURE = (0.3, 0.8)
+SKIN_ERODE_IOD = 0.05
+# A zone keeping less than this share of its area as visible skin (the far side of a turned face, a zone under
+# hair) is not measured: what is left is a sliver whose mean would be the silhouette's or the hair's edge.
+MIN_SKIN_SHARE = 0.25
 CHANGE_FLOOR = 5.0  # relative change is taken against max(before, this): smooth skin scores ~1-10
 
 
@@ -105,14 +111,24 @@ def face_geometry(landmarks_xy: np.ndarray, image_hw: tuple[int, int], zones: tu
         if full is not None:
             # the reference grid's pixel centres in image pixels, then the skin eroded by the filter's reach
             xs, ys = x0 + (np.arange(out_hw[1]) + 0.5) / sx, y0 + (np.arange(out_hw[0]) + 0.5) / sy
-            size = 2 * int(round(SKIN_ERODE_IOD * REFERENCE_IOD / 2)) + 1
-            field = ndimage.grey_erosion(zone_masks.sample_field(full.skin, full.grid, xs, ys), size=size)
+            sure = np.clip((zone_masks.sample_field(full.skin, full.grid, xs, ys) - SKIN_SURE[0])
+                           / (SKIN_SURE[1] - SKIN_SURE[0]), 0.0, 1.0)
+            r = int(round(SKIN_ERODE_IOD * REFERENCE_IOD))
+            yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
+            field = ndimage.grey_erosion(sure, footprint=xx * xx + yy * yy <= r * r)
             skin = zone_masks.skin_on_reference(field, zone_masks.sample_field(full.visible, full.grid, xs, ys), full)
             summary = full.summary
     protect = zone_masks.face_zone_mask(lm_roi, PROTECT_ZONES, out_hw, grow=PROTECT_GROW)
     keep = 1.0 - protect
     masks = {z: zone_masks.face_zone_mask(lm_roi, [z], out_hw, skin=skin) * keep for z in zones}
-    return {"roi": (x0, y0, x1, y1), "scale": scale, "out_hw": out_hw, "masks": masks, "skin": summary}
+    unmeasured = []
+    if skin is not None:
+        for z in zones:
+            area = float((zone_masks.face_zone_mask(lm_roi, [z], out_hw) * keep).sum())
+            if float(masks[z].sum()) < MIN_SKIN_SHARE * area:
+                unmeasured.append(z)
+    return {"roi": (x0, y0, x1, y1), "scale": scale, "out_hw": out_hw, "masks": masks, "skin": summary,
+            "unmeasured": unmeasured}
 
 
 def face_ridge_map(image: np.ndarray, landmarks_xy: np.ndarray, zones: tuple[str, ...] | None = None,
@@ -137,7 +153,7 @@ def face_ridge_map(image: np.ndarray, landmarks_xy: np.ndarray, zones: tuple[str
     overall = _median_in(lum, union) or float(np.median(lum))
     response = np.maximum(raw / max(overall, 1e-3) - NOISE_FLOOR, 0.0).astype(np.float32)
     return {"raw": raw, "norms": norms, "response": response, "masks": masks, "roi": geometry["roi"],
-            "scale": geometry["scale"]}
+            "scale": geometry["scale"], "unmeasured": geometry.get("unmeasured", [])}
 
 
 def _median_in(values: np.ndarray, mask: np.ndarray) -> float:
@@ -146,12 +162,16 @@ def _median_in(values: np.ndarray, mask: np.ndarray) -> float:
     return float(np.median(sel)) if sel.size else 0.0
 
 
-def zone_scores_from_map(ridge: dict) -> dict[str, float]:
+def zone_scores_from_map(ridge: dict) -> dict[str, float | None]:
     """{zone: mean floored valley contrast over the zone x SCORE_SCALE}, each zone against its own skin's median
-    luminance. NaN-free: a zone covering no pixel (or no visible skin) scores 0."""
+    luminance. None (JSON null) for a zone with less than MIN_SKIN_SHARE of visible skin; NaN-free: a zone
+    covering no pixel scores 0."""
     raw = ridge["raw"]
-    out = {}
+    out: dict[str, float | None] = {}
     for zone, m in ridge["masks"].items():
+        if zone in ridge.get("unmeasured", ()):
+            out[zone] = None
+            continue
         area, norm = float(m.sum()), ridge["norms"].get(zone, 0.0)
         if area <= 0 or norm <= 0:
             out[zone] = 0.0
@@ -247,15 +267,17 @@ def select_face(face_landmarks: dict, batch_index: int, face_index: int) -> dict
     return faces[0] if faces else None
 
 
-def group_mean(scores: dict[str, float], selection: str) -> float:
-    """Mean score of a zone, a group ("crows_feet") or "mean" (all scored zones)."""
+def group_mean(scores: dict[str, float | None], selection: str) -> float:
+    """Mean score of a zone, a group ("crows_feet") or "mean" (all scored zones); zones not measured (None) are
+    left out, and 0 when none is measured."""
     if selection == "mean":
         names = list(scores)
     else:
         names = [z for z in zone_atlas.resolve_zones(selection) if z in scores]
         if not names:
             raise ValueError(f"FaceLab: {selection!r} is not a scored zone; choose one of: mean, {', '.join(scores)}")
-    return float(np.mean([scores[n] for n in names])) if names else 0.0
+    values = [scores[n] for n in names if scores[n] is not None]
+    return float(np.mean(values)) if values else 0.0
 
 
 def relative_target(current: float, reduce_fraction: float) -> float:
@@ -278,6 +300,9 @@ def compare_scores(before: dict[str, float], after: dict[str, float], reduce_fra
     out = {}
     for zone in before:
         if zone not in after:
+            continue
+        if before[zone] is None or after[zone] is None:
+            out[zone] = {"before": before[zone], "after": after[zone], "note": "not measured: too little visible skin"}
             continue
         b, a = float(before[zone]), float(after[zone])
         row = {"before": b, "after": a, "change": round(a - b, 3), "change_pct": round(relative_change(b, a), 1)}
