@@ -65,7 +65,7 @@ def luminance(rgb: np.ndarray) -> np.ndarray:
         return rgb
     if rgb.shape[-1] == 1:
         return rgb[..., 0]
-    return rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
+    return rgb[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)  # one pass (BLAS), no temporaries
 
 
 def _resize(arr: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
@@ -340,8 +340,8 @@ def paint_heatmap(rgb: np.ndarray, ridge: dict, opacity: float = 0.75) -> np.nda
     alpha = opacity * zones * (0.35 + 0.65 * heat)  # smooth skin lightly tinted, lines opaque
     layers = np.concatenate([colormap(heat) * alpha[..., None], alpha[..., None]], axis=-1)
     t = torch.from_numpy(np.ascontiguousarray(layers.transpose(2, 0, 1), dtype=np.float32))[None]
-    layers = torch.nn.functional.interpolate(t, size=(y1 - y0, x1 - x0), mode="bilinear", align_corners=False)[0].numpy()
-    premultiplied, a = layers[:3].transpose(1, 2, 0), np.clip(layers[3], 0.0, 1.0)[..., None]
-    region = rgb[y0:y1, x0:x1]
-    rgb[y0:y1, x0:x1] = region * (1 - a) + premultiplied
+    layers = torch.nn.functional.interpolate(t, size=(y1 - y0, x1 - x0), mode="bilinear", align_corners=False)[0]
+    layers = layers.permute(1, 2, 0).contiguous()  # channels last, like the image: one pass over the ROI below
+    region = torch.from_numpy(rgb[y0:y1, x0:x1])  # a view: painted in place
+    region.mul_(1.0 - layers[..., 3:].clamp_(0.0, 1.0)).add_(layers[..., :3])
     return rgb

@@ -69,8 +69,21 @@ def _eye_centres(lm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return lm[list(EYE_RIGHT)].mean(axis=0), lm[list(_EYE_LEFT)].mean(axis=0)
 
 
+_FRAMES: dict[bytes, FaceFrame] = {}  # face_frame() of recent landmark sets: one face's many zones share one frame
+
+
 def face_frame(landmarks_xy) -> FaceFrame:
     lm = _as_landmarks(landmarks_xy)
+    key = lm.tobytes()
+    frame = _FRAMES.get(key)
+    if frame is None:
+        if len(_FRAMES) >= 64:
+            _FRAMES.pop(next(iter(_FRAMES)))
+        frame = _FRAMES[key] = _face_frame(lm)
+    return frame
+
+
+def _face_frame(lm: np.ndarray) -> FaceFrame:
     eye_r, eye_l = _eye_centres(lm)
     axis = lm[10] - lm[152]  # chin -> top of the mesh: follows roll and survives yaw
     height = float(np.hypot(*axis))
@@ -303,14 +316,16 @@ class FaceSkin(NamedTuple):
 
 
 def _sample_image(image, grid: _Grid) -> np.ndarray:
-    """The image on the working grid, [h,w,3] float32 0..1: the mean of 2x2 samples per working pixel (point
-    samples, not a full-resolution resize: a 4096 px photo costs the same as a small one)."""
+    """The image on the working grid, [h,w,3] float32 0..1: point samples (the mean of 2x2 per working pixel when
+    a working pixel spans under 2 image pixels, else its centre; not a full-resolution resize, so a 4096 px photo
+    costs the same as a small one; the skin model's guided filter smooths the sampling noise)."""
     ww, wh = grid.work_size
+    offsets = (0.25, 0.75) if grid.s > 0.5 else (0.5,)
     if grid.s >= 1.0:
         ys, xs = [np.arange(grid.y0, grid.y1)], [np.arange(grid.x0, grid.x1)]
     else:
-        ys = [np.clip((grid.y0 + (np.arange(wh) + o) / grid.s).astype(np.int64), grid.y0, grid.y1 - 1) for o in (0.25, 0.75)]
-        xs = [np.clip((grid.x0 + (np.arange(ww) + o) / grid.s).astype(np.int64), grid.x0, grid.x1 - 1) for o in (0.25, 0.75)]
+        ys = [np.clip((grid.y0 + (np.arange(wh) + o) / grid.s).astype(np.int64), grid.y0, grid.y1 - 1) for o in offsets]
+        xs = [np.clip((grid.x0 + (np.arange(ww) + o) / grid.s).astype(np.int64), grid.x0, grid.x1 - 1) for o in offsets]
     acc = None
     for y in ys:
         for x in xs:
@@ -370,11 +385,18 @@ def face_skin(image, landmarks_xy, landmarks_3d=None, min_cos: float = VISIBLE_M
 
 def sample_field(values: np.ndarray, grid: _Grid, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
     """Working-grid values at full-resolution points (columns xs x rows ys, separable), bilinear; 0 outside."""
-    u = (np.asarray(xs, dtype=np.float64) - grid.x0) * grid.s - 0.5  # index space: pixel centres are integers
-    v = (np.asarray(ys, dtype=np.float64) - grid.y0) * grid.s - 0.5
-    coords = np.broadcast_arrays(v[:, None], u[None, :])
-    return ndimage.map_coordinates(values, coords, order=1, mode="nearest").astype(np.float32) * (
-        (v[:, None] > -1) & (v[:, None] < values.shape[0]) & (u[None, :] > -1) & (u[None, :] < values.shape[1]))
+    def taps(pos, n):  # (lower index, upper index, upper weight) per position, 0 weight beyond the grid
+        pos = np.asarray(pos, dtype=np.float64)
+        i0 = np.floor(pos).astype(np.int64)
+        t = (pos - i0).astype(np.float32)
+        inside = ((pos > -1) & (pos < n)).astype(np.float32)
+        return np.clip(i0, 0, n - 1), np.clip(i0 + 1, 0, n - 1), t, inside
+
+    y0, y1, ty, iny = taps((np.asarray(ys, dtype=np.float64) - grid.y0) * grid.s - 0.5, values.shape[0])
+    x0, x1, tx, inx = taps((np.asarray(xs, dtype=np.float64) - grid.x0) * grid.s - 0.5, values.shape[1])
+    rows = values[y0] * (1 - ty)[:, None] + values[y1] * ty[:, None]  # index space: pixel centres are integers
+    out = rows[:, x0] * (1 - tx)[None, :] + rows[:, x1] * tx[None, :]
+    return (out * iny[:, None] * inx[None, :]).astype(np.float32)
 
 
 def skin_on_reference(skin: np.ndarray, visible: np.ndarray, source: FaceSkin) -> FaceSkin:
