@@ -261,8 +261,8 @@ def test_hair_strands_over_the_forehead_are_not_wrinkles(ws, zm, name):
 
 def test_older_faces_score_above_younger_at_matched_resolution(ws, zm):
     """Every portrait resized so the eye distance is 42.5 px (astronaut.png's own, the smallest; the others have
-    84-121 px): Grace Hopper (79 when photographed) and Joe Biden (66) above Eileen Collins (astronaut.png, 41), and
-    Grace Hopper above the three Obama photos (47-49). Measured means: 23.9, 11.3 vs 8.2; Obama 14.8 / 10.3 / 8.1
+    84-121 px): the older faces (grace_hopper, biden) above the young-ish astronaut.png, and Grace Hopper above the
+    three middle-aged Obama photos. Measured means: 23.9, 11.3 vs 8.2; Obama 14.8 / 10.3 / 8.1
     (obama.jpg's broad smile folds its nasolabial zones, 39-42, so Biden does not score above every Obama photo:
     docs/aging.md)."""
     from PIL import Image
