@@ -44,8 +44,9 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
 
-    import facelab
     from conftest import landmarks_for, photo_tensor
+
+    import facelab
 
     pack = facelab.load_pack()
     score_node = pack.NODE_CLASS_MAPPINGS["FaceLabWrinkleScore"]()
@@ -61,10 +62,11 @@ def main() -> None:
         rgb = np.ascontiguousarray(img.numpy())
         size = f"{name} x{factor} {img.shape[2]}x{img.shape[1]}"
         timed_stage("wrinkle_scores_visible_skin", size,
-                    lambda: wrinkle_score.measure_batch(rgb, lm, 0, False), args.repeat)
+                    lambda rgb=rgb: wrinkle_score.measure_batch(rgb, lm, 0, False), args.repeat)
         timed_stage("wrinkle_scores_geometry_only", size,
-                    lambda: wrinkle_score.measure_batch(rgb, lm, 0, False, visible_skin=False), args.repeat)
-        timed_stage("wrinkle_score_node_with_heatmap", size, lambda: score_node.score(img, lm, 0, "mean"), args.repeat)
+                    lambda rgb=rgb: wrinkle_score.measure_batch(rgb, lm, 0, False, visible_skin=False), args.repeat)
+        timed_stage("wrinkle_score_node_with_heatmap", size, lambda img=img: score_node.score(img, lm, 0, "mean"),
+                    args.repeat)
 
     scores = zone_scores.build_scores("age +10y")
     for factor in (1, 2):
@@ -73,7 +75,8 @@ def main() -> None:
         lm_scaled = {**lm, "frames": [[{**f, "landmarks_xy": np.asarray(f["landmarks_xy"]) * factor} for f in lm["frames"][0]]],
                      "image_size": (h, w)}
         timed_stage("aging_zone_conditioning_17_zones", f"{w}x{h}",
-                    lambda: cond_node.build(StandInClip(), img, lm_scaled, scores, "photo", "blurry", 0, 10.0, 0.32, 1.0),
+                    lambda img=img, lm_scaled=lm_scaled: cond_node.build(StandInClip(), img, lm_scaled, scores, "photo",
+                                                                         "blurry", 0, 10.0, 0.32, 1.0),
                     args.repeat, note="masks + prompts, CLIP excluded")
 
 

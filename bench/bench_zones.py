@@ -16,18 +16,16 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import numpy as np  # noqa: E402
 from bench_common import ASSETS  # noqa: E402  (import paths + offline test-asset models)
 from bench_json import timed_stage  # noqa: E402
-
-import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
 import facelab  # noqa: E402
 
 facelab.load_pack()
 import torch  # noqa: E402
-
-from comfyui_facelab.nodes.face import detection, zone_atlas, zone_masks  # noqa: E402
+from comfyui_facelab.nodes.face import detection, visible_skin, zone_atlas, zone_masks  # noqa: E402
 
 torch.set_num_threads(1)
 SETTINGS = {"grow": 5.0, "feather": 10.0, "subtract": "eyes+brows+lips"}
@@ -63,7 +61,7 @@ def bench_image(label: str, rgb: np.ndarray, mode: str, repeat: int) -> None:
                 repeat, **extra)
 
     def skins():
-        return [zone_masks.face_skin(image[0], f["landmarks_xy"], f.get("landmarks_3d")) for f in faces]
+        return [visible_skin.face_skin(image[0], f["landmarks_xy"], f.get("landmarks_3d")) for f in faces]
 
     timed_stage("visible_skin_model_per_image", size, skins, repeat, **extra)
     ready = skins()

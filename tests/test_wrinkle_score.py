@@ -42,7 +42,9 @@ def landmarks_3d(name: str) -> np.ndarray:
 
 def skin_zone(zm, rgb, lm, zone, **kw) -> np.ndarray:
     """The zone as the score sees it: limited to the face's visible skin (the forehead up to the hairline)."""
-    return zm.face_zone_mask(lm, [zone], rgb.shape[:2], skin=zm.face_skin(rgb, lm), **kw)
+    from comfyui_facelab.nodes.face import visible_skin
+
+    return zm.face_zone_mask(lm, [zone], rgb.shape[:2], skin=visible_skin.face_skin(rgb, lm), **kw)
 
 
 @functools.lru_cache(maxsize=None)

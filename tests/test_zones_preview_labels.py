@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
-
 from conftest import load_photo
+from PIL import Image, ImageDraw
 
 
 @pytest.fixture(scope="module")

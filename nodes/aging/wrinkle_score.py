@@ -3,7 +3,7 @@
 Wrinkles are thin dark valleys in the skin's luminance. For each face:
   1. crop the face ROI and resample it so the eye centres are REFERENCE_IOD px apart (scores then compare
      across resolutions and face sizes);
-  2. limit every zone to the face's visible skin (zone_masks.face_skin: per-face skin model x camera-facing mesh),
+  2. limit every zone to the face's visible skin (visible_skin.face_skin: per-face skin model x camera-facing mesh),
      eroded by the filter's reach, so hair strands, brows, lashes, glasses, beards, the face contour and the far
      side of a turned face are not read as lines; the eyes, brows and mouth are cut out as before;
   3. Sato's valley filter (skimage.filters.sato, black_ridges=True) at scales relative to the eye distance, on the
@@ -28,7 +28,7 @@ from scipy import ndimage
 
 from .. import comfy_adapter
 from ..face import face_landmarks as fl
-from ..face import zone_atlas, zone_masks
+from ..face import visible_skin, zone_atlas, zone_masks
 from ..face.image_fit import fit_landmarks_to_image
 from . import zone_scores
 
@@ -107,7 +107,7 @@ def face_geometry(landmarks_xy: np.ndarray, image_hw: tuple[int, int], zones: tu
     lm_roi = np.stack([(lm[:, 0] - x0 + 0.5) * sx - 0.5, (lm[:, 1] - y0 + 0.5) * sy - 0.5], axis=1)
     skin, summary = None, None
     if image is not None:
-        full = zone_masks.face_skin(image, lm, landmarks_3d)
+        full = visible_skin.face_skin(image, lm, landmarks_3d)
         if full is not None:
             # the reference grid's pixel centres in image pixels, then the skin eroded by the filter's reach
             xs, ys = x0 + (np.arange(out_hw[1]) + 0.5) / sx, y0 + (np.arange(out_hw[0]) + 0.5) / sy
@@ -116,7 +116,7 @@ def face_geometry(landmarks_xy: np.ndarray, image_hw: tuple[int, int], zones: tu
             r = int(round(SKIN_ERODE_IOD * REFERENCE_IOD))
             yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
             field = ndimage.grey_erosion(sure, footprint=xx * xx + yy * yy <= r * r)
-            skin = zone_masks.skin_on_reference(field, zone_masks.sample_field(full.visible, full.grid, xs, ys), full)
+            skin = visible_skin.skin_on_reference(field, zone_masks.sample_field(full.visible, full.grid, xs, ys), full)
             summary = full.summary
     protect = zone_masks.face_zone_mask(lm_roi, PROTECT_ZONES, out_hw, grow=PROTECT_GROW)
     keep = 1.0 - protect
@@ -147,7 +147,8 @@ def face_ridge_map(image: np.ndarray, landmarks_xy: np.ndarray, zones: tuple[str
         geometry = face_geometry(landmarks_xy, image.shape[:2], zones, image if visible_skin else None, landmarks_3d)
     (x0, y0, x1, y1), out_hw, masks = geometry["roi"], geometry["out_hw"], geometry["masks"]
     lum = _resize(luminance(image[y0:y1, x0:x1]), out_hw)
-    raw = sato(lum, sigmas=[s * REFERENCE_IOD for s in SIGMAS_IOD], black_ridges=True, mode="reflect").astype(np.float32)
+    raw = sato(lum, sigmas=[s * REFERENCE_IOD for s in SIGMAS_IOD], black_ridges=True, mode="reflect")
+    raw = raw.astype(np.float32)
     norms = {z: _median_in(lum, m) for z, m in masks.items()}
     union = np.maximum.reduce(list(masks.values())) if masks else np.zeros(out_hw, np.float32)
     overall = _median_in(lum, union) or float(np.median(lum))
@@ -213,7 +214,8 @@ def measure_batch(rgb: np.ndarray, face_landmarks: dict, face_index: int, with_h
     return per_image, heat
 
 
-def score_batch(rgb: np.ndarray, face_landmarks: dict, face_index: int, zone: str) -> tuple[object, float, np.ndarray | None]:
+def score_batch(rgb: np.ndarray, face_landmarks: dict, face_index: int,
+                zone: str) -> tuple[object, float, np.ndarray | None]:
     """Wrinkle Score on a [B,H,W,3] batch: (report: the scores dict, or a list for a batch; the chosen zone's mean
     over the images with a face, 0 without; the heat-map batch, None when no image has the face)."""
     per_image, heat = measure_batch(rgb, face_landmarks, face_index, True)
@@ -294,8 +296,8 @@ def compare_scores(before: dict[str, float], after: dict[str, float], reduce_fra
     """Per-zone before/after change: {zone: {before, after, change, change_pct[, target, reached]}}.
 
     change is absolute (score points), change_pct relative to max(before, CHANGE_FLOOR) (< 0 means smoother), so a
-    zone that starts near zero cannot report thousands of percent. With reduce_fraction, `target` = relative_target(before) and `reached` says
-    whether after <= target (or >= for a negative fraction, i.e. aging).
+    zone that starts near zero cannot report thousands of percent. With reduce_fraction, `target` =
+    relative_target(before) and `reached` says whether after <= target (or >= for a negative fraction, i.e. aging).
     """
     out = {}
     for zone in before:

@@ -255,7 +255,7 @@ ZONE_GROUPS: dict[str, tuple[str, ...]] = {
     "all": ZONE_NAMES,
 }
 
-# Zones limited to the face's visible skin when a mask is made with the skin model (zone_masks.face_skin).
+# Zones limited to the face's visible skin when a mask is made with the skin model (visible_skin.face_skin).
 SKIN_ZONES: tuple[str, ...] = (
     "forehead", "glabella", "crows_feet_left", "crows_feet_right", "under_eye_left", "under_eye_right",
     "inter_ocular", "nasolabial_left", "nasolabial_right", "marionette_left", "marionette_right", "upper_lip",

@@ -15,7 +15,7 @@ transform, refined with the sub-pixel coverage on edge pixels.
 
 from __future__ import annotations
 
-from typing import Iterable, NamedTuple
+from typing import TYPE_CHECKING, Iterable, NamedTuple
 
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw
@@ -24,7 +24,6 @@ from scipy.spatial import ConvexHull
 
 from .. import comfy_adapter
 from . import face_landmarks as fl
-from . import mesh_topology, skin_model
 from .zone_atlas import (
     EYE_RIGHT,
     MESH_OUTLINE,
@@ -37,6 +36,9 @@ from .zone_atlas import (
     resolve_subtract,
     resolve_zones,
 )
+
+if TYPE_CHECKING:
+    from .visible_skin import FaceSkin
 
 WORK_IOD = 128.0  # working-resolution IOD in pixels: ~0.8% IOD per pixel, far finer than any use of a mask
 SUPERSAMPLE = 4  # anti-aliasing: 17 coverage levels per working pixel
@@ -297,92 +299,6 @@ def _check_size(image_size) -> tuple[int, int]:
     return h, w
 
 
-SKIN_MARGIN_IOD = 0.6  # the skin grid reaches this far beyond the face outline and the extended forehead
-VISIBLE_MIN_COS = 0.1  # triangles seen at more than 84 deg from straight on are the silhouette sliver: hidden
-SKIN_WORK_IOD = WORK_IOD  # the skin model's working resolution: a strand 3 % of the eye distance wide spans 4 px
-
-
-class FaceSkin(NamedTuple):
-    """One face's visible skin on a face-wide working grid (see face_skin)."""
-
-    grid: _Grid
-    skin: np.ndarray  # skin-model probability 0..1 (skin_model.skin_probability)
-    visible: np.ndarray  # 1 - share of the pixel covered only by mesh triangles turned away from the camera
-    summary: dict
-
-    @property
-    def field(self) -> np.ndarray:
-        return self.skin * self.visible
-
-
-def _sample_image(image, grid: _Grid) -> np.ndarray:
-    """The image on the working grid, [h,w,3] float32 0..1: point samples (the mean of 2x2 per working pixel when
-    a working pixel spans under 2 image pixels, else its centre; not a full-resolution resize, so a 4096 px photo
-    costs the same as a small one; the skin model's guided filter smooths the sampling noise)."""
-    ww, wh = grid.work_size
-    offsets = (0.25, 0.75) if grid.s > 0.5 else (0.5,)
-    if grid.s >= 1.0:
-        ys, xs = [np.arange(grid.y0, grid.y1)], [np.arange(grid.x0, grid.x1)]
-    else:
-        ys = [np.clip((grid.y0 + (np.arange(wh) + o) / grid.s).astype(np.int64), grid.y0, grid.y1 - 1) for o in offsets]
-        xs = [np.clip((grid.x0 + (np.arange(ww) + o) / grid.s).astype(np.int64), grid.x0, grid.x1 - 1) for o in offsets]
-    acc = None
-    for y in ys:
-        for x in xs:
-            part = image[y[:, None], x[None, :]]
-            part = part.cpu().numpy() if hasattr(part, "cpu") else np.asarray(part)
-            part = part.astype(np.float32) / (255.0 if part.dtype == np.uint8 else 1.0)
-            acc = part if acc is None else acc + part
-    acc = acc / (len(ys) * len(xs))
-    if acc.ndim == 2 or acc.shape[-1] == 1:
-        acc = np.repeat(acc.reshape(acc.shape[0], acc.shape[1], 1), 3, axis=-1)
-    return np.ascontiguousarray(acc[..., :3], dtype=np.float32)
-
-
-def _visible_share(lm: np.ndarray, landmarks_3d, grid: _Grid, min_cos: float) -> np.ndarray:
-    """1 - the share of each working pixel covered by mesh triangles turned away from the camera and by no
-    triangle facing it (the silhouette sliver of a turned face); 1 beyond the mesh (the forehead extension)."""
-    ww, wh = grid.work_size
-    front = mesh_topology.facing_camera(lm, landmarks_3d, min_cos)
-    if front.all():
-        return np.ones((wh, ww), dtype=np.float32)
-    tris = mesh_topology.mesh_triangles()
-    k = grid.s * SUPERSAMPLE
-    pts = (lm[: mesh_topology.N_MESH_POINTS] - np.array([grid.x0, grid.y0], dtype=np.float64)) * k - 0.5
-    canvas = Image.new("L", (ww * SUPERSAMPLE, wh * SUPERSAMPLE), 0)
-    draw = ImageDraw.Draw(canvas)
-    back = pts[tris[~front]]
-    lo, hi = back.reshape(-1, 2).min(axis=0), back.reshape(-1, 2).max(axis=0)
-    tri_pts = pts[tris]
-    near = front & (tri_pts.max(axis=1) >= lo).all(axis=1) & (tri_pts.min(axis=1) <= hi).all(axis=1)
-    for fill, sel in ((255, ~front), (0, near)):  # only facing triangles that can overlap a hidden one are drawn
-        for tri in pts[tris[sel]].tolist():
-            draw.polygon([tuple(q) for q in tri], fill=fill)
-    hidden = np.asarray(canvas.reduce(SUPERSAMPLE) if SUPERSAMPLE > 1 else canvas, dtype=np.float32) / 255.0
-    return 1.0 - hidden
-
-
-def face_skin(image, landmarks_xy, landmarks_3d=None, min_cos: float = VISIBLE_MIN_COS) -> FaceSkin | None:
-    """The visible skin of one face: the per-face skin model (skin_model.py) times the camera-facing mesh.
-
-    image: [H,W,C] (numpy or torch, float 0..1 or uint8; grey-scale allowed); landmarks_3d (optional) gives the
-    3-D facing test, otherwise the 2-D winding of the mesh triangles is used. None when the face lies outside
-    the image. min_cos: mesh triangles seen at more than acos(min_cos) from straight on count as hidden. Pass the
-    result to face_zone_mask_roi(skin=...) for every zone of this face.
-    """
-    lm = _as_landmarks(landmarks_xy)
-    frame = face_frame(lm)
-    h, w = _check_size(image.shape[:2])
-    shapes = _zone_shapes(lm, frame, ["forehead", "face_oval"], skin=True)
-    grid = _grid_for(shapes, frame, (h, w), SKIN_MARGIN_IOD * frame.iod)
-    if grid is None:
-        return None
-    grid = grid._replace(s=min(1.0, SKIN_WORK_IOD / frame.iod))
-    seeds = (lm[list(skin_model.SEED_POINTS)] - np.array([grid.x0, grid.y0], dtype=np.float64)) * grid.s
-    prob, summary = skin_model.skin_probability(_sample_image(image, grid), seeds, frame.iod * grid.s)
-    return FaceSkin(grid, prob, _visible_share(lm, landmarks_3d, grid, min_cos), summary)
-
-
 def sample_field(values: np.ndarray, grid: _Grid, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
     """Working-grid values at full-resolution points (columns xs x rows ys, separable), bilinear; 0 outside."""
     def taps(pos, n):  # (lower index, upper index, upper weight) per position, 0 weight beyond the grid
@@ -399,50 +315,20 @@ def sample_field(values: np.ndarray, grid: _Grid, xs: np.ndarray, ys: np.ndarray
     return (out * iny[:, None] * inx[None, :]).astype(np.float32)
 
 
-def skin_on_reference(skin: np.ndarray, visible: np.ndarray, source: FaceSkin) -> FaceSkin:
-    """A FaceSkin whose working grid is the arrays' own pixel grid (origin 0, scale 1): face_skin() resampled to
-    a crop in which the landmarks are given (e.g. the wrinkle score's reference-scale ROI)."""
-    h, w = skin.shape
-    return FaceSkin(_Grid(0, 0, w, h, 1.0), skin.astype(np.float32), visible.astype(np.float32), source.summary)
-
-
 def _on_grid(values: np.ndarray, src: _Grid, dst: _Grid) -> np.ndarray:
     """Working-grid values of `src` on the working grid of `dst` (bilinear; 0 outside src)."""
     ww, wh = dst.work_size
     return sample_field(values, src, dst.x0 + (np.arange(ww) + 0.5) / dst.s, dst.y0 + (np.arange(wh) + 0.5) / dst.s)
 
 
-def skin_shares(landmarks_xy, zones, skin: FaceSkin) -> dict[str, dict]:
-    """Per skin zone: the share (%) of its crisp area removed as hidden (turned away from the camera) and as
-    non-skin (hair, brows, glasses, beard, background), and the share kept; a note when nothing is left."""
-    lm = _as_landmarks(landmarks_xy)
-    frame = face_frame(lm)
-    out = {}
-    for name in resolve_zones(zones):
-        if name not in SKIN_ZONES:
-            continue
-        geo = _coverage([_shape(lm, frame, name, skin=True)], skin.grid)
-        area = float(geo.sum())
-        if area <= 0:
-            continue
-        vis = float((geo * skin.visible).sum())
-        kept = float((geo * skin.field).sum())
-        row = {"hidden": round(100 * (1 - vis / area), 1), "non_skin": round(100 * (vis - kept) / area, 1),
-               "kept": round(100 * kept / area, 1)}
-        if kept < 0.02 * area:
-            row["note"] = "empty: no visible skin in this zone"
-        out[name] = row
-    return out
-
-
 def face_zone_mask_roi(
-    landmarks_xy, zones, image_size, grow: float = 0.0, feather: float = 0.0, subtract=(), skin: FaceSkin | None = None
+    landmarks_xy, zones, image_size, grow: float = 0.0, feather: float = 0.0, subtract=(), skin: FaceSkin | None = None,
 ) -> tuple[np.ndarray, tuple[int, int, int, int]] | None:
     """The mask of face_zone_mask only inside its region of interest: (mask (y1-y0, x1-x0), (x0, y0, x1, y1)).
 
     None when the zones lie entirely outside the image. Use it to combine many zones or faces without
-    allocating a full-size array per zone. skin: face_skin() of this face to limit the skin zones (SKIN_ZONES)
-    to its visible skin; None = the zones' geometry only.
+    allocating a full-size array per zone. skin: visible_skin.face_skin() of this face to limit the skin zones
+    (SKIN_ZONES) to its visible skin; None = the zones' geometry only.
     """
     names = resolve_zones(zones)
     if not names:
@@ -482,7 +368,7 @@ def face_zone_mask(landmarks_xy, zones, image_size, grow: float = 0.0, feather: 
     image_size is (height, width). zones: names or groups (see zone_atlas.resolve_zones). grow (negative =
     shrink) and feather in % of the inter-ocular distance. subtract: protected zones removed from the result
     (a zone_atlas.SUBTRACT_PRESETS key such as "eyes+brows+lips", or zone names). skin: face_skin() of this
-    face to limit the skin zones to its visible skin.
+    face (visible_skin.face_skin) to limit the skin zones to its visible skin.
     """
     h, w = _check_size(image_size)
     out = np.zeros((h, w), dtype=np.float32)
@@ -499,10 +385,13 @@ def zones_mask(face_landmarks: dict, batch_size: int, zones, face_index: int = -
 
     face_index -1 = all faces, otherwise that face counted left to right (by bounding-box centre). A
     single-frame FACE_LANDMARKS applies to every image of the batch. All-zero where an image has no face.
-    image: IMAGE [B,H,W,C] to limit the skin zones to each face's visible skin (face_skin); None = geometry only.
-    skin_report: a list that receives, per image and face, {"image", "face", "model", "zones": skin_shares()}.
+    image: IMAGE [B,H,W,C] to limit the skin zones to each face's visible skin (visible_skin.face_skin); None =
+    geometry only. skin_report: a list that receives, per image and face, {"image", "face", "model", "zones":
+    visible_skin.skin_shares()}.
     """
     import torch
+
+    from . import visible_skin  # the skin layer builds on this module
 
     fl.validate(face_landmarks)
     names = resolve_zones(zones)
@@ -524,9 +413,9 @@ def zones_mask(face_landmarks: dict, batch_size: int, zones, face_index: int = -
     for b in comfy_adapter.iterate_with_progress(range(int(batch_size))):
         faces = fl.chosen_faces(face_landmarks, b, face_index)
         for k, face in enumerate(faces):
-            skin = face_skin(image[b], face["landmarks_xy"], face.get("landmarks_3d")) if limit else None
+            skin = visible_skin.face_skin(image[b], face["landmarks_xy"], face.get("landmarks_3d")) if limit else None
             if skin is not None and skin_report is not None:
-                shares = skin_shares(face["landmarks_xy"], names, skin)
+                shares = visible_skin.skin_shares(face["landmarks_xy"], names, skin)
                 skin_report.append({"image": b, "face": k, "model": skin.summary, "zones": shares})
             roi = face_zone_mask_roi(face["landmarks_xy"], names, (h, w), grow, feather, protected, skin)
             if roi is None:

@@ -130,7 +130,8 @@ def _overlaps(cands: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     if not len(boxes):
         return np.zeros(len(cands), dtype=bool)
     c, b = cands[:, None, :], boxes[None, :, :]
-    return ((c[..., 0] < b[..., 2]) & (b[..., 0] < c[..., 2]) & (c[..., 1] < b[..., 3]) & (b[..., 1] < c[..., 3])).any(1)
+    hit = (c[..., 0] < b[..., 2]) & (b[..., 0] < c[..., 2]) & (c[..., 1] < b[..., 3]) & (b[..., 1] < c[..., 3])
+    return hit.any(axis=1)
 
 
 def place_labels(requests: list, faces: np.ndarray, size: tuple[int, int], row: float, max_columns: int = 4) -> list:
