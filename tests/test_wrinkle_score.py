@@ -247,7 +247,9 @@ def paint_strands(rgb: np.ndarray, lm: np.ndarray, iod: float, colour=(0.1, 0.08
     return out, strands
 
 
-@pytest.mark.parametrize("name", ["obama.jpg", "grace_hopper.jpg"])
+# grace_hopper is left out: her hat and hair leave under a third of the forehead as skin, and with the strands too
+# little is left to measure (the score is None, not a number to compare).
+@pytest.mark.parametrize("name", ["obama.jpg", "astronaut.png"])
 def test_hair_strands_over_the_forehead_are_not_wrinkles(ws, zm, name):
     """Painted dark strands leave the visible-skin forehead score close to the clean one; with the geometry only
     (the old behaviour) the strands read as lines and the score jumps."""
@@ -264,7 +266,7 @@ def test_hair_strands_over_the_forehead_are_not_wrinkles(ws, zm, name):
 def test_older_faces_score_above_younger_at_matched_resolution(ws, zm):
     """Every portrait resized so the eye distance is 42.5 px (astronaut.png's own, the smallest; the others have
     84-121 px): the older faces (grace_hopper, biden) above the young-ish astronaut.png, and Grace Hopper above the
-    three middle-aged Obama photos. Measured means: 23.9, 11.3 vs 8.2; Obama 14.8 / 10.3 / 8.1
+    three middle-aged Obama photos. Measured means: 23.9, 11.3 vs 8.2; Obama 14.7 / 10.4 / 8.2
     (obama.jpg's broad smile folds its nasolabial zones, 39-42, so Biden does not score above every Obama photo:
     docs/aging.md)."""
     from PIL import Image

@@ -44,9 +44,9 @@ SCORE_SCALE = 1000.0
 HEAT_SATURATION = 0.04  # normalised response shown at full heat-map colour (fixed, so maps compare before/after)
 EXCLUDED_ZONES = ("jawline",)  # the face contour is an edge against the background, not skin texture
 # Scored skin: skin-model probability above SKIN_SURE (mixed hair/skin at a hairline is not scored), eroded by a
-# disc of SKIN_ERODE_IOD radius (~1.5 x the largest filter scale: the filter reads a hair edge as a valley).
+# square of SKIN_ERODE_IOD half-width (~1.3 x the largest filter scale: the filter reads a hair edge as a valley).
 SKIN_SURE = (0.3, 0.8)
-SKIN_ERODE_IOD = 0.05
+SKIN_ERODE_IOD = 0.04
 # A zone keeping less than this share of its area as visible skin (the far side of a turned face, a zone under
 # hair) is not measured: what is left is a sliver whose mean would be the silhouette's or the hair's edge.
 MIN_SKIN_SHARE = 0.25
@@ -113,22 +113,26 @@ def face_geometry(landmarks_xy: np.ndarray, image_hw: tuple[int, int], zones: tu
             xs, ys = x0 + (np.arange(out_hw[1]) + 0.5) / sx, y0 + (np.arange(out_hw[0]) + 0.5) / sy
             sure = np.clip((zone_masks.sample_field(full.skin, full.grid, xs, ys) - SKIN_SURE[0])
                            / (SKIN_SURE[1] - SKIN_SURE[0]), 0.0, 1.0)
-            r = int(round(SKIN_ERODE_IOD * REFERENCE_IOD))
-            yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
-            field = ndimage.grey_erosion(sure, footprint=xx * xx + yy * yy <= r * r)
+            field = ndimage.minimum_filter(sure, size=2 * int(round(SKIN_ERODE_IOD * REFERENCE_IOD)) + 1)
             skin = visible_skin.skin_on_reference(field, zone_masks.sample_field(full.visible, full.grid, xs, ys), full)
             summary = full.summary
     protect = zone_masks.face_zone_mask(lm_roi, PROTECT_ZONES, out_hw, grow=PROTECT_GROW)
     keep = 1.0 - protect
     masks = {z: zone_masks.face_zone_mask(lm_roi, [z], out_hw, skin=skin) * keep for z in zones}
     unmeasured = []
-    if skin is not None:
+    if skin is not None:  # against the zone's geometric area (outline polygons, holes cut), at the reference scale
         for z in zones:
-            area = float((zone_masks.face_zone_mask(lm_roi, [z], out_hw) * keep).sum())
+            fills, holes = zone_masks.zone_outlines(lm_roi, z)
+            area = sum(_polygon_area(p) for p in fills) - sum(_polygon_area(p) for p in holes)
             if float(masks[z].sum()) < MIN_SKIN_SHARE * area:
                 unmeasured.append(z)
     return {"roi": (x0, y0, x1, y1), "scale": scale, "out_hw": out_hw, "masks": masks, "skin": summary,
             "unmeasured": unmeasured}
+
+
+def _polygon_area(poly: np.ndarray) -> float:
+    x, y = poly[:, 0], poly[:, 1]
+    return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
 
 
 def face_ridge_map(image: np.ndarray, landmarks_xy: np.ndarray, zones: tuple[str, ...] | None = None,

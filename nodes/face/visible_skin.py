@@ -15,7 +15,6 @@ from PIL import Image, ImageDraw
 from . import mesh_topology, skin_model
 from .zone_atlas import SKIN_ZONES, resolve_zones
 from .zone_masks import (
-    SUPERSAMPLE,
     WORK_IOD,
     _as_landmarks,
     _check_size,
@@ -29,6 +28,7 @@ from .zone_masks import (
 
 SKIN_MARGIN_IOD = 0.6  # the skin grid reaches this far beyond the face outline and the extended forehead
 VISIBLE_MIN_COS = 0.1  # triangles seen at more than 84 deg from straight on are the silhouette sliver: hidden
+VISIBLE_SUPERSAMPLE = 2  # anti-aliasing of the hidden share (5 levels per working pixel: it is multiplied, not edged)
 SKIN_WORK_IOD = WORK_IOD  # the skin model's working resolution: a strand 3 % of the eye distance wide spans 4 px
 
 
@@ -71,25 +71,34 @@ def _sample_image(image, grid: _Grid) -> np.ndarray:
 
 def _visible_share(lm: np.ndarray, landmarks_3d, grid: _Grid, min_cos: float) -> np.ndarray:
     """1 - the share of each working pixel covered by mesh triangles turned away from the camera and by no
-    triangle facing it (the silhouette sliver of a turned face); 1 beyond the mesh (the forehead extension)."""
+    triangle facing it (the silhouette sliver of a turned face); 1 beyond the mesh (the forehead extension).
+
+    Drawn only over the box of the hidden triangles, at VISIBLE_SUPERSAMPLE x the working resolution."""
     ww, wh = grid.work_size
+    out = np.ones((wh, ww), dtype=np.float32)
     front = mesh_topology.facing_camera(lm, landmarks_3d, min_cos)
     if front.all():
-        return np.ones((wh, ww), dtype=np.float32)
+        return out
+    ss = VISIBLE_SUPERSAMPLE
     tris = mesh_topology.mesh_triangles()
-    k = grid.s * SUPERSAMPLE
-    pts = (lm[: mesh_topology.N_MESH_POINTS] - np.array([grid.x0, grid.y0], dtype=np.float64)) * k - 0.5
-    canvas = Image.new("L", (ww * SUPERSAMPLE, wh * SUPERSAMPLE), 0)
+    pts = (lm[: mesh_topology.N_MESH_POINTS] - np.array([grid.x0, grid.y0], dtype=np.float64)) * grid.s  # work px
+    back = pts[tris[~front]].reshape(-1, 2)
+    bx0, by0 = np.maximum(np.floor(back.min(axis=0)).astype(int) - 1, 0)
+    bx1, by1 = np.minimum(np.ceil(back.max(axis=0)).astype(int) + 1, (ww, wh))
+    if bx1 <= bx0 or by1 <= by0:
+        return out
+    local = (pts - np.array([bx0, by0])) * ss - 0.5  # PIL samples pixel centres at integer coordinates
+    tri_pts = local[tris]
+    lim = np.array([(bx1 - bx0) * ss, (by1 - by0) * ss])
+    near = front & (tri_pts.max(axis=1) >= 0).all(axis=1) & (tri_pts.min(axis=1) <= lim).all(axis=1)
+    canvas = Image.new("L", (int(lim[0]), int(lim[1])), 0)
     draw = ImageDraw.Draw(canvas)
-    back = pts[tris[~front]]
-    lo, hi = back.reshape(-1, 2).min(axis=0), back.reshape(-1, 2).max(axis=0)
-    tri_pts = pts[tris]
-    near = front & (tri_pts.max(axis=1) >= lo).all(axis=1) & (tri_pts.min(axis=1) <= hi).all(axis=1)
     for fill, sel in ((255, ~front), (0, near)):  # only facing triangles that can overlap a hidden one are drawn
-        for tri in pts[tris[sel]].tolist():
+        for tri in local[tris[sel]].tolist():
             draw.polygon([tuple(q) for q in tri], fill=fill)
-    hidden = np.asarray(canvas.reduce(SUPERSAMPLE) if SUPERSAMPLE > 1 else canvas, dtype=np.float32) / 255.0
-    return 1.0 - hidden
+    hidden = np.asarray(canvas.reduce(ss), dtype=np.float32) / 255.0
+    out[by0:by1, bx0:bx1] = 1.0 - hidden
+    return out
 
 
 def face_skin(image, landmarks_xy, landmarks_3d=None, min_cos: float = VISIBLE_MIN_COS) -> FaceSkin | None:
