@@ -170,3 +170,15 @@ def test_skin_mask_follows_the_hair_edge_softly(zm, vs):
     grad = np.hypot(gx, gy)
     inside = mask >= 0.95
     assert grad[soft].mean() > 1.5 * grad[inside].mean()  # edges of the mask lie on edges of the photo
+
+
+def test_face_cut_by_the_border_falls_back_to_the_geometry(vs):
+    """Only the face below the nose tip is in the image: the central seeds are outside it, so the model is not
+    fitted, says so, and keeps every pixel (the masks are the zones' geometry) instead of guessing a skin colour."""
+    face = _face("grace_hopper.jpg")
+    lm = np.asarray(face["landmarks_xy"], np.float64)
+    y0 = int(lm[1, 1])
+    crop, shifted = _rgb("grace_hopper.jpg")[y0:], lm - np.array([0.0, y0])
+    skin = vs.face_skin(crop, shifted, face["landmarks_3d"])
+    assert skin.summary == {"fitted": False} and skin.skin.min() == 1.0
+    assert vs.skin_shares(shifted, "chin", skin)["chin"]["non_skin"] == 0.0
