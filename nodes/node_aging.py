@@ -10,9 +10,7 @@ import torch
 
 from . import comfy_adapter, inputs, types
 from .aging import prompts, regional_conditioning, wrinkle_score, zone_scores
-from .face.face_landmarks import fit_landmarks_to_image
 from .base.tensors import as_rgb
-from .face import face_landmarks as fl
 
 log = logging.getLogger("FaceLab")
 
@@ -191,39 +189,11 @@ class FaceLabAgingConditioning:
                 plan["needs_sampling"])
 
 
-def _measure(rgb: np.ndarray, face_landmarks: dict, face_index: int, with_heatmap: bool, geometry: dict | None = None):
-    """Per batch image: scores dict (None when no face) and, optionally, the heat-map images.
-
-    geometry: a dict shared by calls measuring images of the same size with the same landmarks (Wrinkle Compare):
-    each face's ROI and zone masks are computed once, keyed by batch index.
-    """
-    face_landmarks = fit_landmarks_to_image(fl.validate(face_landmarks), rgb.shape[1:3])
-    geometry = {} if geometry is None else geometry
-    per_image, heat = [], rgb.copy() if with_heatmap else None
-    for b in comfy_adapter.iterate_with_progress(range(rgb.shape[0])):
-        face = wrinkle_score.select_face(face_landmarks, b, face_index)
-        if face is None:
-            per_image.append(None)
-            continue
-        if b not in geometry:
-            geometry[b] = wrinkle_score.face_geometry(face["landmarks_xy"], rgb.shape[1:3])
-        ridge = wrinkle_score.face_ridge_map(rgb[b], face["landmarks_xy"], geometry=geometry[b])
-        per_image.append(wrinkle_score.zone_scores_from_map(ridge))
-        if with_heatmap:
-            wrinkle_score.paint_heatmap(heat[b], ridge)
-    if all(s is None for s in per_image):
-        log.warning("FaceLab Wrinkle Score: no face %d in the landmarks; nothing measured", face_index)
-    return per_image, heat
-
-
-def _no_face_note(face_index: int) -> dict:
-    return {"no_face": True, "note": f"no face number {face_index} in the landmarks: nothing was measured"}
-
-
 class FaceLabWrinkleScore:
     DESCRIPTION = (
         "Measures wrinkle severity per face zone from the photo itself (thin dark valleys in the skin, at scales "
-        "relative to the face size, averaged over each zone), and paints them as a heat map. Use it to see where "
+        "relative to the face size, averaged over each zone's visible skin: hair, brows, glasses, beard and the far "
+        "side of a turned face do not count), and paints them as a heat map. Use it to see where "
         "lines are, to set targets ('30% smoother') and, with Wrinkle Compare, to check an edit."
     )
     CATEGORY = types.category("Aging")
@@ -240,9 +210,9 @@ class FaceLabWrinkleScore:
     def INPUT_TYPES(cls):
         return {
             "required": {
-                "image": (types.IMAGE, {"tooltip": "The photo to measure."}),
-                "face_landmarks": (types.FACE_LANDMARKS, {"tooltip": "Face landmarks of this image."}),
-                "face_index": ("INT", {"default": 0, "min": 0, "max": 63, "tooltip": "Which face to measure, counted from the left starting at 0."}),
+                "image": inputs.image("The photo to measure."),
+                "face_landmarks": inputs.face_landmarks(),
+                "face_index": inputs.one_face_index(),
                 "zone": (_zone_choices(), {"default": "mean", "tooltip": (
                     "Zone whose score goes to the 'score' output; a group averages its sides, 'mean' averages all zones.")}),
             }
@@ -250,15 +220,9 @@ class FaceLabWrinkleScore:
 
     def score(self, image, face_landmarks, face_index, zone):
         rgb = _rgb(image)
-        per_image, heat = _measure(rgb, face_landmarks, face_index, True)
-        found = [s for s in per_image if s is not None]
-        value = float(np.mean([wrinkle_score.group_mean(s, zone) for s in found])) if found else 0.0
-        if len(per_image) == 1:
-            report = per_image[0] if per_image[0] is not None else _no_face_note(face_index)
-        else:
-            report = per_image
-        out = comfy_adapter.to_intermediate(torch.from_numpy(heat if found else rgb))  # always 3 channels
-        return (json.dumps(report, indent=2), round(value, 3), out)
+        report, value, heat = wrinkle_score.score_batch(rgb, face_landmarks, face_index, zone)
+        out = comfy_adapter.to_intermediate(torch.from_numpy(heat if heat is not None else rgb))  # always 3 channels
+        return (json.dumps(report, indent=2), value, out)
 
 
 class FaceLabWrinkleCompare:
@@ -271,8 +235,11 @@ class FaceLabWrinkleCompare:
     RETURN_TYPES = ("STRING", "FLOAT")
     RETURN_NAMES = ("report_json", "change_percent")
     OUTPUT_TOOLTIPS = (
-        "Per zone: before, after, change, change_pct (negative = smoother) and, with a target, whether it was reached.",
-        "Change of the chosen zone's score in percent (negative = smoother); 0 when there is no face.",
+        "Per zone: before, after, change (score points), change_pct (negative = smoother; relative to the larger of "
+        "'before' and 5, so a zone that starts near zero cannot report thousands of percent) and, with a target, "
+        "whether it was reached.",
+        "Change of the chosen zone's score in percent, relative to the larger of 'before' and 5 (negative = "
+        "smoother); 0 when there is no face.",
     )
 
     @classmethod
@@ -281,8 +248,8 @@ class FaceLabWrinkleCompare:
             "required": {
                 "before": (types.IMAGE, {"tooltip": "The original photo."}),
                 "after": (types.IMAGE, {"tooltip": "The edited photo (same size and framing as the original)."}),
-                "face_landmarks": (types.FACE_LANDMARKS, {"tooltip": "Face landmarks of the original photo (used for both)."}),
-                "face_index": ("INT", {"default": 0, "min": 0, "max": 63, "tooltip": "Which face to compare, counted from the left starting at 0."}),
+                "face_landmarks": inputs.face_landmarks("the original photo (used for both)"),
+                "face_index": inputs.one_face_index(),
                 "zone": (_zone_choices(), {"default": "mean", "tooltip": "Zone whose change goes to the 'change_percent' output."}),
                 "target_reduction": ("FLOAT", {"default": 0.0, "min": -100.0, "max": 100.0, "step": 5.0, "tooltip": (
                     "Goal in percent: 30 = each zone 30% smoother than before, -20 = 20% more lines; 0 = no goal.")}),
@@ -290,25 +257,9 @@ class FaceLabWrinkleCompare:
         }
 
     def compare(self, before, after, face_landmarks, face_index, zone, target_reduction):
-        if tuple(before.shape[:3]) != tuple(after.shape[:3]):
-            raise ValueError(
-                f"FaceLab: before {tuple(before.shape[:3])} and after {tuple(after.shape[:3])} differ in batch or size; "
-                "compare the edited image with the original it came from"
-            )
-        geometry: dict = {}  # same landmarks, same size: the zone masks are made once for both images
-        scores_before, _ = _measure(_rgb(before, "before"), face_landmarks, face_index, False, geometry)
-        scores_after, _ = _measure(_rgb(after, "after"), face_landmarks, face_index, False, geometry)
-        fraction = target_reduction / 100.0 if target_reduction else None
-        reports, changes = [], []
-        for b_scores, a_scores in zip(scores_before, scores_after):
-            if b_scores is None:
-                reports.append(_no_face_note(face_index))
-                continue
-            reports.append(wrinkle_score.compare_scores(b_scores, a_scores, fraction))
-            mb, ma = wrinkle_score.group_mean(b_scores, zone), wrinkle_score.group_mean(a_scores, zone)
-            changes.append(100.0 * (ma - mb) / mb if mb > 0 else 0.0)
-        report = reports[0] if len(reports) == 1 else reports
-        return (json.dumps(report, indent=2), round(float(np.mean(changes)), 2) if changes else 0.0)
+        report, change = wrinkle_score.compare_batch(_rgb(before, "before"), _rgb(after, "after"), face_landmarks,
+                                                     face_index, zone, target_reduction)
+        return (json.dumps(report, indent=2), change)
 
 
 NODE_CLASS_MAPPINGS = {

@@ -129,6 +129,10 @@ class FaceLabIdentityGuider:
 
     @classmethod
     def VALIDATE_INPUTS(cls, start_percent=0.0, end_percent=1.0):
+        # Naming them here turns off ComfyUI's own min/max check for these two inputs: do it here.
+        for name, value in (("start_percent", start_percent), ("end_percent", end_percent)):
+            if not 0.0 <= float(value) <= 1.0:  # NaN fails too
+                return f"FaceLab: {name} must be between 0 and 1, got {value}"
         if float(start_percent) > float(end_percent):
             return f"FaceLab: start_percent ({start_percent}) must not be after end_percent ({end_percent})"
         return True

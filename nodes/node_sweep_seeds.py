@@ -37,7 +37,7 @@ class FaceLabSweepSeeds:
         }
 
     @classmethod
-    def VALIDATE_INPUTS(cls, seeds=None, **_):
+    def VALIDATE_INPUTS(cls, seeds=None):
         if isinstance(seeds, list) and seeds:  # INPUT_IS_LIST: ComfyUI passes the widget value in a list
             seeds = seeds[0]
         if isinstance(seeds, str):

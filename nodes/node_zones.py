@@ -57,18 +57,25 @@ class FaceLabZoneMask:
                 "subtract": (list(zone_atlas.SUBTRACT_PRESETS), {"default": "none", "tooltip": (
                     "Protected features cut out of the mask, so an edit never touches them ('lips' protects the "
                     "whole mouth; 'hairline' the hair above the forehead).")}),
-            }
+            },
+            "optional": {
+                "visible_skin": ("BOOLEAN", {"default": True, "tooltip": (
+                    "Limit the skin zones (forehead, cheeks, crow's feet, ..., skin, face_oval) to each face's own "
+                    "visible skin: hair, brows, glasses, beard and background are left out, the far side of a turned "
+                    "face shrinks to what the camera sees, and the forehead reaches up to where the skin ends. "
+                    "Off = the zones' geometry only.")}),
+            },
         }
 
     @classmethod
     def VALIDATE_INPUTS(cls, zones=None, subtract=None):
         return inputs.first_error(("zones", _check_zones, zones), ("subtract", zone_atlas.resolve_subtract, subtract))
 
-    def make_mask(self, image, face_landmarks, zones, face_index, grow, feather, subtract):
+    def make_mask(self, image, face_landmarks, zones, face_index, grow, feather, subtract, visible_skin=True):
         rgb = as_rgb(image)
         b, h, w = (int(v) for v in rgb.shape[:3])
         mask, report = zone_masks.zone_mask_batch(face_landmarks, (h, w), b, zones, int(face_index), float(grow),
-                                                  float(feather), subtract)
+                                                  float(feather), subtract, image=rgb if visible_skin else None)
         return (comfy_adapter.to_intermediate(mask), report)
 
 

@@ -29,6 +29,9 @@ FREE_TEXT = {  # node -> the inputs its VALIDATE_INPUTS checks
                                  "younger_negative_template", "zone_phrases"},
     "FaceLabSweepStrengths": {"strengths"},
     "FaceLabVariantSelector": {"strengths"},
+    "FaceLabSweepSeeds": {"seeds"},
+    "FaceLabDDPMInvert": {"skip"},  # numeric, but its range check lives there (see _check_skip)
+    "FaceLabIdentityGuider": {"start_percent", "end_percent"},  # start <= end, each in 0..1
 }
 
 
@@ -86,3 +89,15 @@ def test_strength_lists(mappings):
     assert selector.VALIDATE_INPUTS(strengths="0.3, 0.5") is True  # the variant count is only known at run time
     assert selector.VALIDATE_INPUTS(strengths="0.3; strong").startswith("strengths: FaceLab: strengths must be numbers")
     assert "finite" in selector.VALIDATE_INPUTS(strengths="0.3, inf")
+
+
+def test_numeric_inputs_checked_here_keep_their_range(mappings):
+    """Naming an input in VALIDATE_INPUTS turns off ComfyUI's own min/max check for it, so the range is ours."""
+    invert, guider = mappings["FaceLabDDPMInvert"], mappings["FaceLabIdentityGuider"]
+    assert invert.VALIDATE_INPUTS(skip=0.7) is True
+    assert "between 0 and 1" in invert.VALIDATE_INPUTS(skip=1.5)
+    assert "between 0 and 1" in invert.VALIDATE_INPUTS(skip=float("nan"))
+    assert guider.VALIDATE_INPUTS(start_percent=0.2, end_percent=0.8) is True
+    assert "start_percent must be between 0 and 1" in guider.VALIDATE_INPUTS(start_percent=-0.1)
+    assert "end_percent must be between 0 and 1" in guider.VALIDATE_INPUTS(end_percent=float("nan"))
+    assert "must not be after" in guider.VALIDATE_INPUTS(start_percent=0.9, end_percent=0.1)

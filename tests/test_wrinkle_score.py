@@ -1,5 +1,6 @@
 """Wrinkle score on real portraits: synthetic wrinkles raise their zone only, smoothing lowers it, the score does not
-depend on resolution; the Wrinkle Score / Wrinkle Compare nodes; the target and comparison helpers."""
+depend on resolution, hair strands do not count, older faces score above young ones at matched resolution; the
+Wrinkle Score / Wrinkle Compare nodes; the target and comparison helpers (relative change with a floor)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,17 @@ def landmarks_xy(name: str) -> np.ndarray:
     return np.asarray(landmarks_for(name)["frames"][0][0]["landmarks_xy"], dtype=np.float64)
 
 
+def landmarks_3d(name: str) -> np.ndarray:
+    return np.asarray(landmarks_for(name)["frames"][0][0]["landmarks_3d"], dtype=np.float64)
+
+
+def skin_zone(zm, rgb, lm, zone, **kw) -> np.ndarray:
+    """The zone as the score sees it: limited to the face's visible skin (the forehead up to the hairline)."""
+    from comfyui_facelab.nodes.face import visible_skin
+
+    return zm.face_zone_mask(lm, [zone], rgb.shape[:2], skin=visible_skin.face_skin(rgb, lm), **kw)
+
+
 @functools.lru_cache(maxsize=None)
 def base_scores(name: str) -> dict:
     import facelab
@@ -42,15 +54,25 @@ def base_scores(name: str) -> dict:
     facelab.load_pack()
     from comfyui_facelab.nodes.aging import wrinkle_score
 
-    return wrinkle_score.face_wrinkle_scores(rgb_of(name), landmarks_xy(name))
+    return wrinkle_score.face_wrinkle_scores(rgb_of(name), landmarks_xy(name), landmarks_3d=landmarks_3d(name))
 
 
-def draw_wrinkles(zm, rgb, lm, zone, n=5, depth=0.08, half_width_iod=0.015):
-    """n thin dark sine curves across `zone`, kept inside the zone eroded by 12% of the eye distance (so the
-    filters' reach cannot touch a neighbouring zone). depth = fractional darkening at the line centre."""
+def scores_with_original_masks(ws, name: str, edited: np.ndarray) -> dict:
+    """Scores of an edited copy with the original's skin-limited masks, as Wrinkle Compare measures an edit (the
+    skin model learned again on the edit would move the masks by a pixel or two wherever the edit touched a seed)."""
+    rgb = rgb_of(name)
+    geo = ws.face_geometry(landmarks_xy(name), rgb.shape[:2], image=rgb, landmarks_3d=landmarks_3d(name))
+    return ws.zone_scores_from_map(ws.face_ridge_map(edited, landmarks_xy(name), geometry=geo))
+
+
+def draw_wrinkles(zm, rgb, lm, zone, n=8, depth=0.08, half_width_iod=0.015):
+    """n thin dark sine curves across `zone` (on visible skin: the forehead up to the hairline, ~1.5x the height of
+    the fixed forehead that 5 lines used to cover: 8 keep about that spacing), kept inside the zone eroded by 12% of
+    the eye distance (so the filters' reach cannot touch a neighbouring zone). depth = fractional darkening at the
+    line centre."""
     h, w = rgb.shape[:2]
     iod = zm.inter_ocular_distance(lm)
-    inside = ndimage.binary_erosion(zm.face_zone_mask(lm, [zone], (h, w)) > 0.5, iterations=int(0.12 * iod))
+    inside = ndimage.binary_erosion(skin_zone(zm, rgb, lm, zone) > 0.5, iterations=int(0.12 * iod))
     ys = np.nonzero(inside)[0]
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     dark = np.zeros((h, w), np.float32)
@@ -63,7 +85,7 @@ def draw_wrinkles(zm, rgb, lm, zone, n=5, depth=0.08, half_width_iod=0.015):
 def smooth_zone(zm, rgb, lm, zone):
     """Gaussian-blur one zone (sigma 3% of the eye distance), blended in with a feathered mask."""
     iod = zm.inter_ocular_distance(lm)
-    m = zm.face_zone_mask(lm, [zone], rgb.shape[:2], feather=10)[..., None]
+    m = skin_zone(zm, rgb, lm, zone, feather=10)[..., None]
     return rgb * (1 - m) + ndimage.gaussian_filter(rgb, (0.03 * iod, 0.03 * iod, 0)) * m
 
 
@@ -71,7 +93,7 @@ def smooth_zone(zm, rgb, lm, zone):
 def test_synthetic_forehead_wrinkles_raise_forehead_only(ws, zm, name):
     lm = landmarks_xy(name)
     before = base_scores(name)
-    after = ws.face_wrinkle_scores(draw_wrinkles(zm, rgb_of(name), lm, "forehead"), lm)
+    after = scores_with_original_masks(ws, name, draw_wrinkles(zm, rgb_of(name), lm, "forehead"))
     assert after["forehead"] > before["forehead"] * 1.15 and after["forehead"] - before["forehead"] > 0.5
     for zone in before:
         if zone != "forehead":
@@ -80,7 +102,8 @@ def test_synthetic_forehead_wrinkles_raise_forehead_only(ws, zm, name):
 
 def test_fainter_wrinkles_score_lower_than_deeper_ones(ws, zm):
     lm, rgb = landmarks_xy("obama.jpg"), rgb_of("obama.jpg")
-    scores = [ws.face_wrinkle_scores(draw_wrinkles(zm, rgb, lm, "forehead", depth=d), lm)["forehead"] for d in (0.04, 0.08, 0.16)]
+    scores = [ws.face_wrinkle_scores(draw_wrinkles(zm, rgb, lm, "forehead", depth=d), lm, landmarks_3d=landmarks_3d("obama.jpg"))
+              ["forehead"] for d in (0.04, 0.08, 0.16)]
     assert base_scores("obama.jpg")["forehead"] < scores[0] < scores[1] < scores[2]
 
 
@@ -88,7 +111,7 @@ def test_fainter_wrinkles_score_lower_than_deeper_ones(ws, zm):
 def test_smoothing_a_zone_lowers_its_score(ws, zm, name):
     lm = landmarks_xy(name)
     before = base_scores(name)
-    after = ws.face_wrinkle_scores(smooth_zone(zm, rgb_of(name), lm, "forehead"), lm)
+    after = scores_with_original_masks(ws, name, smooth_zone(zm, rgb_of(name), lm, "forehead"))
     assert after["forehead"] < 0.7 * before["forehead"]
     for zone in ("chin", "upper_lip", "nasolabial_left", "nasolabial_right", "marionette_left", "marionette_right"):
         assert after[zone] == pytest.approx(before[zone], rel=0.01, abs=0.05), zone
@@ -108,23 +131,29 @@ def test_score_is_resolution_independent(ws, pack, name):
 
 
 def test_precomputed_geometry_gives_the_same_map(ws):
-    """One face geometry (ROI, zone masks) serves several images of the same size (Wrinkle Compare)."""
+    """One face geometry (ROI, skin-limited zone masks) serves several images of the same size (Wrinkle Compare)."""
     name = "obama.jpg"
-    rgb, lm = rgb_of(name), landmarks_xy(name)
-    geo = ws.face_geometry(lm, rgb.shape[:2])
-    darker = rgb * 0.8
-    for image in (rgb, darker):
-        shared, fresh = ws.face_ridge_map(image, lm, geometry=geo), ws.face_ridge_map(image, lm)
-        assert np.array_equal(shared["response"], fresh["response"]) and shared["roi"] == fresh["roi"]
-        assert all(np.array_equal(shared["masks"][z], fresh["masks"][z]) for z in fresh["masks"])
-    assert ws.zone_scores_from_map(ws.face_ridge_map(rgb, lm, geometry=geo)) == base_scores(name)
+    rgb, lm, lm3 = rgb_of(name), landmarks_xy(name), landmarks_3d(name)
+    geo = ws.face_geometry(lm, rgb.shape[:2], image=rgb, landmarks_3d=lm3)
+    shared, fresh = ws.face_ridge_map(rgb, lm, geometry=geo), ws.face_ridge_map(rgb, lm, landmarks_3d=lm3)
+    assert np.array_equal(shared["raw"], fresh["raw"]) and shared["roi"] == fresh["roi"]
+    assert all(np.array_equal(shared["masks"][z], fresh["masks"][z]) for z in fresh["masks"])
+    assert ws.zone_scores_from_map(shared) == base_scores(name)
+    # Same masks, darker pixels: the valley response and each zone's skin median scale alike (the filter is
+    # linear in intensity), so the per-zone normalised scores are unchanged up to float rounding.
+    darker = ws.zone_scores_from_map(ws.face_ridge_map(rgb * 0.8, lm, geometry=geo))
+    assert darker == pytest.approx(base_scores(name), rel=1e-3, abs=1e-3)
 
 
 def test_score_ignores_exposure(ws):
-    """Darker exposure (all pixels x 0.6) is not fewer wrinkles: the filter works on contrast to the skin's mean."""
+    """Darker exposure (all pixels x 0.6) is not fewer wrinkles: each zone works on contrast to its own skin. The skin
+    mask is learned again on the darker photo and its edge at dark hair moves by a pixel or two (the sRGB and CIELAB
+    curves are not powers near black), so a zone moves by up to ~8 % (measured), the mean over zones by ~2 %."""
     name = "obama.jpg"
-    darker = ws.face_wrinkle_scores(rgb_of(name) * 0.6, landmarks_xy(name))
-    assert darker == pytest.approx(base_scores(name), rel=0.01, abs=0.01)
+    darker = ws.face_wrinkle_scores(rgb_of(name) * 0.6, landmarks_xy(name), landmarks_3d=landmarks_3d(name))
+    base = base_scores(name)
+    rel = [abs(darker[z] - base[z]) / max(base[z], ws.CHANGE_FLOOR) for z in base]
+    assert max(rel) < 0.12 and float(np.mean(rel)) < 0.03, rel
 
 
 def test_wrinkle_score_node_outputs(pack, ws):
@@ -182,6 +211,76 @@ def test_wrinkle_compare_node(pack, ws, zm):
     assert report["chin"]["reached"] is False and abs(report["chin"]["change_pct"]) < 1.0
     assert change == pytest.approx(report["forehead"]["change_pct"], abs=0.1)
     assert {z: r["before"] for z, r in report.items()} == pytest.approx(base_scores(name), abs=1e-3)
-    assert report["forehead"]["after"] == pytest.approx(ws.face_wrinkle_scores(after[0].numpy(), lm)["forehead"], abs=1e-3)
+    # the original's skin serves both images, so after equals a measurement with the original's geometry
+    geo = ws.face_geometry(lm, before.shape[1:3], image=before[0].numpy(), landmarks_3d=landmarks_3d(name))
+    after_alone = ws.zone_scores_from_map(ws.face_ridge_map(after[0].numpy(), lm, geometry=geo))
+    assert report["forehead"]["after"] == pytest.approx(after_alone["forehead"], abs=1e-3)
     with pytest.raises(ValueError, match="differ"):
         node.compare(before, after[:, :-8], landmarks_for(name), 0, "forehead", 30.0)
+
+
+def test_near_zero_start_cannot_explode_the_relative_change(ws):
+    """0.1 -> 11.4 was reported as +11 300 %; against the floor (5 points, the low end of smooth skin) it is +226 %."""
+    row = ws.compare_scores({"chin": 0.1}, {"chin": 11.4})["chin"]
+    assert row["change"] == pytest.approx(11.3) and row["change_pct"] == pytest.approx(226.0)
+    assert ws.relative_change(20.0, 10.0) == pytest.approx(-50.0)  # above the floor: the plain relative change
+    missing = ws.compare_scores({"chin": None}, {"chin": 3.0})["chin"]
+    assert "change_pct" not in missing and "not measured" in missing["note"]
+    assert ws.group_mean({"a": 2.0, "b": None, "c": 4.0}, "mean") == pytest.approx(3.0)
+
+
+def paint_strands(rgb: np.ndarray, lm: np.ndarray, iod: float, colour=(0.1, 0.08, 0.07)) -> tuple[np.ndarray, np.ndarray]:
+    """Dark, hair-like wavy strands (3 % of the eye distance wide) hanging over the forehead like a fringe."""
+    from PIL import Image, ImageDraw
+
+    h, w = rgb.shape[:2]
+    canvas = Image.new("L", (w, h), 0)
+    draw = ImageDraw.Draw(canvas)
+    top = lm[10] - np.array([0.0, 0.35 * iod])
+    for k in range(10):
+        x = top[0] + (k - 4.5) * 0.1 * iod
+        pts = [(x + 0.12 * iod * np.sin(3 * t + k), top[1] + t * 0.75 * iod) for t in np.linspace(0, 1, 16)]
+        draw.line(pts, fill=255, width=max(2, int(0.03 * iod)))
+    strands = np.asarray(canvas) > 0
+    out = rgb.copy()
+    out[strands] = colour
+    return out, strands
+
+
+# grace_hopper is left out: her hat and hair leave under a third of the forehead as skin, and with the strands too
+# little is left to measure (the score is None, not a number to compare).
+@pytest.mark.parametrize("name", ["obama.jpg", "astronaut.png"])
+def test_hair_strands_over_the_forehead_are_not_wrinkles(ws, zm, name):
+    """Painted dark strands leave the visible-skin forehead score close to the clean one; with the geometry only
+    (the old behaviour) the strands read as lines and the score jumps."""
+    rgb, lm, lm3 = rgb_of(name), landmarks_xy(name), landmarks_3d(name)
+    hairy, strands = paint_strands(rgb, lm, zm.inter_ocular_distance(lm))
+    clean = base_scores(name)["forehead"]
+    skin_only = ws.face_wrinkle_scores(hairy, lm, landmarks_3d=lm3)["forehead"]
+    geometry = ws.face_wrinkle_scores(hairy, lm, visible_skin=False)["forehead"]
+    plain = ws.face_wrinkle_scores(rgb, lm, visible_skin=False)["forehead"]
+    assert geometry > 2 * plain + 5  # the strands are strong valleys where they are scored
+    assert abs(skin_only - clean) < 0.25 * clean + 1.5, (clean, skin_only, geometry)
+
+
+def test_older_faces_score_above_younger_at_matched_resolution(ws, zm):
+    """Every portrait resized so the eye distance is 42.5 px (astronaut.png's own, the smallest; the others have
+    84-121 px): the older faces (grace_hopper, biden) above the young-ish astronaut.png, and Grace Hopper above the
+    three middle-aged Obama photos. Measured means: 23.9, 11.3 vs 8.2; Obama 14.7 / 10.4 / 8.2
+    (obama.jpg's broad smile folds its nasolabial zones, 39-42, so Biden does not score above every Obama photo:
+    docs/aging.md)."""
+    from PIL import Image
+
+    names = ["grace_hopper.jpg", "biden.jpg", "obama.jpg", "obama2.jpg", "obama3.jpg", "astronaut.png"]
+    target = zm.inter_ocular_distance(landmarks_xy("astronaut.png"))
+    means = {}
+    for name in names:
+        rgb, lm, lm3 = load_photo(name), landmarks_xy(name), landmarks_3d(name)
+        k = target / zm.inter_ocular_distance(lm)
+        im = Image.fromarray(rgb)
+        small = im.resize((round(im.width * k), round(im.height * k)), Image.LANCZOS)
+        scale = np.array([small.width / im.width, small.height / im.height])
+        scores = ws.face_wrinkle_scores(np.asarray(small).astype(np.float32) / 255.0, lm * scale, landmarks_3d=lm3 * k)
+        means[name] = ws.group_mean(scores, "mean")
+    assert means["grace_hopper.jpg"] > means["biden.jpg"] > means["astronaut.png"] + 2, means
+    assert means["grace_hopper.jpg"] > max(means[n] for n in names if n.startswith("obama")) + 5, means

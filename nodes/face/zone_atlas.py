@@ -103,6 +103,9 @@ NOSTRIL_RIGHT = (219, 218, 79, 237, 239, 20, 60, 75, 59, 235)
 FOREHEAD_EXTENSION = 0.10
 # The hairline band (protected area) above the forehead extension.
 HAIRLINE_EXTENSION = 0.22
+# Visible-skin masks: the forehead reaches this far above the mesh top (generous: past the highest hairline seen,
+# the top quarter of a forehead with hair pulled back) and the per-face skin model cuts it where the skin ends.
+FOREHEAD_SKIN_EXTENSION = 0.35
 
 _GLABELLA_TOP = Lerp(9, 151, 0.5)  # a little above the brow heads: frown lines ("11s") rise above the brows
 _FOREHEAD_TOP_RIGHT = (10, 109, 67, 103, 54, 21)  # upper mesh boundary, midline -> right temple
@@ -183,6 +186,10 @@ def _build() -> dict[str, Zone]:
     add("forehead", "above the brows up toward the hairline (mesh top extended by 10% of face height), "
         "excluding the glabella",
         brow_line + top[::-1], inside_face=False)
+    top_skin = _up(_FOREHEAD_TOP_RIGHT[::-1], FOREHEAD_SKIN_EXTENSION)
+    top_skin = top_skin + _mirror_tail(top_skin)
+    add("forehead_to_skin_edge", "the forehead extended generously upward, for the visible-skin masks to cut where "
+        "the skin ends", brow_line + top_skin[::-1], inside_face=False)
     add("glabella", "between the brow heads above the nose root (frown-line area)",
         symmetric_ring((_GLABELLA_TOP, 107, 55, 193, 168)))
     z.update(_sided("crows_feet"))
@@ -221,6 +228,8 @@ def _build() -> dict[str, Zone]:
 
 
 ZONES: dict[str, Zone] = _build()
+# Outlines used instead of a zone's own by the visible-skin masks (not selectable by name).
+SKIN_OUTLINES: dict[str, Zone] = {"forehead": ZONES.pop("forehead_to_skin_edge")}
 
 ZONE_NAMES: tuple[str, ...] = (
     "forehead", "glabella", "crows_feet_left", "crows_feet_right", "under_eye_left", "under_eye_right",
@@ -245,6 +254,13 @@ ZONE_GROUPS: dict[str, tuple[str, ...]] = {
                           "marionette_left", "marionette_right", "upper_lip"),
     "all": ZONE_NAMES,
 }
+
+# Zones limited to the face's visible skin when a mask is made with the skin model (visible_skin.face_skin).
+SKIN_ZONES: tuple[str, ...] = (
+    "forehead", "glabella", "crows_feet_left", "crows_feet_right", "under_eye_left", "under_eye_right",
+    "inter_ocular", "nasolabial_left", "nasolabial_right", "marionette_left", "marionette_right", "upper_lip",
+    "chin", "cheek_left", "cheek_right", "jawline", "face_oval", "skin",
+)  # fmt: skip
 
 # Friendly spellings accepted by resolve_zones.
 ALIASES: dict[str, str] = {

@@ -16,7 +16,7 @@ transform, refined with the sub-pixel coverage on edge pixels.
 from __future__ import annotations
 
 import logging
-from typing import Iterable, NamedTuple
+from typing import TYPE_CHECKING, Iterable, NamedTuple
 
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw
@@ -26,7 +26,21 @@ from scipy.spatial import ConvexHull
 from .. import comfy_adapter
 from ..base.numbers import finite
 from . import face_landmarks as fl
-from .zone_atlas import EYE_RIGHT, MESH_OUTLINE, MIRROR, ZONES, Lerp, Up, resolve_subtract, resolve_zones
+from .zone_atlas import (
+    EYE_RIGHT,
+    MESH_OUTLINE,
+    MIRROR,
+    SKIN_OUTLINES,
+    SKIN_ZONES,
+    ZONES,
+    Lerp,
+    Up,
+    resolve_subtract,
+    resolve_zones,
+)
+
+if TYPE_CHECKING:
+    from .visible_skin import FaceSkin
 
 log = logging.getLogger("FaceLab")
 
@@ -61,8 +75,21 @@ def _eye_centres(lm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return lm[list(EYE_RIGHT)].mean(axis=0), lm[list(_EYE_LEFT)].mean(axis=0)
 
 
+_FRAMES: dict[bytes, FaceFrame] = {}  # face_frame() of recent landmark sets: one face's many zones share one frame
+
+
 def face_frame(landmarks_xy) -> FaceFrame:
     lm = _as_landmarks(landmarks_xy)
+    key = lm.tobytes()
+    frame = _FRAMES.get(key)
+    if frame is None:
+        if len(_FRAMES) >= 64:
+            _FRAMES.pop(next(iter(_FRAMES)))
+        frame = _FRAMES[key] = _face_frame(lm)
+    return frame
+
+
+def _face_frame(lm: np.ndarray) -> FaceFrame:
     eye_r, eye_l = _eye_centres(lm)
     axis = lm[10] - lm[152]  # chin -> top of the mesh: follows roll and survives yaw
     height = float(np.hypot(*axis))
@@ -119,9 +146,11 @@ def _clip_convex(poly: np.ndarray, clip: np.ndarray) -> np.ndarray:
     return np.array(out, dtype=np.float64).reshape(-1, 2)
 
 
-def _shape(lm: np.ndarray, frame: FaceFrame, name: str) -> tuple[list, list]:
-    """(filled outlines, holes) of one zone in pixels, clipped to the face outline where the zone asks for it."""
-    zone = ZONES[name]
+def _shape(lm: np.ndarray, frame: FaceFrame, name: str, skin: bool = False) -> tuple[list, list]:
+    """(filled outlines, holes) of one zone in pixels, clipped to the face outline where the zone asks for it.
+
+    skin: the outline used by visible-skin masks (the forehead reaching up to where the skin ends)."""
+    zone = SKIN_OUTLINES.get(name, ZONES[name]) if skin else ZONES[name]
     fills = [_ring_points(lm, frame, r) for r in zone.rings]
     holes = [_ring_points(lm, frame, r) for r in zone.holes]
     if zone.inside_face and MESH_OUTLINE not in zone.rings:
@@ -129,8 +158,8 @@ def _shape(lm: np.ndarray, frame: FaceFrame, name: str) -> tuple[list, list]:
     return fills, holes
 
 
-def _zone_shapes(lm: np.ndarray, frame: FaceFrame, names: Iterable[str]) -> list[tuple[list, list]]:
-    return [_shape(lm, frame, n) for n in names]
+def _zone_shapes(lm: np.ndarray, frame: FaceFrame, names: Iterable[str], skin: bool = False) -> list[tuple[list, list]]:
+    return [_shape(lm, frame, n, skin) for n in names]
 
 
 def zone_outlines(landmarks_xy, zone: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -274,13 +303,36 @@ def _check_size(image_size) -> tuple[int, int]:
     return h, w
 
 
+def sample_field(values: np.ndarray, grid: _Grid, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """Working-grid values at full-resolution points (columns xs x rows ys, separable), bilinear; 0 outside."""
+    def taps(pos, n):  # (lower index, upper index, upper weight) per position, 0 weight beyond the grid
+        pos = np.asarray(pos, dtype=np.float64)
+        i0 = np.floor(pos).astype(np.int64)
+        t = (pos - i0).astype(np.float32)
+        inside = ((pos > -1) & (pos < n)).astype(np.float32)
+        return np.clip(i0, 0, n - 1), np.clip(i0 + 1, 0, n - 1), t, inside
+
+    y0, y1, ty, iny = taps((np.asarray(ys, dtype=np.float64) - grid.y0) * grid.s - 0.5, values.shape[0])
+    x0, x1, tx, inx = taps((np.asarray(xs, dtype=np.float64) - grid.x0) * grid.s - 0.5, values.shape[1])
+    rows = values[y0] * (1 - ty)[:, None] + values[y1] * ty[:, None]  # index space: pixel centres are integers
+    out = rows[:, x0] * (1 - tx)[None, :] + rows[:, x1] * tx[None, :]
+    return (out * iny[:, None] * inx[None, :]).astype(np.float32)
+
+
+def _on_grid(values: np.ndarray, src: _Grid, dst: _Grid) -> np.ndarray:
+    """Working-grid values of `src` on the working grid of `dst` (bilinear; 0 outside src)."""
+    ww, wh = dst.work_size
+    return sample_field(values, src, dst.x0 + (np.arange(ww) + 0.5) / dst.s, dst.y0 + (np.arange(wh) + 0.5) / dst.s)
+
+
 def face_zone_mask_roi(
-    landmarks_xy, zones, image_size, grow: float = 0.0, feather: float = 0.0, subtract=()
+    landmarks_xy, zones, image_size, grow: float = 0.0, feather: float = 0.0, subtract=(), skin: FaceSkin | None = None,
 ) -> tuple[np.ndarray, tuple[int, int, int, int]] | None:
     """The mask of face_zone_mask only inside its region of interest: (mask (y1-y0, x1-x0), (x0, y0, x1, y1)).
 
     None when the zones lie entirely outside the image. Use it to combine many zones or faces without
-    allocating a full-size array per zone.
+    allocating a full-size array per zone. skin: visible_skin.face_skin() of this face to limit the skin zones
+    (SKIN_ZONES) to its visible skin; None = the zones' geometry only.
     """
     names = resolve_zones(zones)
     if not names:
@@ -291,12 +343,19 @@ def face_zone_mask_roi(
     frame = face_frame(lm)
     grow_px = float(grow) / 100.0 * frame.iod
     feather_px = max(0.0, float(feather)) / 100.0 * frame.iod
-    shapes = _zone_shapes(lm, frame, names)
+    skin_names = [n for n in names if n in SKIN_ZONES] if skin is not None else []
+    other = [n for n in names if n not in skin_names]
+    skin_shapes, shapes = _zone_shapes(lm, frame, skin_names, skin=True), _zone_shapes(lm, frame, other)
     margin = max(grow_px, 0.0) + feather_px / 2 + 2.0 / _work_scale(frame.iod)  # + 2 working pixels
-    grid = _grid_for(shapes, frame, (h, w), margin)
+    grid = _grid_for(skin_shapes + shapes, frame, (h, w), margin)
     if grid is None:
         return None
-    work = _soft_edge(_coverage(shapes, grid), grow_px * grid.s, feather_px * grid.s)
+    if shapes:
+        work = _soft_edge(_coverage(shapes, grid), grow_px * grid.s, feather_px * grid.s)
+    if skin_shapes:
+        limited = _soft_edge(_coverage(skin_shapes, grid), grow_px * grid.s, feather_px * grid.s)
+        limited = limited * _on_grid(skin.field, skin.grid, grid)
+        work = np.maximum(work, limited) if shapes else limited
     if protected:
         # Protected features are removed entirely, including every pixel they touch; the soft edge lies outside
         # them (grown by half the feather plus one working pixel), so an edit never reaches them.
@@ -306,16 +365,18 @@ def face_zone_mask_roi(
     return _upsample(work, grid), (grid.x0, grid.y0, grid.x1, grid.y1)
 
 
-def face_zone_mask(landmarks_xy, zones, image_size, grow: float = 0.0, feather: float = 0.0, subtract=()) -> np.ndarray:
+def face_zone_mask(landmarks_xy, zones, image_size, grow: float = 0.0, feather: float = 0.0, subtract=(),
+                   skin: FaceSkin | None = None) -> np.ndarray:
     """Union of `zones` of ONE face as a float32 (H, W) mask in [0, 1], exactly 0 outside the feathered band.
 
     image_size is (height, width). zones: names or groups (see zone_atlas.resolve_zones). grow (negative =
     shrink) and feather in % of the inter-ocular distance. subtract: protected zones removed from the result
-    (a zone_atlas.SUBTRACT_PRESETS key such as "eyes+brows+lips", or zone names).
+    (a zone_atlas.SUBTRACT_PRESETS key such as "eyes+brows+lips", or zone names). skin: face_skin() of this
+    face (visible_skin.face_skin) to limit the skin zones to its visible skin.
     """
     h, w = _check_size(image_size)
     out = np.zeros((h, w), dtype=np.float32)
-    roi = face_zone_mask_roi(landmarks_xy, zones, (h, w), grow, feather, subtract)
+    roi = face_zone_mask_roi(landmarks_xy, zones, (h, w), grow, feather, subtract, skin)
     if roi is not None:
         mask, (x0, y0, x1, y1) = roi
         out[y0:y1, x0:x1] = mask
@@ -323,13 +384,18 @@ def face_zone_mask(landmarks_xy, zones, image_size, grow: float = 0.0, feather: 
 
 
 def zones_mask(face_landmarks: dict, batch_size: int, zones, face_index: int = -1, grow: float = 0.0,
-               feather: float = 0.0, subtract=()):
+               feather: float = 0.0, subtract=(), image=None, skin_report: list | None = None):
     """MASK [B, H, W] (torch float32, CPU): per batch image, the union of `zones` over the selected faces.
 
     face_index -1 = all faces, otherwise that face in the landmarks' own order (face_landmarks.chosen_faces). A
     single-frame FACE_LANDMARKS applies to every image of the batch. All-zero where an image has no face.
+    image: IMAGE [B,H,W,C] to limit the skin zones to each face's visible skin (visible_skin.face_skin); None =
+    geometry only. skin_report: a list that receives, per image and face, {"image", "face", "model", "zones":
+    visible_skin.skin_shares()}.
     """
     import torch
+
+    from . import visible_skin  # the skin layer builds on this module
 
     names = resolve_zones(zones)
     if not names:
@@ -337,11 +403,19 @@ def zones_mask(face_landmarks: dict, batch_size: int, zones, face_index: int = -
     protected = resolve_subtract(subtract)
     h, w = _check_size(fl.validate(face_landmarks).get("image_size", (0, 0)))
     face_landmarks = fl.fit_landmarks_to_image(face_landmarks, (h, w), batch_size)  # the landmarks' own size
+    if image is not None and (int(image.shape[0]) != int(batch_size) or tuple(image.shape[1:3]) != (h, w)):
+        raise ValueError(f"FaceLab: the image {tuple(image.shape[:3])} does not match the landmarks' batch "
+                         f"{batch_size} and size {(h, w)}")
+    limit = image is not None and any(n in SKIN_ZONES for n in names)
     out = torch.zeros((int(batch_size), h, w), dtype=torch.float32)
     for b in comfy_adapter.iterate_with_progress(range(int(batch_size))):
         faces = fl.chosen_faces(face_landmarks, b, face_index)
-        for face in faces:
-            roi = face_zone_mask_roi(face["landmarks_xy"], names, (h, w), grow, feather, protected)
+        for k, face in enumerate(faces):
+            skin = visible_skin.face_skin(image[b], face["landmarks_xy"], face.get("landmarks_3d")) if limit else None
+            if skin is not None and skin_report is not None:
+                shares = visible_skin.skin_shares(face["landmarks_xy"], names, skin)
+                skin_report.append({"image": b, "face": k, "model": skin.summary, "zones": shares})
+            roi = face_zone_mask_roi(face["landmarks_xy"], names, (h, w), grow, feather, protected, skin)
             if roi is None:
                 continue
             mask, (x0, y0, x1, y1) = roi
@@ -351,14 +425,19 @@ def zones_mask(face_landmarks: dict, batch_size: int, zones, face_index: int = -
 
 
 def zone_mask_batch(face_landmarks, image_hw, batch_size: int, zones, face_index: int = -1, grow: float = 0.0,
-                    feather: float = 0.0, subtract=()) -> tuple:
-    """The Zone Mask node: (MASK [B, H, W] torch float32, report text) for landmarks checked against this batch."""
+                    feather: float = 0.0, subtract=(), image=None) -> tuple:
+    """The Zone Mask node: (MASK [B, H, W] torch float32, report text) for landmarks checked against this batch.
+
+    image: IMAGE [B,H,W,3] limits the skin zones to visible skin (None = geometry only); the report then gives,
+    per face and zone, the share removed as hidden and as non-skin."""
     names = resolve_zones(zones)
     if not names:
         raise ValueError("FaceLab: the zones input is empty; give zone names such as 'crows_feet, forehead'")
     grow, feather = finite(grow, "grow"), finite(feather, "feather")
     landmarks = fl.fit_landmarks_to_image(face_landmarks, image_hw, batch_size, "Face Zone Mask")
-    mask = zones_mask(landmarks, batch_size, names, face_index, grow, feather, subtract)
+    skin_report: list = []
+    mask = zones_mask(landmarks, batch_size, names, face_index, grow, feather, subtract, image=image,
+                      skin_report=skin_report)
     lines = []
     for i in range(int(batch_size)):
         faces = fl.frame_faces(landmarks, i)
@@ -372,6 +451,12 @@ def zone_mask_batch(face_landmarks, image_hw, batch_size: int, zones, face_index
             lines.append(f"image {i}: {len(used)} of {len(faces)} face(s), {share:.2f}% of the image masked")
     if not fl.count_faces(landmarks):
         log.info("FaceLab Zone Mask: no face in the image(s); the mask is empty")
+    for row in skin_report:
+        lines.append(f"image {row['image']} face {row['face']}: removed from each zone as hidden / non-skin:")
+        for zone, share in row["zones"].items():
+            note = f" ({share['note']})" if "note" in share else ""
+            lines.append(f"  {zone}: {share['hidden']:.1f}% hidden, {share['non_skin']:.1f}% non-skin{note}")
     what = subtract if isinstance(subtract, str) else ", ".join(subtract) or "none"
-    settings = f"zones: {', '.join(names)}; grow {grow:g}%, feather {feather:g}%, subtract {what}"
+    skin = "visible skin only" if image is not None else "geometry only"
+    settings = f"zones: {', '.join(names)}; grow {grow:g}%, feather {feather:g}%, subtract {what}; {skin}"
     return mask, "\n".join([settings, *lines])

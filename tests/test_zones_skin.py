@@ -1,0 +1,184 @@
+"""Visible-skin zones on real photos with the real model: the per-face skin model keeps clean skin of every tone,
+removes hair strands, survives grey-scale photos; turned faces lose their hidden side; the option off is the old
+geometry bit for bit; the Zone Mask node reports what it removed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from conftest import landmarks_for, load_photo, photo_tensor
+
+PORTRAITS = ["grace_hopper.jpg", "astronaut.png", "obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg"]
+# The cheek on the lit, camera-facing side of each portrait (checked by eye: clean skin, no hair, no beard).
+LIT_CHEEK = {"grace_hopper.jpg": "cheek_left", "astronaut.png": "cheek_left", "obama.jpg": "cheek_right",
+             "obama2.jpg": "cheek_left", "obama3.jpg": "cheek_right", "biden.jpg": "cheek_right"}
+TONES = {
+    "as photographed": lambda x: x,
+    "darkened x0.35": lambda x: x * 0.35,  # obama3's skin (L* 54) -> L* 18, darker than any face we have
+    "brightened": lambda x: 1 - (1 - x) * 0.4,  # grace_hopper's skin (L* 78) -> L* 91
+    "grey-scale": lambda x: np.repeat(x.mean(-1, keepdims=True), 3, -1),
+}
+
+
+@pytest.fixture(scope="module")
+def zm(pack):
+    from comfyui_facelab.nodes.face import zone_masks
+
+    return zone_masks
+
+
+@pytest.fixture(scope="module")
+def vs(pack):
+    from comfyui_facelab.nodes.face import visible_skin
+
+    return visible_skin
+
+
+def _face(name: str) -> dict:
+    return landmarks_for(name)["frames"][0][0]
+
+
+def _rgb(name: str) -> np.ndarray:
+    return load_photo(name).astype(np.float32) / 255.0
+
+
+@pytest.mark.parametrize("tone", list(TONES))
+@pytest.mark.parametrize("name", PORTRAITS)
+def test_skin_model_keeps_clean_skin_of_every_tone(zm, vs, name, tone):
+    """>= 95 % of clean-skin zones kept. Measured (as photographed): 97.7-100 %; darkened 98-100 %; brightened
+    99.7-100 %; grey-scale 96.6-100 % (the shaded, washed-out far cheeks of obama2/obama3/biden drop to 79-88 % and
+    are not in this set: see docs/zones.md)."""
+    face = _face(name)
+    lm = np.asarray(face["landmarks_xy"], np.float64)
+    skin = vs.face_skin(TONES[tone](_rgb(name)), lm, face["landmarks_3d"])
+    assert skin.summary["fitted"]
+    shares = vs.skin_shares(lm, ["glabella", "inter_ocular", LIT_CHEEK[name]], skin)
+    for zone, row in shares.items():
+        assert row["kept"] >= 95.0, (zone, row)
+
+
+@pytest.mark.parametrize("name", ["grace_hopper.jpg", "obama.jpg", "biden.jpg"])
+def test_grey_scale_photo_keeps_the_skin(zm, vs, name):
+    """No colour at all: the chroma model degenerates to its floor and the lightness term alone decides. The whole
+    'skin' zone stays (measured 95.5-99.6 %)."""
+    face = _face(name)
+    lm = np.asarray(face["landmarks_xy"], np.float64)
+    grey = TONES["grey-scale"](_rgb(name))
+    assert vs.skin_shares(lm, "skin", vs.face_skin(grey, lm, face["landmarks_3d"]))["skin"]["kept"] > 90.0
+
+
+def _strands(rgb: np.ndarray, lm: np.ndarray, iod: float) -> tuple[np.ndarray, np.ndarray]:
+    """Ten dark, hair-like wavy strands (3 % of the eye distance wide) hanging over the forehead like a fringe."""
+    from PIL import Image, ImageDraw
+
+    h, w = rgb.shape[:2]
+    canvas = Image.new("L", (w, h), 0)
+    draw = ImageDraw.Draw(canvas)
+    top = lm[10] - np.array([0.0, 0.35 * iod])
+    for k in range(10):
+        x = top[0] + (k - 4.5) * 0.1 * iod
+        pts = [(x + 0.12 * iod * np.sin(3 * t + k), top[1] + t * 0.75 * iod) for t in np.linspace(0, 1, 16)]
+        draw.line(pts, fill=255, width=max(2, int(0.03 * iod)))
+    strands = np.asarray(canvas) > 0
+    out = rgb.copy()
+    out[strands] = (0.1, 0.08, 0.07)  # black-brown hair
+    return out, strands
+
+
+@pytest.mark.parametrize("name", ["grace_hopper.jpg", "astronaut.png", "obama.jpg", "biden.jpg"])
+def test_hair_strands_are_cut_out_of_the_forehead(zm, vs, name):
+    face = _face(name)
+    lm = np.asarray(face["landmarks_xy"], np.float64)
+    rgb = _rgb(name)
+    hairy, strands = _strands(rgb, lm, zm.inter_ocular_distance(lm))
+    shape = rgb.shape[:2]
+    plain = zm.face_zone_mask(lm, "forehead", shape)
+    on = zm.face_zone_mask(lm, "forehead", shape, skin=vs.face_skin(hairy, lm, face["landmarks_3d"]))
+    before = zm.face_zone_mask(lm, "forehead", shape, skin=vs.face_skin(rgb, lm, face["landmarks_3d"]))
+    core = strands & (plain > 0.5)  # strand pixels inside the geometric forehead
+    assert core.sum() > 100 and plain[core].mean() > 0.95  # the geometry alone paints right over them
+    assert on[core].mean() < 0.05  # measured 0.00-0.03
+    # skin between the strands stays: at least 3/4 of what the clean photo kept away from the strands (the edges
+    # of 3 % wide strands cover much of the forehead when dilated by the guided filter's window)
+    away = (plain > 0.5) & ~strands
+    assert on[away].sum() > 0.75 * before[away].sum()
+
+
+def test_turned_face_far_side_shrinks_to_visible_skin(zm, vs):
+    """obama2.jpg (yaw ~15 deg toward his right): the far-side crow's feet lose the mesh triangles turned away
+    from the camera (measured 22.6 % hidden), the near side none; every skin zone with the option on lies inside
+    the same zone without it (the forehead excepted: it reaches up to the hairline)."""
+    face = _face("obama2.jpg")
+    lm = np.asarray(face["landmarks_xy"], np.float64)
+    rgb = _rgb("obama2.jpg")
+    skin = vs.face_skin(rgb, lm, face["landmarks_3d"])
+    shares = vs.skin_shares(lm, "crows_feet", skin)
+    assert shares["crows_feet_right"]["hidden"] > 10.0 and shares["crows_feet_left"]["hidden"] < 1.0
+    for zone in ("crows_feet_right", "cheek_right", "jawline", "nasolabial_right", "marionette_right"):
+        on = zm.face_zone_mask(lm, zone, rgb.shape[:2], skin=skin)
+        off = zm.face_zone_mask(lm, zone, rgb.shape[:2])
+        assert (on <= off + 1e-6).all() and on.sum() < off.sum(), zone
+
+
+def test_strongly_turned_face_in_a_group_photo(zm, vs):
+    """t1.jpg's most turned face (yaw ~-48 deg): its far cheek keeps far less of its area than its near cheek
+    (measured 60 % vs 99.7 %): the background beyond the silhouette is not this face's skin."""
+    from comfyui_facelab.nodes.face import analysis, detection
+
+    rgb = load_photo("t1.jpg")
+    faces = detection.detect(rgb, mode="small_faces")["frames"][0]
+    yaws = [analysis.head_pose(f["landmarks_xy"], f.get("transformation_matrix"), f["landmarks_3d"])["yaw"]
+            for f in faces]
+    face = faces[int(np.argmax(np.abs(yaws)))]
+    assert abs(max(yaws, key=abs)) > 35
+    lm = np.asarray(face["landmarks_xy"], np.float64)
+    shares = vs.skin_shares(lm, "cheeks", vs.face_skin(rgb, lm, face["landmarks_3d"]))
+    far, near = ("cheek_right", "cheek_left") if max(yaws, key=abs) < 0 else ("cheek_left", "cheek_right")
+    assert shares[far]["kept"] < shares[near]["kept"] - 20, shares
+
+
+def test_option_off_is_the_geometry_bit_for_bit(pack, zm):
+    from comfyui_facelab.nodes import node_zones
+
+    image = photo_tensor("obama.jpg")
+    lms = landmarks_for("obama.jpg")
+    names = "forehead, crows_feet, cheeks, jawline, skin, lips"
+    off, report = node_zones.FaceLabZoneMask().make_mask(image, lms, names, -1, 5.0, 10.0, "eyes", False)
+    assert torch.equal(off, zm.zones_mask(lms, 1, names, -1, 5.0, 10.0, "eyes"))
+    assert "geometry only" in report and "hidden" not in report
+    on, report = node_zones.FaceLabZoneMask().make_mask(image, lms, names, -1, 5.0, 10.0, "eyes")
+    assert "visible skin only" in report and "jawline:" in report and "% non-skin" in report
+    assert not torch.equal(on, off)
+    # non-skin zones are untouched by the option
+    lips_on, _ = node_zones.FaceLabZoneMask().make_mask(image, lms, "lips", -1, 0.0, 5.0, "none", True)
+    lips_off, _ = node_zones.FaceLabZoneMask().make_mask(image, lms, "lips", -1, 0.0, 5.0, "none", False)
+    assert torch.equal(lips_on, lips_off)
+
+
+def test_skin_mask_follows_the_hair_edge_softly(zm, vs):
+    """The boundary is soft (guided filter) where the forehead meets the hair, not a blocky threshold: the forehead
+    mask has intermediate values along its upper edge, and they sit where the photo's lightness changes."""
+    face = _face("obama.jpg")
+    lm = np.asarray(face["landmarks_xy"], np.float64)
+    rgb = _rgb("obama.jpg")
+    mask = zm.face_zone_mask(lm, "forehead", rgb.shape[:2], skin=vs.face_skin(rgb, lm, face["landmarks_3d"]))
+    soft = (mask > 0.05) & (mask < 0.95)
+    assert soft.sum() > 200
+    lum = rgb.mean(-1)
+    gy, gx = np.gradient(lum)
+    grad = np.hypot(gx, gy)
+    inside = mask >= 0.95
+    assert grad[soft].mean() > 1.5 * grad[inside].mean()  # edges of the mask lie on edges of the photo
+
+
+def test_face_cut_by_the_border_falls_back_to_the_geometry(vs):
+    """Only the face below the nose tip is in the image: the central seeds are outside it, so the model is not
+    fitted, says so, and keeps every pixel (the masks are the zones' geometry) instead of guessing a skin colour."""
+    face = _face("grace_hopper.jpg")
+    lm = np.asarray(face["landmarks_xy"], np.float64)
+    y0 = int(lm[1, 1])
+    crop, shifted = _rgb("grace_hopper.jpg")[y0:], lm - np.array([0.0, y0])
+    skin = vs.face_skin(crop, shifted, face["landmarks_3d"])
+    assert skin.summary == {"fitted": False} and skin.skin.min() == 1.0
+    assert vs.skin_shares(shifted, "chin", skin)["chin"]["non_skin"] == 0.0
