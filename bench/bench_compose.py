@@ -98,10 +98,9 @@ def time_size(variants, size: int, repeat: int) -> None:
         crops, _, plan, _ = v.crop(image, mask)
         edit = drifted(crops)
         extra = {"variant": v.label, "crop": f"{crops.shape[2]}x{crops.shape[1]}", "faces": 1}
-        crop_w, crop_c = bc.measure(lambda: v.crop(image, mask), repeat)
-        st_w, st_c = bc.measure(lambda: v.stitch(image, edit, plan), repeat)
-        off = {"color_match": "off"}
-        off_w, off_c = bc.measure(lambda: v.stitch(image, edit, plan, **off), repeat)
+        crop_w, crop_c = bc.measure(lambda v=v: v.crop(image, mask), repeat)
+        st_w, st_c = bc.measure(lambda v=v, e=edit, p=plan: v.stitch(image, e, p), repeat)
+        off_w, off_c = bc.measure(lambda v=v, e=edit, p=plan: v.stitch(image, e, p, color_match="off"), repeat)
         bc.report("crop", size, crop_w, crop_c, **extra)
         bc.report("stitch", size, st_w, st_c, **extra)
         bc.report("stitch, colour match off", size, off_w, off_c, **extra)
@@ -117,7 +116,7 @@ def time_colour_match(variants, repeat: int) -> None:
     r = ((xx - 512) ** 2 + (yy - 480) ** 2).sqrt()
     ring = (r > 300) & (r <= 340)  # a 40-px ring around a 600-px face
     for v in variants:
-        w, c = bc.measure(lambda: v.color_match.match_to_reference(crop, ref, ring), repeat)
+        w, c = bc.measure(lambda v=v: v.color_match.match_to_reference(crop, ref, ring), repeat)
         bc.report("colour match, whole crop", 1024, w, c, variant=v.label, target=TARGETS[("colour match, whole crop", 1024)])
 
 
