@@ -182,7 +182,7 @@ def _peak(args) -> None:
 
     def both():
         crops, plan = pack.crop(image, mask)
-        return pack.stitch(image, drifted(crops), plan)
+        return pack.stitch(image, drifted(crops, in_place=True), plan)
 
     both()
     mb = bc.peak_extra_mb(both)

@@ -37,7 +37,7 @@ NODE = "Stitch Face Region"
 MIN_TAPER = 0.03  # crop-edge taper, as a fraction of the crop's shorter side, when the feather is narrower
 MIN_WEIGHT = 1.0 / 255.0  # smallest blend weight applied (see _stitch_one)
 RING_WIDTH = 0.05  # colour-match ring, as a fraction of the region size, when the feather is narrower
-BAND_PIXELS = 1 << 18  # image pixels blended per band (bounds the temporaries to a few MB)
+BAND_PIXELS = 1 << 16  # image pixels blended per band (bounds the temporaries to about 3 MB)
 
 
 def region_side(box) -> float:
@@ -181,27 +181,33 @@ def _stitch_one(out, used, original, crop, entry, crop_hw, feather, color_match,
         if lut is not None and not lut_in_image:
             e = apply_lut(lut, e.permute(1, 2, 0)).permute(2, 0, 1)
         local = warp.translation(-su0, -sv0) @ back
+        # One resampling of every channel together (the window part is small next to the band it covers).
         if lut_in_image:
-            sampled = warp.sample([e, ref, wt[None]], local, band_hw)
+            sampled = warp.sample(torch.cat([e, ref, wt[None]]), local, band_hw)
             e = apply_lut(lut, sampled[:3].permute(1, 2, 0))
             change = e - sampled[3:6].permute(1, 2, 0) if mode == "add" else e
         else:
-            sampled = warp.sample([e - ref if mode == "add" else e, wt[None]], local, band_hw)
+            sampled = warp.sample(torch.cat([e - ref if mode == "add" else e, wt[None]]), local, band_hw)
             change = sampled[:3].permute(1, 2, 0)
         _blend(out[b, by0:by1, x0:x1], used[b, by0:by1, x0:x1], change, sampled[-1], mode)
     return note
 
 
 def _blend(o: torch.Tensor, used: torch.Tensor, change: torch.Tensor, weights: torch.Tensor, mode: str) -> None:
-    """Blend change [h, w, 3] into the image view o with the resampled weights, in place; pixels of weight 0 stay."""
-    m = weights.clamp(0.0, 1.0)
+    """Blend change [h, w, 3] into the image view o with the resampled weights, in place; pixels of weight 0 stay.
+
+    weights is a fresh tensor (modified here); everything runs in place on contiguous [h, w, 3] data.
+    """
+    m = weights.clamp_(0.0, 1.0)
     # A weight below 1/255 moves a pixel by less than one 8-bit level, yet would make it differ from the original
     # where the blend mask, saved as an 8-bit image, reads 0. Drop such weights: "mask 0 = untouched" holds in 8 bits.
-    m = torch.where(m < MIN_WEIGHT, torch.zeros_like(m), m)
-    if not bool((m > 0).any()):
+    m.masked_fill_(m < MIN_WEIGHT, 0.0)
+    if not bool(m.any()):
         return
     base = o if all_finite(o) else torch.nan_to_num(o, nan=0.0, posinf=1.0, neginf=0.0)
     mm = m[..., None]
-    blended = base + mm * change if mode == "add" else base + mm * (change - base)
-    o.copy_(torch.where(mm > 0, blended.clamp(0.0, 1.0), o))
+    change = change.contiguous()  # channels last, like the image: the passes below stream through memory
+    blended = torch.addcmul(base, mm, change) if mode == "add" else torch.lerp(base, change, mm)
+    blended.clamp_(0.0, 1.0)
+    o.copy_(torch.where(mm > 0, blended, o))
     torch.maximum(used, m, out=used)
