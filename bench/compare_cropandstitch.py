@@ -56,6 +56,7 @@ def _import_comfyui() -> Path:
     if not torch.cuda.is_available():
         comfy.cli_args.args.cpu = True  # as `python main.py --cpu`: model_management must not look for a GPU
     import comfy.model_management  # noqa: F401
+
     import nodes  # noqa: F401
 
     return comfy_dir
@@ -213,8 +214,8 @@ def main() -> int:
                 crops, plan = pack.crop(image, mask)
                 edit = drifted(crops)
                 extra = {"variant": pack.label, "crop": f"{crops.shape[2]}x{crops.shape[1]}"}
-                cw, cc = bc.measure(lambda p=pack: p.crop(image, mask), args.repeat)
-                sw, sc = bc.measure(lambda p=pack, e=edit, pl=plan: p.stitch(image, e, pl), args.repeat)
+                cw, cc = bc.measure(lambda p=pack, im=image, m=mask: p.crop(im, m), args.repeat)
+                sw, sc = bc.measure(lambda p=pack, im=image, e=edit, pl=plan: p.stitch(im, e, pl), args.repeat)
                 bc.report("crop", size, cw, cc, **extra)
                 bc.report("stitch", size, sw, sc, **extra)
                 line = bc.report("crop + stitch", size, [a + b for a, b in zip(cw, sw)], [a + b for a, b in zip(cc, sc)],
