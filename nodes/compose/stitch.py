@@ -196,18 +196,40 @@ def _stitch_one(out, used, original, crop, entry, crop_hw, feather, color_match,
 def _blend(o: torch.Tensor, used: torch.Tensor, change: torch.Tensor, weights: torch.Tensor, mode: str) -> None:
     """Blend change [h, w, 3] into the image view o with the resampled weights, in place; pixels of weight 0 stay.
 
-    weights is a fresh tensor (modified here); everything runs in place on contiguous [h, w, 3] data.
+    weights is a fresh tensor (modified here). On the CPU the passes run in numpy: single-threaded, they cost the
+    same as torch's with one thread and avoid torch's per-operation thread hand-offs, which made a band 3-10x
+    slower with 2 threads on a loaded machine (bench_compose, --threads 1,2); torch's thread count is left alone.
     """
+    if o.device.type == "cpu":
+        _blend_numpy(o.numpy(), used.numpy(), change.numpy(), weights.numpy(), mode)
+        return
     m = weights.clamp_(0.0, 1.0)
-    # A weight below 1/255 moves a pixel by less than one 8-bit level, yet would make it differ from the original
-    # where the blend mask, saved as an 8-bit image, reads 0. Drop such weights: "mask 0 = untouched" holds in 8 bits.
-    m.masked_fill_(m < MIN_WEIGHT, 0.0)
+    m.masked_fill_(m < MIN_WEIGHT, 0.0)  # see _blend_numpy
     if not bool(m.any()):
         return
     base = o if all_finite(o) else torch.nan_to_num(o, nan=0.0, posinf=1.0, neginf=0.0)
     mm = m[..., None]
-    change = change.contiguous()  # channels last, like the image: the passes below stream through memory
     blended = torch.addcmul(base, mm, change) if mode == "add" else torch.lerp(base, change, mm)
-    blended.clamp_(0.0, 1.0)
-    o.copy_(torch.where(mm > 0, blended, o))
+    o.copy_(torch.where(mm > 0, blended.clamp_(0.0, 1.0), o))
     torch.maximum(used, m, out=used)
+
+
+def _blend_numpy(o: np.ndarray, used: np.ndarray, change: np.ndarray, m: np.ndarray, mode: str) -> None:
+    np.clip(m, 0.0, 1.0, out=m)
+    # A weight below 1/255 moves a pixel by less than one 8-bit level, yet would make it differ from the original
+    # where the blend mask, saved as an 8-bit image, reads 0. Drop such weights: "mask 0 = untouched" holds in 8 bits.
+    m[m < MIN_WEIGHT] = 0.0
+    if not m.any():
+        return
+    base = o if np.isfinite(o.sum()) else np.nan_to_num(o, nan=0.0, posinf=1.0, neginf=0.0)
+    mm = m[..., None]
+    blended = np.array(change, dtype=np.float32, order="C")  # channels last, like the image
+    if mode == "add":
+        blended *= mm
+    else:
+        blended -= base
+        blended *= mm
+    blended += base
+    np.clip(blended, 0.0, 1.0, out=blended)
+    np.copyto(o, blended, where=mm > 0)  # pixels of weight 0 are not even rewritten
+    np.maximum(used, m, out=used)
