@@ -111,6 +111,19 @@ def thread_counts(arg: str) -> list[int]:
     return [int(v) if int(v) > 0 else torch.get_num_threads() for v in arg.split(",")]
 
 
+def node_defaults(node_cls) -> dict:
+    """A ComfyUI node's widget defaults by input name (a combo: its default, else its first choice)."""
+    out = {}
+    for section in ("required", "optional"):
+        for name, spec in node_cls.INPUT_TYPES().get(section, {}).items():
+            kind, opts = spec[0], spec[1] if len(spec) > 1 else {}
+            if isinstance(kind, list):
+                out[name] = opts.get("default", kind[0])
+            elif "default" in opts:
+                out[name] = opts["default"]
+    return out
+
+
 # --- peak memory ----------------------------------------------------------------------------------------------
 
 

@@ -56,18 +56,6 @@ def face_scene(size: int):
     return image, torch.from_numpy(mask)[None]
 
 
-def defaults(node_cls) -> dict:
-    """The node's widget defaults (combo: its default or first choice), by input name."""
-    out = {}
-    for name, spec in node_cls.INPUT_TYPES()["required"].items():
-        kind, opts = spec[0], spec[1] if len(spec) > 1 else {}
-        if isinstance(kind, list):
-            out[name] = opts.get("default", kind[0])
-        elif "default" in opts:
-            out[name] = opts["default"]
-    return out
-
-
 class Variant:
     """Crop + stitch through the nodes of one pack (this checkout or another commit)."""
 
@@ -77,7 +65,7 @@ class Variant:
         self.label = label
         compose = import_module(pack.__name__ + ".nodes.node_compose")
         self.crop_node, self.stitch_node = compose.FaceLabCrop(), compose.FaceLabStitch()
-        self.crop_args, self.stitch_args = defaults(compose.FaceLabCrop), defaults(compose.FaceLabStitch)
+        self.crop_args, self.stitch_args = bc.node_defaults(compose.FaceLabCrop), bc.node_defaults(compose.FaceLabStitch)
         self.color_match = import_module(pack.__name__ + ".nodes.compose.color_match")
         self.stitch_args.pop("original", None)
 

@@ -75,25 +75,13 @@ def _load_peer(path: str | None, comfy_dir: Path):
     raise SystemExit("Inpaint-CropAndStitch not found: install it in $COMFYUI_DIR/custom_nodes or pass --peer PATH")
 
 
-def _defaults(node_cls) -> dict:
-    out = {}
-    for section in ("required", "optional"):
-        for name, spec in node_cls.INPUT_TYPES().get(section, {}).items():
-            kind, opts = spec[0], spec[1] if len(spec) > 1 else {}
-            if isinstance(kind, list):
-                out[name] = opts.get("default", kind[0])
-            elif "default" in opts:
-                out[name] = opts["default"]
-    return out
-
-
 class Peer:
     label = "Inpaint-CropAndStitch"
 
     def __init__(self, module):
         self.crop_node, self.stitch_node = module.InpaintCropImproved(), module.InpaintStitchImproved()
         self.args = {
-            **_defaults(module.InpaintCropImproved),
+            **bc.node_defaults(module.InpaintCropImproved),
             "context_from_mask_extend_factor": CONTEXT,
             "output_target_width": 1024,
             "output_target_height": 1024,
@@ -118,8 +106,8 @@ class FaceLab:
 
         self.label = f"FaceLab ({'defaults, colour match on' if color_match else 'colour match off'})"
         self.crop_node, self.stitch_node = node_compose.FaceLabCrop(), node_compose.FaceLabStitch()
-        self.crop_args = {**_defaults(node_compose.FaceLabCrop), "context_factor": CONTEXT, "target_size": 1024}
-        self.stitch_args = {**_defaults(node_compose.FaceLabStitch), "feather": feather}
+        self.crop_args = {**bc.node_defaults(node_compose.FaceLabCrop), "context_factor": CONTEXT, "target_size": 1024}
+        self.stitch_args = {**bc.node_defaults(node_compose.FaceLabStitch), "feather": feather}
         if not color_match:
             self.stitch_args["color_match"] = "off"
 
