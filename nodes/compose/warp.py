@@ -69,7 +69,13 @@ def inside(m: np.ndarray, out_hw, src_hw, device=None) -> torch.Tensor:
     """bool [h, w]: destination pixels whose centre maps inside the source's pixel area."""
     sh, sw = src_hw
     # In coordinates normalised to the source's pixel area, inside is simply |x| <= 1 and |y| <= 1.
-    g = mapped_grid(_normaliser(sh, sw) @ m, out_hw, device)
+    n = _normaliser(sh, sw) @ m
+    if n[0, 1] == 0.0 and n[1, 0] == 0.0:  # unrotated: a box, from one row and one column (no [h, w, 2] grid)
+        h, w = out_hw
+        u = torch.arange(w, device=device, dtype=torch.float32) * float(n[0, 0]) + float(n[0, 2])
+        v = torch.arange(h, device=device, dtype=torch.float32) * float(n[1, 1]) + float(n[1, 2])
+        return (v.abs() <= 1.0)[:, None] & (u.abs() <= 1.0)[None, :]
+    g = mapped_grid(n, out_hw, device)
     return g.abs().amax(-1) <= 1.0
 
 
