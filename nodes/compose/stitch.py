@@ -4,7 +4,8 @@ Per crop: build the blend weights in crop space (the crop's mask, feathered outw
 to the masked region's size, kept off other crops' pixels, tapered to 0 at crop edges inside the image),
 optionally colour-match the crop to the original in a ring around the mask, then map the weights and the
 crop back with the inverse transform. All of it runs in a window around the mask (plus feather and ring),
-and only the image pixels that window covers are touched.
+band by band over the image rows it covers (a few MB of temporaries whatever the face size), and only those
+image pixels are touched; the full-size image is read once, for the output copy.
 
 Two blend modes:
 - "add" (default) adds the crop's change, crop - (original resampled exactly as the crop was), to the
@@ -128,11 +129,9 @@ def _stitch_one(out, used, original, crop, entry, crop_hw, feather, color_match,
     finite = torch.isfinite(edited).all(-1) if repair else None
     if repair:
         bad = int((~finite & (weights > 0)).sum())
-        if bad == 0:
-            pass
-        elif not bool((finite & (weights > 0)).any()):
+        if bad and not bool((finite & (weights > 0)).any()):
             return "is entirely NaN/Inf where it would be blended (e.g. an fp16 VAE overflow): kept the original there"
-        else:
+        if bad:
             note = f"has {bad} NaN/Inf pixels (e.g. an fp16 VAE overflow): kept the original at those pixels"
         weights = weights * finite  # nothing of those pixels is blended: the original stays
     if not bool((weights > 0).any()):
