@@ -1,156 +1,161 @@
-"""Crop + stitch speed and peak memory at 4K on CPU (issue 4 targets: < 150 ms per face, < 6x the image size).
+"""Crop + stitch speed and peak memory on CPU, through the nodes, before/after in one run (issue 16 targets).
 
-Builds a 4096x4096 photo with two real faces (obama3.jpg and biden.jpg from the test assets, upscaled side
-by side), finds the faces with MediaPipe on a reduced copy, masks cheeks and forehead of both faces, then
-times Crop Face Region (SDXL area, 1024^2 crops) and Stitch Face Region (feather 0.1, colour match, "add")
-of a colour-drifted "inpaint". Peak memory is the process's peak resident set (VmHWM, reset before the
-measured call) above its resident set just before it.
+Scenes: a 4096x4096 and a 1024x1024 portrait (obama.jpg scaled to cover the square, centre-cropped), one face,
+its face oval as the mask (landmarks found on a 1024 copy). Crop Face Region and Stitch Face Region run with
+their defaults (SDXL area 1024^2 crop, context 1.5, feather 0.1, colour match on, "add") on a colour-drifted
+"inpaint" (gain + offset on every crop pixel). Stages, each as a JSON line (see bench_common.report):
 
-Most of the stitch's fixed cost is the first touch of the fresh 4K output tensor (page faults); running
-with THP_MEM_ALLOC_ENABLE=1 (PyTorch's transparent-huge-page allocation, read at start-up) roughly halves it.
+- crop, stitch, crop + stitch (the sum per run) at both sizes; stitch with colour match off;
+- colour match of a whole 1024^2 crop (ring statistics + mapping), the function alone;
+- peak memory above the inputs during crop + stitch at 4096^2 (a fresh process per variant, VmHWM).
 
-    .venv/bin/python bench/bench_compose.py [--repeat 5] [--threads N]
+Every stage runs for the pack at `--baseline` (default: the commit before the issue-16 work; `none` to skip)
+and for this checkout, in the same process, under the same load, for each torch thread count in `--threads`.
+
+    .venv/bin/python bench/bench_compose.py [--repeat 5] [--threads 1,2] [--baseline REF|none] [--sizes 4096,1024]
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
+import json
+import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_common as bc  # noqa: E402  (paths, offline test assets, JSON lines)
 
-SIZE = 4096
-
-
-def _rss_kb(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise RuntimeError(field)
-
-
-def _reset_peak() -> bool:
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        return True
-    except OSError:
-        return False
+BEFORE = "f19a324"  # the last commit before the issue-16 speed work
+TARGETS = {  # issue 16, this machine
+    ("crop + stitch", 4096): "<= 150 ms",
+    ("crop + stitch", 1024): "<= 60 ms",
+    ("colour match, whole crop", 1024): "<= 20 ms",
+    ("peak memory, crop + stitch", 4096): "<= 1.2x the image",
+}
 
 
-def build_scene():
-    from PIL import Image
-
-    import conftest  # noqa: F401  (sets the offline model folder)
+def face_scene(size: int):
+    """(image [1,S,S,3], face-oval mask [1,S,S]) of obama.jpg at size x size."""
     import facelab
 
     facelab.load_pack()
+    from comfyui_facelab.nodes.face import detection
     from comfyui_facelab.nodes.face import face_landmarks as fl
-    from comfyui_facelab.nodes.face import landmarker
 
-    halves = []
-    for name in ("obama3.jpg", "biden.jpg"):
-        im = Image.open(conftest.PHOTOS / name).convert("RGB")
-        scale = max(SIZE / 2 / im.width, SIZE / im.height)
-        im = im.resize((round(im.width * scale), round(im.height * scale)), Image.BICUBIC)
-        left, top = (im.width - SIZE // 2) // 2, (im.height - SIZE) // 2
-        halves.append(np.asarray(im.crop((left, top, left + SIZE // 2, top + SIZE))))
-    rgb = np.concatenate(halves, axis=1)
-    small = np.asarray(Image.fromarray(rgb).resize((1024, 1024), Image.BILINEAR))
-    faces = fl.sort_faces(landmarker.detect_faces(small, max_faces=4), "left_to_right")
-    for f in faces:  # detected at 1/4 scale
-        for key in ("bbox_xyxy", "landmarks_xy", "landmarks_3d"):
-            f[key] = f[key] * (SIZE / 1024)
-    if len(faces) != 2:
-        raise SystemExit(f"expected 2 faces in the bench scene, found {len(faces)}")
-    yy, xx = np.mgrid[0:SIZE, 0:SIZE]
-    mask = np.zeros((SIZE, SIZE), np.float32)
-    for f in faces:
-        size = fl.face_size(f)
-        for i in (205, 425, 151):  # cheeks and forehead: what an aging edit masks
-            px, py = f["landmarks_xy"][i]
-            mask[(xx - px) ** 2 + (yy - py) ** 2 <= (0.12 * size) ** 2] = 1.0
-    return rgb, mask, fl.make_face_landmarks([faces], (SIZE, SIZE))
+    image = bc.square("obama.jpg", size)
+    small = image if size == 1024 else bc.square("obama.jpg", 1024)
+    face = fl.frame_faces(detection.detect(small), 0)[0]
+    x0, y0, x1, y1 = (float(v) * size / 1024 for v in face["bbox_xyxy"])
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    cx, cy, rx, ry = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 2, (y1 - y0) / 2
+    mask = (((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1.0).astype(np.float32)
+    return image, torch.from_numpy(mask)[None]
+
+
+class Variant:
+    """Crop + stitch through the nodes of one pack (this checkout or another commit)."""
+
+    def __init__(self, label: str, pack):
+        from importlib import import_module
+
+        self.label = label
+        compose = import_module(pack.__name__ + ".nodes.node_compose")
+        self.crop_node, self.stitch_node = compose.FaceLabCrop(), compose.FaceLabStitch()
+        self.crop_args, self.stitch_args = bc.node_defaults(compose.FaceLabCrop), bc.node_defaults(compose.FaceLabStitch)
+        self.color_match = import_module(pack.__name__ + ".nodes.compose.color_match")
+        self.stitch_args.pop("original", None)
+
+    def crop(self, image, mask):
+        return self.crop_node.crop(image, **self.crop_args, mask=mask)
+
+    def stitch(self, image, crops, plan, **kw):
+        return self.stitch_node.stitch(image, crops, plan, **{**self.stitch_args, **kw})
+
+
+def drifted(crops: torch.Tensor, in_place: bool = False) -> torch.Tensor:
+    """A colour-drifted "inpaint" of the crops (gain and offset per channel); in place for the memory figure."""
+    out = crops if in_place else crops.clone()
+    return out.mul_(torch.tensor([1.04, 0.97, 1.0])).add_(torch.tensor([0.05, -0.02, 0.04])).clamp_(0, 1)
+
+
+def time_size(variants, size: int, repeat: int) -> None:
+    image, mask = face_scene(size)
+    for v in variants:
+        crops, _, plan, _ = v.crop(image, mask)
+        edit = drifted(crops)
+        extra = {"variant": v.label, "crop": f"{crops.shape[2]}x{crops.shape[1]}", "faces": 1}
+        crop_w, crop_c = bc.measure(lambda v=v: v.crop(image, mask), repeat)
+        st_w, st_c = bc.measure(lambda v=v, e=edit, p=plan: v.stitch(image, e, p), repeat)
+        off_w, off_c = bc.measure(lambda v=v, e=edit, p=plan: v.stitch(image, e, p, color_match="off"), repeat)
+        bc.report("crop", size, crop_w, crop_c, **extra)
+        bc.report("stitch", size, st_w, st_c, **extra)
+        bc.report("stitch, colour match off", size, off_w, off_c, **extra)
+        bc.report("crop + stitch", size, [a + b for a, b in zip(crop_w, st_w)], [a + b for a, b in zip(crop_c, st_c)],
+                  target=TARGETS.get(("crop + stitch", size)), **extra)  # fmt: skip
+
+
+def time_colour_match(variants, repeat: int) -> None:
+    """The colour match of a whole 1024^2 crop: ring statistics and the mapping applied to every pixel."""
+    ref = bc.square("obama.jpg", 1024)[0]
+    crop = drifted(ref)
+    yy, xx = torch.meshgrid(torch.arange(1024.0), torch.arange(1024.0), indexing="ij")
+    r = ((xx - 512) ** 2 + (yy - 480) ** 2).sqrt()
+    ring = (r > 300) & (r <= 340)  # a 40-px ring around a 600-px face
+    for v in variants:
+        w, c = bc.measure(lambda v=v: v.color_match.match_to_reference(crop, ref, ring), repeat)
+        bc.report("colour match, whole crop", 1024, w, c, variant=v.label, target=TARGETS[("colour match, whole crop", 1024)])
+
+
+def peak_memory(ref: str | None, size: int) -> None:
+    """In this (fresh) process: peak memory of one crop + stitch at size^2 through the nodes of `ref` or this checkout."""
+    torch.set_num_threads(1)
+    pack = bc.load_pack_at(ref) if ref else __import__("facelab").load_pack()
+    v = Variant(ref or "this checkout", pack)
+    image, mask = face_scene(size)
+    crops, _, plan, _ = v.crop(image, mask)  # warm-up (allocator, caches), then measured from scratch
+    v.stitch(image, drifted(crops), plan)
+    del crops, plan
+
+    def both():
+        crops, _, plan, _ = v.crop(image, mask)
+        return v.stitch(image, drifted(crops, in_place=True), plan)
+
+    mb = bc.peak_extra_mb(both)
+    image_mb = image.numel() * 4 / 2**20
+    print(json.dumps({"stage": "peak memory, crop + stitch", "size": size, "variant": v.label, "peak_extra_mb": mb and round(mb, 1),
+                      "x_image": mb and round(mb / image_mb, 2), "image_mb": round(image_mb, 1), "threads": 1,
+                      "loadavg": bc.load_average(), "target": TARGETS[("peak memory, crop + stitch", 4096)]}))  # fmt: skip
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
-    args = parser.parse_args()
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--threads", default="1,2", help="torch thread counts to run each stage with, e.g. 1,2")
+    ap.add_argument("--baseline", default=BEFORE, help="git ref to compare with in the same run, or 'none'")
+    ap.add_argument("--sizes", default="4096,1024")
+    ap.add_argument("--peak-only", default=None, help=argparse.SUPPRESS)  # internal: 'this' or a ref
+    args = ap.parse_args()
+    if args.peak_only is not None:
+        peak_memory(None if args.peak_only == "this" else args.peak_only, 4096)
+        return 0
 
-    import torch
+    import facelab
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    rgb, mask_np, landmarks = build_scene()
-    from comfyui_facelab.nodes.compose import crop as crop_mod
-    from comfyui_facelab.nodes.compose import stitch as stitch_mod
-
-    image = torch.from_numpy(rgb.astype(np.float32) / 255.0)[None]
-    mask = torch.from_numpy(mask_np)[None]
-    del rgb, mask_np
-    settings = crop_mod.CropSettings()
-    image_mb = image.numel() * 4 / 2**20
-    print(f"scene: {SIZE}x{SIZE}, 2 faces, image tensor {image_mb:.0f} MiB, torch threads {torch.get_num_threads()}, device cpu")
-
-    def crop_once():
-        return crop_mod.crop(image, mask, landmarks, settings)
-
-    crops, crop_masks, plan = crop_once()
-    drift = (crops * torch.tensor([1.04, 0.97, 1.0]) + torch.tensor([0.05, -0.02, 0.04])).clamp(0, 1)
-
-    def stitch_once():
-        return stitch_mod.stitch(image, drift, plan, feather=0.1, color_match=True, mode="add")
-
-    stitch_once()  # warm-up
-    crop_wall, stitch_wall, crop_cpu, stitch_cpu = [], [], [], []
-    for _ in range(args.repeat):
-        t0, c0 = time.perf_counter(), time.process_time()
-        crop_once()
-        t1, c1 = time.perf_counter(), time.process_time()
-        stitch_once()
-        t2, c2 = time.perf_counter(), time.process_time()
-        crop_wall.append(t1 - t0), stitch_wall.append(t2 - t1), crop_cpu.append(c1 - c0), stitch_cpu.append(c2 - c1)
-
-    alloc_wall, alloc_cpu = [], []
-    for _ in range(args.repeat):  # the stitch's fixed cost: a fresh output image and blend mask
-        t0, c0 = time.perf_counter(), time.process_time()
-        fresh = image.clone()
-        blend = torch.zeros(image.shape[:3])
-        alloc_wall.append(time.perf_counter() - t0), alloc_cpu.append(time.process_time() - c0)
-        del fresh, blend
-
-    n = len(plan.entries)
-    med = statistics.median
-    ms = lambda v: v * 1000  # noqa: E731
-    print(f"crops: {n} of {plan.crop_hw[1]}x{plan.crop_hw[0]}   (medians of {args.repeat} runs; CPU = this process's CPU time)")
-    print(f"crop    wall {ms(med(crop_wall)):7.1f} ms   CPU {ms(med(crop_cpu)):7.1f} ms   for {n} faces")
-    print(f"stitch  wall {ms(med(stitch_wall)):7.1f} ms   CPU {ms(med(stitch_cpu)):7.1f} ms   for {n} faces")
-    per_face_wall = ms(med(crop_wall) + med(stitch_wall)) / n
-    per_face_cpu = ms(med(crop_cpu) + med(stitch_cpu)) / n
-    best = ms(min(crop_wall) + min(stitch_wall)) / n
-    print(f"crop + stitch per face: wall {per_face_wall:.1f} ms (best run {best:.1f} ms), CPU {per_face_cpu:.1f} ms   (target < 150 ms)")
-    print(
-        f"  the stitch's fixed cost, once per image (a fresh 4K output + blend mask): wall {ms(med(alloc_wall)):.1f} ms, "
-        f"CPU {ms(med(alloc_cpu)):.1f} ms; per face without it: CPU {per_face_cpu - ms(med(alloc_cpu)) / n:.1f} ms"
-    )
-
-    if _reset_peak():
-        base = _rss_kb("VmRSS")
-        crops2, masks2, plan2 = crop_once()
-        out, used = stitch_mod.stitch(image, crops2, plan2)
-        peak = (_rss_kb("VmHWM") - base) / 1024
-        print(f"peak memory above baseline during crop + stitch: {peak:.0f} MiB = {peak / image_mb:.2f} x the image (target < 6x)")
-        del out, used, crops2, masks2
-    else:
-        print("peak memory: /proc/self/clear_refs not writable here, not measured")
+    baseline = None if args.baseline.lower() == "none" else args.baseline
+    variants = ([Variant(f"before ({baseline})", bc.load_pack_at(baseline))] if baseline else []) + [
+        Variant("this checkout", facelab.load_pack())
+    ]
+    for threads in bc.thread_counts(args.threads):
+        torch.set_num_threads(threads)
+        for size in (int(s) for s in args.sizes.split(",")):
+            time_size(variants, size, args.repeat)
+        time_colour_match(variants, args.repeat)
+    for ref in ([baseline] if baseline else []) + ["this"]:  # a fresh process each: peaks do not mix
+        subprocess.run([sys.executable, __file__, "--peak-only", ref], check=True)
     return 0
 
 

@@ -1,23 +1,26 @@
-"""Makeup prior speed on CPU: ms for a 1024x1024 source, landmarks given and end to end (with detection).
+"""Makeup prior speed on CPU: a 1024x1024 source, landmarks given (and end to end), before/after in one run.
 
-Run from the pack folder: `python bench/bench_makeup.py [--repeat N] [--threads T]`. Uses the test assets
-(tests/provision_assets.py). Source: obama.jpg scaled to cover 1024x1024 and centre-cropped (face about
-40% of the width); reference: grace_hopper.jpg (512x600). The first call (model loading, caches) is
-excluded; the median and minimum of N calls are printed. Target: under 300 ms with landmarks given.
+Run from the pack folder: `python bench/bench_makeup.py [--repeat N] [--threads 1,2] [--baseline REF|none]`.
+Uses the test assets (tests/provision_assets.py). Source: obama.jpg scaled to cover 1024x1024 and
+centre-cropped (face about 40% of the width); reference: grace_hopper.jpg (512x600). The first call (model
+loading, caches) is excluded. Each figure is a JSON line (bench_common.report), for the pack at --baseline
+(default: the commit before the issue-16 work) and for this checkout. Target (issue 16): <= 100 ms with
+landmarks given.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
+from importlib import import_module
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_common import photo, square, timed  # noqa: E402  (paths, offline test assets, helpers)
+import bench_common as bc  # noqa: E402  (paths, offline test assets, JSON lines)
 
+BEFORE = "f19a324"  # the last commit before the issue-16 speed work
 STRENGTH_SETS = {
     "defaults (lips, eyes, blush, brows)": None,
     "all five regions (foundation 0.5)": {"foundation": 0.5},
@@ -28,26 +31,31 @@ STRENGTH_SETS = {
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=10)
-    ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
+    ap.add_argument("--threads", default="1,2", help="torch thread counts, e.g. 1,2")
+    ap.add_argument("--baseline", default=BEFORE, help="git ref to compare with in the same run, or 'none'")
+    ap.add_argument("--end-to-end", action="store_true", help="also time detection of both images")
     args = ap.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
 
     import facelab
 
-    facelab.load_pack()
-    from comfyui_facelab.nodes.face import detection
-    from comfyui_facelab.nodes.makeup import apply
-
-    source, reference = square("obama.jpg", 1024), photo("grace_hopper.jpg")
+    packs = [("this checkout", facelab.load_pack())]
+    if args.baseline.lower() != "none":
+        packs.insert(0, (f"before ({args.baseline})", bc.load_pack_at(args.baseline)))
+    detection = import_module(packs[-1][1].__name__ + ".nodes.face.detection")
+    source, reference = bc.square("obama.jpg", 1024), bc.photo("grace_hopper.jpg")
     src_lm, ref_lm = detection.detect(source), detection.detect(reference)
-    print(f"source {tuple(source.shape[1:3])}, reference {tuple(reference.shape[1:3])}, torch threads {torch.get_num_threads()}, "
-          f"{os.cpu_count()} CPUs, {args.repeat} runs")  # fmt: skip
-    for label, strengths in STRENGTH_SETS.items():
-        med, best = timed(lambda: apply.transfer_batch(source, reference, src_lm, ref_lm, strengths=strengths), args.repeat)
-        print(f"landmarks given, {label:38s} {med:8.1f} ms  (min {best:.1f})")
-    med, best = timed(lambda: apply.transfer_batch(source, reference), args.repeat)
-    print(f"end to end incl. detection of both, {'defaults':23s} {med:8.1f} ms  (min {best:.1f})")
+    for threads in bc.thread_counts(args.threads):
+        torch.set_num_threads(threads)
+        for label, pack in packs:
+            apply = import_module(pack.__name__ + ".nodes.makeup.apply")
+            for name, strengths in STRENGTH_SETS.items():
+                w, c = bc.measure(lambda a=apply, s=strengths: a.transfer_batch(source, reference, src_lm, ref_lm, strengths=s),
+                                  args.repeat)  # fmt: skip
+                target = "<= 100 ms" if strengths is None else None
+                bc.report(f"makeup prior, landmarks given, {name}", 1024, w, c, variant=label, target=target)
+            if args.end_to_end:
+                w, c = bc.measure(lambda a=apply: a.transfer_batch(source, reference), max(2, args.repeat // 3))
+                bc.report("makeup prior, end to end incl. detection of both", 1024, w, c, variant=label)
 
 
 if __name__ == "__main__":

@@ -43,14 +43,51 @@ def as_mask(mask: torch.Tensor | None, batch: int, height: int, width: int) -> t
         mask = mask.expand(batch, -1, -1)
     elif mask.shape[0] != batch:
         raise ValueError(f"FaceLab: {mask.shape[0]} masks for {batch} images; give one mask, or one per image")
-    return torch.nan_to_num(mask.to(torch.float32), nan=0.0).clamp(0.0, 1.0)
+    mask = mask.to(torch.float32)
+    lo, hi = torch.aminmax(mask)  # one read pass; a clean mask (the usual case) is not copied
+    if bool(lo >= 0.0) and bool(hi <= 1.0):  # NaN fails both tests
+        return mask
+    return torch.nan_to_num(mask, nan=0.0).clamp(0.0, 1.0)
+
+
+def all_finite(t: torch.Tensor) -> bool:
+    """Whether t holds no NaN/Inf. One sum (NaN and Inf survive it) instead of a per-element test and a bool tensor;
+    only a non-finite sum (or huge finite values that overflow it) pays for the exact test."""
+    if not t.is_floating_point() or bool(torch.isfinite(t.sum())):
+        return True
+    return bool(torch.isfinite(t).all())
 
 
 def nan_free(t: torch.Tensor) -> torch.Tensor:
     """Replace NaN/Inf that an upstream node may have produced (NaN would spread through every blend)."""
-    if torch.isfinite(t).all():
+    if all_finite(t):
         return t
     return torch.nan_to_num(t, nan=0.0, posinf=1.0, neginf=0.0)
+
+
+def output_copy(t: torch.Tensor) -> torch.Tensor:
+    """A contiguous copy of t to write a node's output into.
+
+    On the CPU the copy is made by numpy, whose large allocations ask the kernel for transparent huge pages
+    (madvise): a fresh 4K image then costs a few hundred page faults instead of ~50 000, about 3x faster than
+    torch's clone (measured 35 vs 100-130 ms for 4096x4096x3 float32 here).
+    """
+    if t.device.type != "cpu" or t.dtype not in _NUMPY_SAFE:
+        return t.clone(memory_format=torch.contiguous_format)
+    return torch.from_numpy(np.array(t.detach().numpy(), copy=True, order="C"))
+
+
+def lazy_zeros(shape, device=None) -> torch.Tensor:
+    """float32 zeros of `shape`; on the CPU backed by calloc'd pages that cost nothing until written.
+
+    For outputs that are zero almost everywhere (a blend mask): only the pages that get written become memory.
+    """
+    if device is not None and torch.device(device).type != "cpu":
+        return torch.zeros(shape, dtype=torch.float32, device=device)
+    return torch.from_numpy(np.zeros(tuple(shape), np.float32))
+
+
+_NUMPY_SAFE = (torch.float32, torch.float64, torch.float16, torch.uint8)
 
 
 def to_rgb_uint8(image) -> np.ndarray:

@@ -44,24 +44,32 @@ def apply_lut(lut: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
     return out[0, :, 0].permute(1, 2, 0)
 
 
-def match_to_reference(crop: torch.Tensor, reference: torch.Tensor, ring: torch.Tensor, only=None) -> torch.Tensor:
-    """crop, reference [h, w, 3] in 0..1 (same geometry), ring bool [h, w] -> colour-matched crop.
+def ring_mapping(crop: torch.Tensor, reference: torch.Tensor, ring: torch.Tensor) -> torch.Tensor | None:
+    """The colour mapping that undoes the crop's drift in the ring, as a colour_lut; None when it is the identity.
 
-    `only` (bool [h, w]) limits the correction to the pixels that will be used (the others keep the crop's
-    values). Returns the crop unchanged (and logs why) when the ring has too few pixels to measure.
+    crop, reference [h, w, 3] in 0..1 (same geometry), ring bool [h, w]. The statistics come from at most
+    MAX_SAMPLES ring pixels, gathered by index (never a boolean mask over the whole crop). None also when the
+    ring has too few pixels to measure (logged).
     """
-    n = int(ring.sum())
-    if n < MIN_RING_PIXELS:
-        log.info("FaceLab colour match: only %d ring pixels around the mask; colour match skipped", n)
-        return crop
-    step = max(1, n // MAX_SAMPLES)  # statistics need a few ten thousand pixels, not all of them
-    got = rgb_to_lab(crop[ring][::step])
-    want = rgb_to_lab(reference[ring][::step])
+    at = ring.nonzero()
+    if len(at) < MIN_RING_PIXELS:
+        log.info("FaceLab colour match: only %d ring pixels around the mask; colour match skipped", len(at))
+        return None
+    ys, xs = at[:: max(1, len(at) // MAX_SAMPLES)].unbind(1)  # statistics need a few ten thousand pixels, not all
+    got_rgb, want_rgb = crop[ys, xs], reference[ys, xs]
+    got_rgb = torch.where(torch.isfinite(got_rgb), got_rgb, want_rgb).clamp(0.0, 1.0)
+    if torch.equal(got_rgb, want_rgb):  # an unedited ring: nothing to correct, and an exact no-op
+        return None
+    got, want = rgb_to_lab(got_rgb), rgb_to_lab(want_rgb)
     mu_got, mu_want = got.mean(0), want.mean(0)
     ratio = ((want.std(0) + 1e-3) / (got.std(0) + 1e-3)).clamp(*STD_RATIO_LIMITS)
-    lut = colour_lut(lambda rgb: lab_to_rgb((rgb_to_lab(rgb) - mu_got) * ratio + mu_want), device=crop.device)
-    if only is None:
-        return apply_lut(lut, crop)
-    out = crop.clone()
-    out[only] = apply_lut(lut, crop[only][None])[0]
-    return out
+    return colour_lut(lambda rgb: lab_to_rgb((rgb_to_lab(rgb) - mu_got) * ratio + mu_want), device=crop.device)
+
+
+def match_to_reference(crop: torch.Tensor, reference: torch.Tensor, ring: torch.Tensor) -> torch.Tensor:
+    """crop, reference [h, w, 3] in 0..1 (same geometry), ring bool [h, w] -> colour-matched crop.
+
+    Returns the crop itself when there is nothing to correct or too few ring pixels to measure.
+    """
+    lut = ring_mapping(crop, reference, ring)
+    return crop if lut is None else apply_lut(lut, crop)

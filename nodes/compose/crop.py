@@ -19,6 +19,8 @@ import torch.nn.functional as F
 from scipy import ndimage
 
 from .. import comfy_adapter
+from ..base.mesh import LEFT_EYE_CORNERS, RIGHT_EYE_CORNERS
+from ..base.tensors import all_finite
 from ..face import face_landmarks as fl
 from ..base.mesh import LEFT_EYE_CORNERS, RIGHT_EYE_CORNERS
 from . import warp
@@ -73,7 +75,10 @@ def _pooled_support(mask: torch.Tensor) -> tuple[np.ndarray, int]:
     """bool [h', w'] of mask > threshold, max-pooled by an integer factor f to at most REGION_GRID px."""
     h, w = mask.shape
     f = max(1, math.ceil(max(h, w) / REGION_GRID))
-    return block_max(mask, f).cpu().numpy() > MASK_THRESHOLD, f
+    pooled = block_max(mask, f)
+    if not all_finite(pooled):  # a NaN would hide its whole block: pool the repaired mask instead (rare)
+        pooled = block_max(torch.nan_to_num(mask, nan=0.0), f)
+    return pooled.cpu().numpy() > MASK_THRESHOLD, f
 
 
 def block_max(x: torch.Tensor, f: int) -> torch.Tensor:
@@ -282,26 +287,30 @@ def crop(image: torch.Tensor, mask: torch.Tensor | None, landmarks: dict | None,
         for i, r in enumerate(x for x in regions if x.batch_index == b and x.bbox is not None):
             r.label = f"image {b} region {i}"
 
-    crops, masks, entries = [], [], []
-    for r in comfy_adapter.iterate_with_progress(regions):
+    crops = torch.empty((len(regions), *crop_hw, 3), device=image.device)  # filled in place: no stacking copy
+    masks = torch.empty((len(regions), *crop_hw), device=image.device)
+    entries = []
+    for i, r in enumerate(comfy_adapter.iterate_with_progress(regions)):
         src = image[r.batch_index].permute(2, 0, 1)
+        # NaN/Inf pixels (finite=True) read as 0 instead of spreading over their neighbours into the crop.
         if mask is None or r.placeholder:
-            crops.append(warp.sample(src, r.matrix, crop_hw).permute(1, 2, 0))
+            crops[i] = warp.sample(src, r.matrix, crop_hw, finite=True).permute(1, 2, 0)
             sampled = None
         else:
             # Image and mask in one pass. The mask is edge-replicated too: a mask touching the image border
             # continues past it, so its feather ramps out there and border pixels get the full edit.
-            both = warp.sample([src, mask[r.batch_index][None]], r.matrix, crop_hw)
-            crops.append(both[:3].permute(1, 2, 0))
+            both = warp.sample([src, mask[r.batch_index][None]], r.matrix, crop_hw, finite=True)
+            crops[i] = both[:3].permute(1, 2, 0)
             sampled = both[3].clamp(0.0, 1.0)
+            del both
         if r.placeholder:
             own, keepout = torch.zeros(crop_hw, device=image.device), None
         else:
             own, keepout = _crop_masks(r, sampled, faces_per_image, crop_hw, image.device)
         if s.padding == "replicate_masked" and not r.placeholder:
-            masks.append(torch.maximum(own, (~warp.inside(r.matrix, crop_hw, (h, w), image.device)).float()))
+            masks[i] = torch.maximum(own, (~warp.inside(r.matrix, crop_hw, (h, w), image.device)).float())
         else:
-            masks.append(own)
+            masks[i] = own
         fx0, fy0, fx1, fy1 = warp.footprint(r.matrix, crop_hw)
         roi = (max(0, math.floor(fx0 + 0.5)), max(0, math.floor(fy0 + 0.5)), min(w, math.ceil(fx1 + 0.5)), min(h, math.ceil(fy1 + 0.5)))
         entries.append(
@@ -312,7 +321,7 @@ def crop(image: torch.Tensor, mask: torch.Tensor | None, landmarks: dict | None,
         )
     report = _report(entries, crop_hw, notes)
     plan = StitchPlan((h, w), bsz, crop_hw, entries, source_probes(image), report)
-    return torch.stack(crops), torch.stack(masks), plan
+    return crops, masks, plan
 
 
 def _crop_masks(r: _Region, sampled, faces_per_image, crop_hw, device) -> tuple[torch.Tensor, torch.Tensor | None]:

@@ -4,7 +4,8 @@ Per crop: build the blend weights in crop space (the crop's mask, feathered outw
 to the masked region's size, kept off other crops' pixels, tapered to 0 at crop edges inside the image),
 optionally colour-match the crop to the original in a ring around the mask, then map the weights and the
 crop back with the inverse transform. All of it runs in a window around the mask (plus feather and ring),
-and only the image pixels that window covers are touched.
+band by band over the image rows it covers (a few MB of temporaries whatever the face size), and only those
+image pixels are touched; the full-size image is read once, for the output copy.
 
 Two blend modes:
 - "add" (default) adds the crop's change, crop - (original resampled exactly as the crop was), to the
@@ -24,11 +25,11 @@ import numpy as np
 import torch
 
 from .. import comfy_adapter
+from ..base.tensors import all_finite, lazy_zeros, output_copy
 from . import feather as feathering
 from . import warp
-from .color_match import match_to_reference
+from .color_match import apply_lut, ring_mapping
 from .plan import StitchPlan, check_original, check_source, fit_batch
-from ..base.tensors import nan_free
 
 log = logging.getLogger("FaceLab")
 
@@ -37,6 +38,7 @@ NODE = "Stitch Face Region"
 MIN_TAPER = 0.03  # crop-edge taper, as a fraction of the crop's shorter side, when the feather is narrower
 MIN_WEIGHT = 1.0 / 255.0  # smallest blend weight applied (see _stitch_one)
 RING_WIDTH = 0.05  # colour-match ring, as a fraction of the region size, when the feather is narrower
+BAND_PIXELS = 1 << 16  # image pixels blended per band (bounds the temporaries to about 3 MB)
 
 
 def region_side(box) -> float:
@@ -46,20 +48,27 @@ def region_side(box) -> float:
 
 
 def stitch(original: torch.Tensor, crops: torch.Tensor, plan: StitchPlan, feather: float = 0.1, color_match: bool = True, mode: str = "add") -> tuple[torch.Tensor, torch.Tensor]:
-    """original [B,H,W,3], crops [N,h,w,3] -> (stitched [B,H,W,3], blend weights used [B,H,W])."""
+    """original [B,H,W,3], crops [N,h,w,3] -> (stitched [B,H,W,3], blend weights used [B,H,W]).
+
+    The full-size image is touched once (the output copy); everything else runs on the crops' windows.
+    Non-finite crop pixels (NaN/Inf, e.g. from an fp16 VAE) keep the original there and are logged; non-finite
+    pixels of the original under the blend are repaired (read as 0), those outside it are kept as they are.
+    """
     if mode not in MODES:
         raise ValueError(f"FaceLab {NODE}: blend mode must be one of {MODES}, got {mode!r}")
     if not feather >= 0.0:
         raise ValueError(f"FaceLab {NODE}: feather must be >= 0, got {feather}")
     check_original(original, plan.batch_size, plan.source_hw, NODE)
     check_source(original, plan.probes, NODE)
-    crops = nan_free(fit_batch(crops, len(plan.entries), plan.crop_hw, NODE, "crops")).to(original.device, torch.float32)
+    crops = fit_batch(crops, len(plan.entries), plan.crop_hw, NODE, "crops").to(original.device, torch.float32)
     bsz, h, w, _ = original.shape
-    out = original.clone()
-    used = torch.zeros((bsz, h, w), dtype=torch.float32, device=original.device)
+    out = output_copy(original)
+    used = lazy_zeros((bsz, h, w), original.device)  # zero pages cost nothing: only the blended boxes are written
     for k, entry in comfy_adapter.iterate_with_progress(list(enumerate(plan.entries))):
         if not entry.empty:
-            _stitch_one(out, used, original, crops[k], entry, plan.crop_hw, feather, color_match, mode)
+            note = _stitch_one(out, used, original, crops[k], entry, plan.crop_hw, feather, color_match, mode)
+            if note:
+                log.warning("FaceLab %s: crop %d (%s) %s", NODE, k, entry.label, note)
     if all(e.empty for e in plan.entries):
         log.info("FaceLab %s: nothing was cropped (no mask or face), the image passes through unchanged", NODE)
     return out, used
@@ -97,13 +106,14 @@ def _close_window_edges(weights: torch.Tensor, window, crop_hw) -> torch.Tensor:
     return weights
 
 
-def _stitch_one(out, used, original, crop, entry, crop_hw, feather, color_match, mode) -> None:
+def _stitch_one(out, used, original, crop, entry, crop_hw, feather, color_match, mode) -> str | None:
+    """Blend one crop into out/used; returns a note for the log when the crop had non-finite pixels."""
     device = original.device
     b = entry.batch_index
     h, w = original.shape[1:3]
     mask_box = feathering.support_box(entry.mask, margin=0)
     if mask_box is None:
-        return
+        return None
     side = region_side(mask_box)
     ring_width = max(feather * side, RING_WIDTH * side, 3.0)
     # Everything happens in a window around the mask that the feather and the colour-match ring fit in
@@ -113,35 +123,112 @@ def _stitch_one(out, used, original, crop, entry, crop_hw, feather, color_match,
     sub_hw = (v1 - v0, u1 - u0)
     sub = entry.crop_to_image @ warp.translation(u0, v0)  # window pixel -> image pixel
     weights = _close_window_edges(blend_weights(entry, crop_hw, (h, w), feather, window, side, device), window, crop_hw)
+    edited = crop[v0:v1, u0:u1]  # a view; clamped band by band
+    note = None
+    repair = not all_finite(edited)
+    finite = torch.isfinite(edited).all(-1) if repair else None
+    if repair:
+        bad = int((~finite & (weights > 0)).sum())
+        if bad and not bool((finite & (weights > 0)).any()):
+            return "is entirely NaN/Inf where it would be blended (e.g. an fp16 VAE overflow): kept the original there"
+        if bad:
+            note = f"has {bad} NaN/Inf pixels (e.g. an fp16 VAE overflow): kept the original at those pixels"
+        weights = weights * finite  # nothing of those pixels is blended: the original stays
     if not bool((weights > 0).any()):
-        return
+        return note
 
-    reference = warp.sample(original[b].permute(2, 0, 1), sub, sub_hw).permute(1, 2, 0)  # resampled as the crop was
-    edited = crop[v0:v1, u0:u1].clamp(0.0, 1.0)
+    reference = warp.sample(original[b].permute(2, 0, 1), sub, sub_hw, finite=True)  # [3, h, w], as the crop was
+    lut = None
     if color_match:
         own = entry.mask[v0:v1, u0:u1].to(device)
         ring = feathering.ring(own, ring_width) & warp.inside(sub, sub_hw, (h, w), device)
+        if repair:
+            ring &= finite
         if entry.keepout is not None:
             ring &= entry.keepout[v0:v1, u0:u1].to(device) <= 0
-        edited = match_to_reference(edited, reference, ring, only=weights > 0)
-    payload = edited - reference if mode == "add" else edited
+        lut = ring_mapping(edited, reference.permute(1, 2, 0), ring)
+    # Apply the colour mapping where there are fewer pixels: in the crop, or after mapping back to the image.
+    lut_in_image = lut is not None and entry.scale > 1.0
 
-    # Back to the image, over the pixels the window covers.
     fx0, fy0, fx1, fy1 = warp.footprint(sub, sub_hw)
     x0, y0 = max(0, math.floor(fx0 + 0.5)), max(0, math.floor(fy0 + 0.5))
     x1, y1 = min(w, math.ceil(fx1 + 0.5)), min(h, math.ceil(fy1 + 0.5))
     if x1 <= x0 or y1 <= y0:
+        return note
+    to_window = np.linalg.inv(sub)  # image pixel -> window pixel
+    k = max(1, int(entry.scale + 1e-6)) if entry.scale >= 2.0 - 1e-6 else 1  # warp.sample's box-average factor
+    margin = 2 * k + 2
+    rows = max(8, BAND_PIXELS // (x1 - x0))
+    # Band by band over the image rows: the temporaries stay a few MB whatever the face size.
+    for by0 in range(y0, y1, rows):
+        by1 = min(y1, by0 + rows)
+        band_hw = (by1 - by0, x1 - x0)
+        back = to_window @ warp.translation(x0, by0)  # band pixel -> window pixel
+        fu0, fv0, fu1, fv1 = warp.footprint(back, band_hw)
+        # The window part the band reads, started on a multiple of k so that every band averages the same blocks.
+        su0, sv0 = max(0, (math.floor(fu0) - margin) // k * k), max(0, (math.floor(fv0) - margin) // k * k)
+        su1, sv1 = min(sub_hw[1], math.ceil(fu1) + margin), min(sub_hw[0], math.ceil(fv1) + margin)
+        if su1 <= su0 or sv1 <= sv0:
+            continue
+        wt = weights[sv0:sv1, su0:su1]
+        if not bool((wt > 0).any()):
+            continue
+        ref = reference[:, sv0:sv1, su0:su1]
+        e = edited[sv0:sv1, su0:su1].permute(2, 0, 1)
+        e = torch.where(finite[sv0:sv1, su0:su1], e, ref) if repair else e
+        e = e.clamp(0.0, 1.0)
+        if lut is not None and not lut_in_image:
+            e = apply_lut(lut, e.permute(1, 2, 0)).permute(2, 0, 1)
+        local = warp.translation(-su0, -sv0) @ back
+        # One resampling of every channel together (the window part is small next to the band it covers).
+        if lut_in_image:
+            sampled = warp.sample(torch.cat([e, ref, wt[None]]), local, band_hw)
+            e = apply_lut(lut, sampled[:3].permute(1, 2, 0))
+            change = e - sampled[3:6].permute(1, 2, 0) if mode == "add" else e
+        else:
+            sampled = warp.sample(torch.cat([e - ref if mode == "add" else e, wt[None]]), local, band_hw)
+            change = sampled[:3].permute(1, 2, 0)
+        _blend(out[b, by0:by1, x0:x1], used[b, by0:by1, x0:x1], change, sampled[-1], mode)
+    return note
+
+
+def _blend(o: torch.Tensor, used: torch.Tensor, change: torch.Tensor, weights: torch.Tensor, mode: str) -> None:
+    """Blend change [h, w, 3] into the image view o with the resampled weights, in place; pixels of weight 0 stay.
+
+    weights is a fresh tensor (modified here). On the CPU the passes run in numpy: single-threaded, they cost the
+    same as torch's with one thread and avoid torch's per-operation thread hand-offs, which made a band 3-10x
+    slower with 2 threads on a loaded machine (bench_compose, --threads 1,2); torch's thread count is left alone.
+    """
+    if o.device.type == "cpu":
+        _blend_numpy(o.numpy(), used.numpy(), change.numpy(), weights.numpy(), mode)
         return
-    back = np.linalg.inv(sub) @ warp.translation(x0, y0)  # image ROI pixel -> window pixel
-    roi_hw = (y1 - y0, x1 - x0)
-    sampled = warp.sample(torch.cat([payload.permute(2, 0, 1), weights[None]]), back, roi_hw, padding="border")
-    m = sampled[3].clamp(0.0, 1.0)
+    m = weights.clamp_(0.0, 1.0)
+    m.masked_fill_(m < MIN_WEIGHT, 0.0)  # see _blend_numpy
+    if not bool(m.any()):
+        return
+    base = o if all_finite(o) else torch.nan_to_num(o, nan=0.0, posinf=1.0, neginf=0.0)
+    mm = m[..., None]
+    blended = torch.addcmul(base, mm, change) if mode == "add" else torch.lerp(base, change, mm)
+    o.copy_(torch.where(mm > 0, blended.clamp_(0.0, 1.0), o))
+    torch.maximum(used, m, out=used)
+
+
+def _blend_numpy(o: np.ndarray, used: np.ndarray, change: np.ndarray, m: np.ndarray, mode: str) -> None:
+    np.clip(m, 0.0, 1.0, out=m)
     # A weight below 1/255 moves a pixel by less than one 8-bit level, yet would make it differ from the original
     # where the blend mask, saved as an 8-bit image, reads 0. Drop such weights: "mask 0 = untouched" holds in 8 bits.
-    m = torch.where(m < MIN_WEIGHT, torch.zeros_like(m), m)
-    change = sampled[:3].permute(1, 2, 0)
-    o = out[b, y0:y1, x0:x1]
+    m[m < MIN_WEIGHT] = 0.0
+    if not m.any():
+        return
+    base = o if np.isfinite(o.sum()) else np.nan_to_num(o, nan=0.0, posinf=1.0, neginf=0.0)
     mm = m[..., None]
-    blended = o + mm * change if mode == "add" else o + mm * (change - o)
-    out[b, y0:y1, x0:x1] = torch.where(mm > 0, blended.clamp(0.0, 1.0), o)
-    used[b, y0:y1, x0:x1] = torch.maximum(used[b, y0:y1, x0:x1], m)
+    blended = np.array(change, dtype=np.float32, order="C")  # channels last, like the image
+    if mode == "add":
+        blended *= mm
+    else:
+        blended -= base
+        blended *= mm
+    blended += base
+    np.clip(blended, 0.0, 1.0, out=blended)
+    np.copyto(o, blended, where=mm > 0)  # pixels of weight 0 are not even rewritten
+    np.maximum(used, m, out=used)

@@ -11,13 +11,16 @@ bit.
 
 from __future__ import annotations
 
+import logging
 import math
 
 import torch
 
 from .. import comfy_adapter
+from ..base.tensors import all_finite, output_copy
 from .plan import TilePlan, check_original, check_source, fit_batch, source_probes
-from ..base.tensors import nan_free
+
+log = logging.getLogger("FaceLab")
 
 NODE_MERGE = "Merge Tiles"
 
@@ -86,8 +89,8 @@ def merge(original: torch.Tensor, tiles: torch.Tensor, plan: TilePlan) -> torch.
     """original [B,H,W,3], tiles [N,th,tw,3] -> merged [B,H,W,3] (bit-identical where no tile changed)."""
     check_original(original, plan.batch_size, plan.source_hw, NODE_MERGE)
     check_source(original, plan.probes, NODE_MERGE)
-    tiles = nan_free(fit_batch(tiles, len(plan.tiles), plan.tile_hw, NODE_MERGE, "tiles")).to(original.device)
-    out = original.clone()
+    tiles = fit_batch(tiles, len(plan.tiles), plan.tile_hw, NODE_MERGE, "tiles").to(original.device)
+    out = output_copy(original)
     if plan.placeholder:
         return out
     (h, w), (th, tw) = plan.source_hw, plan.tile_hw
@@ -102,6 +105,17 @@ def merge(original: torch.Tensor, tiles: torch.Tensor, plan: TilePlan) -> torch.
         y, x = plan.ys[i], plan.xs[j]
         wt = (ny[i][:, None] * nx[j][None, :])[..., None]
         region = out[b, y : y + th, x : x + tw]
-        change = tiles[k] - original[b, y : y + th, x : x + tw]
+        tile, before = tiles[k], original[b, y : y + th, x : x + tw]
+        if not all_finite(tile):  # e.g. an fp16 VAE overflow: never blend NaN in (it would read as black)
+            finite = torch.isfinite(tile).all(-1, keepdim=True)
+            bad = int((~finite).sum())
+            if bad == finite.numel():
+                log.warning("FaceLab %s: tile %d (image %d, row %d, column %d) is entirely NaN/Inf (e.g. an fp16 VAE "
+                            "overflow): kept the original there", NODE_MERGE, k, b, i, j)  # fmt: skip
+                continue
+            log.warning("FaceLab %s: tile %d (image %d, row %d, column %d) has %d NaN/Inf pixels: kept the original "
+                        "at those pixels", NODE_MERGE, k, b, i, j, bad)  # fmt: skip
+            tile = torch.where(finite, tile, before)
+        change = tile - before
         out[b, y : y + th, x : x + tw] = torch.where(wt > 0, region + wt * change, region)
     return out

@@ -15,6 +15,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..base.tensors import all_finite
+
 
 def crop_matrix(center_xy, scale: float, angle: float, crop_wh) -> np.ndarray:
     """Crop pixel -> image pixel for a crop of size crop_wh centred on center_xy.
@@ -67,7 +69,13 @@ def inside(m: np.ndarray, out_hw, src_hw, device=None) -> torch.Tensor:
     """bool [h, w]: destination pixels whose centre maps inside the source's pixel area."""
     sh, sw = src_hw
     # In coordinates normalised to the source's pixel area, inside is simply |x| <= 1 and |y| <= 1.
-    g = mapped_grid(_normaliser(sh, sw) @ m, out_hw, device)
+    n = _normaliser(sh, sw) @ m
+    if n[0, 1] == 0.0 and n[1, 0] == 0.0:  # unrotated: a box, from one row and one column (no [h, w, 2] grid)
+        h, w = out_hw
+        u = torch.arange(w, device=device, dtype=torch.float32) * float(n[0, 0]) + float(n[0, 2])
+        v = torch.arange(h, device=device, dtype=torch.float32) * float(n[1, 1]) + float(n[1, 2])
+        return (v.abs() <= 1.0)[:, None] & (u.abs() <= 1.0)[None, :]
+    g = mapped_grid(n, out_hw, device)
     return g.abs().amax(-1) <= 1.0
 
 
@@ -76,19 +84,22 @@ def _normaliser(h: int, w: int) -> np.ndarray:
     return np.array([[2.0 / w, 0.0, 1.0 / w - 1.0], [0.0, 2.0 / h, 1.0 / h - 1.0], [0.0, 0.0, 1.0]])
 
 
-def sample(src, m: np.ndarray, out_hw, padding: str = "border") -> torch.Tensor:
+def sample(src, m: np.ndarray, out_hw, padding: str = "border", finite: bool = False) -> torch.Tensor:
     """Resample src [C,H,W] onto an out_hw grid whose pixel (u, v) lies at m @ (u, v, 1) in src.
 
     src may also be a list of [C_i,H,W] tensors of one size: they are sampled together (channels stacked)
     without copying more than the part the grid reads. padding "border" replicates the edge pixels for
     points outside src (never mirrors), "zeros" gives 0. A pure integer translation is an exact copy.
+    finite=True: NaN/Inf source pixels read as 0 (NaN, -Inf) or 1 (+Inf) instead of spreading to their
+    neighbours; the check costs one pass over the result, the repair happens only when one is found.
     """
     parts = list(src) if isinstance(src, (list, tuple)) else [src]
     sh, sw = parts[0].shape[-2:]
     h, w = int(out_hw[0]), int(out_hw[1])
     off = integer_offset(m)
     if off is not None:
-        return torch.cat([_copy_window(p, off, (h, w), padding) for p in parts])
+        out = torch.cat([_copy_window(p, off, (h, w), padding) for p in parts])
+        return _finite(out) if finite else out
 
     # Box-average first when 2 or more source pixels fall on one destination pixel (anti-aliasing).
     step = math.sqrt(abs(np.linalg.det(m[:2, :2])))
@@ -109,7 +120,15 @@ def sample(src, m: np.ndarray, out_hw, padding: str = "border") -> torch.Tensor:
     rh, rw = rois[0].shape[-2:]
     grid = mapped_grid(_normaliser(rh, rw) @ local, (h, w), parts[0].device)[None]
     out = [F.grid_sample(r[None], grid, mode="bilinear", padding_mode=padding, align_corners=False)[0] for r in rois]
-    return torch.cat(out) if len(out) > 1 else out[0]
+    out = torch.cat(out) if len(out) > 1 else out[0]
+    if finite and not all_finite(out):  # resample from repaired pixels (a copy of the read window)
+        rois = [_finite(r) for r in rois]
+        out = torch.cat([F.grid_sample(r[None], grid, mode="bilinear", padding_mode=padding, align_corners=False)[0] for r in rois])
+    return out
+
+
+def _finite(t: torch.Tensor) -> torch.Tensor:
+    return t if all_finite(t) else torch.nan_to_num(t, nan=0.0, posinf=1.0, neginf=0.0)
 
 
 def _copy_window(src: torch.Tensor, off: tuple[int, int], out_hw, padding: str) -> torch.Tensor:

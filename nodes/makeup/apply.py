@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import torch
 
 from .. import comfy_adapter
+from ..base.tensors import lazy_zeros, output_copy
 from ..face import face_landmarks as fl
 from . import describe, reference_check, transfer
 from .encoding import ImageReference, MakeupEncoding
@@ -75,13 +76,14 @@ def transfer_batch(
     if looks:  # one source, several looks: one frame of source landmarks applies to every copy
         source = source.expand(reference.shape[0], -1, -1, -1)
 
-    images, masks, lines, faces_out, refs = [], [], [], [], []
+    images = output_copy(source)  # the one full-size copy: each face is written into it in place
+    masks = lazy_zeros(source.shape[:3], source.device)  # only the face windows are written
+    lines, faces_out, refs = [], [], []
     summary: dict[str, dict] = {}
     bar = comfy_adapter.progress_bar(source.shape[0])
     for b in range(source.shape[0]):
         comfy_adapter.check_interrupt()
-        image = source[b]
-        mask = torch.zeros(image.shape[:2], dtype=torch.float32, device=image.device)
+        image, mask = images[b], masks[b]
         rb = _reference_for(reference, b)
         ref_faces = fl.frame_faces(ref_lm, rb)
         ref_face = ref_faces[reference_face_index] if reference_face_index < len(ref_faces) else None
@@ -105,9 +107,12 @@ def transfer_batch(
                 if not ok:
                     lines.append(f"{label}: skipped")
                     continue
-                result = transfer.transfer_face(image, face, reference[rb], ref_face, strengths, feather, normalize_illumination)
-                image = result.image
-                mask = torch.maximum(mask, result.mask)
+                result = transfer.transfer_face(
+                    image, face, reference[rb], ref_face, strengths, feather, normalize_illumination, in_place=True
+                )
+                if result.box is not None:
+                    x0, y0, x1, y1 = result.box
+                    torch.maximum(mask[y0:y1, x0:x1], result.window_mask, out=mask[y0:y1, x0:x1])
                 pairs.append((face, ref_face))
                 lines.extend(f"{label}: {m}" for m in result.messages)
                 done = ", ".join(f"{k} {v['hex']} ({v['coverage']:.0%} seen)" for k, v in result.regions.items())
@@ -118,8 +123,6 @@ def transfer_batch(
                         summary[name] = dict(info)
                     else:
                         summary[name]["area_px"] = round(summary[name]["area_px"] + info["area_px"], 1)
-        images.append(image)
-        masks.append(mask)
         refs.append(ImageReference(image, reference[rb], pairs))
         bar.update_absolute(b + 1)
 
@@ -135,4 +138,4 @@ def transfer_batch(
     report = "\n".join(lines) if lines else "nothing to do"
     for line in lines:
         log.info("FaceLab makeup: %s", line)
-    return MakeupBatch(torch.stack(images), torch.stack(masks), makeup, prompt, report)
+    return MakeupBatch(images, masks, makeup, prompt, report)

@@ -132,9 +132,12 @@ def inliers(lab: np.ndarray, mask: np.ndarray, k: float = OUTLIER_SPREADS) -> np
     values = lab[mask]
     if len(values) < 8:
         return mask
-    dist = np.linalg.norm((lab - np.median(values, axis=0)) * _OUTLIER_WEIGHTS, axis=-1)
-    spread = max(float(np.median(dist[mask])) * 1.4826, MIN_OUTLIER_SPREAD)
-    return mask & (dist <= k * spread)
+    d = (values - np.median(values, axis=0)) * _OUTLIER_WEIGHTS  # only the masked pixels, not the whole frame
+    dist = np.sqrt(np.einsum("ij,ij->i", d, d))
+    spread = max(float(np.median(dist)) * 1.4826, MIN_OUTLIER_SPREAD)
+    out = mask.copy()
+    out[mask] = dist <= k * spread
+    return out
 
 
 def skin_fields(src_lab, ref_lab, skin_mask, valid, iod, sigma_frac: float = 0.3):

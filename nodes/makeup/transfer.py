@@ -20,9 +20,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..base.colorspace import lab_to_rgb, rgb_to_lab
+from ..base.tensors import all_finite
 from ..face.zone_masks import inter_ocular_distance
 from . import color_transfer, describe, illumination, mesh_warp, regions
-from ..base.colorspace import lab_to_rgb, rgb_to_lab
 
 WORK_IOD_PX = 80.0  # inter-ocular distance of the working copies
 ROI_MARGIN = 0.25  # face window margin beyond the landmark box, in inter-ocular distances
@@ -34,8 +35,9 @@ DEFAULT_STRENGTHS = {"lips": 1.0, "eyes": 0.8, "blush": 0.6, "brows": 0.5, "foun
 
 @dataclass
 class FaceMakeup:
-    image: torch.Tensor  # [H, W, 3] source with the makeup of one face applied
-    mask: torch.Tensor  # [H, W] feathered union of the applied regions (0 = untouched)
+    image: torch.Tensor  # [H, W, 3] the image with the makeup of one face applied (the source itself if in place)
+    box: tuple[int, int, int, int] | None = None  # (x0, y0, x1, y1) face window that window_mask covers
+    window_mask: torch.Tensor | None = None  # [y1-y0, x1-x0] feathered union of the applied regions (0 = untouched)
     regions: dict = field(default_factory=dict)  # per region: colour, strength, area, coverage, visible
     messages: list = field(default_factory=list)
 
@@ -78,12 +80,15 @@ def transfer_face(
     strengths: dict[str, float] | None = None,
     feather: float = 8.0,
     normalize_illumination: bool = True,
+    in_place: bool = False,
 ) -> FaceMakeup:
     """Apply the reference face's makeup to one source face.
 
     source, reference: [H, W, 3] float 0..1 (any sizes); *_face: core-format face dicts (landmarks_xy in their
     image's pixels); strengths: region -> 0..1 (missing regions use DEFAULT_STRENGTHS); feather: edge softness
-    in % of the source inter-ocular distance. Raises ValueError on a malformed strength.
+    in % of the source inter-ocular distance. Raises ValueError on a malformed strength. in_place: write the
+    changed pixels into source (the caller's output copy) instead of a copy of it. NaN/Inf pixels of either
+    image are read as 0 (reported); the source's are replaced only where the makeup is applied.
     """
     strengths = {**DEFAULT_STRENGTHS, **(strengths or {})}
     for name, s in strengths.items():
@@ -92,7 +97,7 @@ def transfer_face(
         if not 0.0 <= float(s) <= 1.0:
             raise ValueError(f"FaceLab: strength of {name} must be between 0 and 1, got {s}")
     active = [r for r in color_transfer.RULES if strengths[r] > 0]
-    out = FaceMakeup(source, torch.zeros(source.shape[:2], dtype=torch.float32, device=source.device))
+    out = FaceMakeup(source)
     if not active:
         return out
 
@@ -104,13 +109,16 @@ def transfer_face(
         out.messages.append("source face lies outside the image: nothing to do")
         return out
     scale = min(1.0, WORK_IOD_PX / iod_s)
-    src_work, src_lm_w = _working_copy(source, src_lm, box, scale)
+    src_roi = _finite_window(source, box, "source", out.messages)
+    src_work, src_lm_w = _working_copy(src_roi, src_lm - np.array(box[:2]), (0, 0, *src_roi.shape[1::-1]), scale)
     work_iod = iod_s * scale
     ref_box = _window(ref_lm[: mesh_warp.N_MESH_POINTS], ROI_MARGIN * iod_r, reference.shape[:2])
     if ref_box[2] - ref_box[0] < 2 or ref_box[3] - ref_box[1] < 2:
         out.messages.append("reference face lies outside the reference image: nothing to do")
         return out
-    ref_work, ref_lm_w = _working_copy(reference, ref_lm, ref_box, min(1.0, work_iod / iod_r))
+    ref_roi = _finite_window(reference, ref_box, "reference", out.messages)
+    ref_lm_roi = ref_lm - np.array(ref_box[:2])
+    ref_work, ref_lm_w = _working_copy(ref_roi, ref_lm_roi, (0, 0, *ref_roi.shape[1::-1]), min(1.0, work_iod / iod_r))
     ref_3d = reference_face.get("landmarks_3d")
     ref_3d = None if ref_3d is None else np.asarray(ref_3d, dtype=np.float64)
     warped, valid = mesh_warp.warp_face(ref_work, ref_lm_w, src_lm_w, tuple(src_work.shape[:2]), image_points_3d=ref_3d)
@@ -175,15 +183,23 @@ def transfer_face(
     v = (rows.to(torch.float32) + 0.5) * (hw_w[0] / hw[0])
     deltas = {name: _sample(rt.delta, rt.box, u, v) for name, rt in transfers.items()}
     weights = {name: full_masks[name][rows, cols] * float(strengths[name]) for name in transfers}
-    roi = source[y0:y1, x0:x1]
-    pixels = roi[rows, cols]
+    pixels = src_roi[rows, cols]
     changed = lab_to_rgb(rgb_to_lab(pixels) + color_transfer.combine(deltas, weights)).to(source.dtype)
-    image = source.clone()
-    image[rows + y0, cols + x0] = changed
-    mask = out.mask.clone()
-    mask[y0:y1, x0:x1] = union
-    out.image, out.mask = image, mask
+    image = source if in_place else source.clone()
+    image[y0:y1, x0:x1][rows, cols] = changed
+    out.image, out.box, out.window_mask = image, box, union
     return out
+
+
+def _finite_window(image: torch.Tensor, box, what: str, messages: list) -> torch.Tensor:
+    """image[y0:y1, x0:x1], with NaN/Inf read as 0 (a copy, reported) so that they cannot spread or crash the fit."""
+    x0, y0, x1, y1 = box
+    roi = image[y0:y1, x0:x1]
+    if all_finite(roi):
+        return roi
+    bad = int((~torch.isfinite(roi)).any(-1).sum())
+    messages.append(f"the {what} face has {bad} NaN/Inf pixels: read as black")
+    return torch.nan_to_num(roi, nan=0.0, posinf=1.0, neginf=0.0)
 
 
 def _shrink_mask(mask: torch.Tensor, hw: tuple[int, int]) -> np.ndarray:
