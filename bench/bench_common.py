@@ -84,6 +84,12 @@ def measure(fn, repeat: int, warmup: int = 1) -> tuple[list[float], list[float]]
     return wall, cpu
 
 
+def timed_stage(stage: str, size, fn, repeat: int = 5, warmup: int = 1, **extra) -> dict:
+    """measure() then report(): one JSON line for `repeat` calls of fn after `warmup` calls."""
+    wall, cpu = measure(fn, repeat, warmup)
+    return report(stage, size, wall, cpu, **extra)
+
+
 def report(stage: str, size, wall_ms: list[float], cpu_ms: list[float] | None = None, **extra) -> dict:
     """Print one JSON line: stage, size, median/min/max ms, CPU median ms, torch threads, load average, extras.
 

@@ -1,4 +1,4 @@
-"""Wrinkle score and aging conditioning cost on CPU. Prints one JSON line per stage (bench_json.py); run from the
+"""Wrinkle score and aging conditioning cost on CPU. Prints one JSON line per stage (bench_common.py); run from the
 pack folder:
 
     .venv/bin/python bench/bench_wrinkle.py [--repeat 5]
@@ -23,7 +23,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_common  # noqa: E402,F401  (import paths + offline test-asset models)
-from bench_json import timed_stage  # noqa: E402
+from bench_common import timed_stage  # noqa: E402
 
 
 class StandInClip:

@@ -1,7 +1,7 @@
 """Zone mask and visible-skin cost: all 25 zone masks of one face at 1024^2 and 4096^2, and a 6-face photo.
 
 Run from the pack folder:  .venv/bin/python bench/bench_zones.py [--repeat 5]
-Needs the test assets (python tests/provision_assets.py). Prints one JSON line per stage (bench_json.py): the
+Needs the test assets (python tests/provision_assets.py). Prints one JSON line per stage (bench_common.py): the
 geometry-only masks (visible_skin off, as before), the per-face skin model (face_skin: skin colour model + the
 camera-facing mesh), and the masks limited to visible skin. Landmarks are detected once beforehand. torch uses
 one thread (OMP_NUM_THREADS=1).
@@ -18,7 +18,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 from bench_common import ASSETS  # noqa: E402  (import paths + offline test-asset models)
-from bench_json import timed_stage  # noqa: E402
+from bench_common import timed_stage  # noqa: E402
 from PIL import Image  # noqa: E402
 
 import facelab  # noqa: E402
