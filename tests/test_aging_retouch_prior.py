@@ -39,6 +39,9 @@ def test_full_strength_removes_lines_and_keeps_texture(rp, ws, name):
     out, mask, info = rp.smooth_face(img, lm, {z: 1.0 for z in zones})
     assert not info["declined"] and mask.max() == 1.0
     before, after = ws.face_wrinkle_scores(img, lm), ws.face_wrinkle_scores(out, lm)
+    # a zone with too little visible skin is not scored (None; Biden's crows_feet_left under white hair)
+    zones = [z for z in zones if before[z] is not None and after[z] is not None]
+    assert len(zones) >= 10, zones
     mean_b, mean_a = np.mean([before[z] for z in zones]), np.mean([after[z] for z in zones])
     # issue 15's target: -40 % over the treated zones at strength 1 (measured -53 % on both portraits)
     assert mean_a <= 0.6 * mean_b, (mean_b, mean_a)
@@ -82,6 +85,8 @@ def test_strength_scales_the_fill(rp, ws):
     img, lm = face("biden.jpg")
     zones = ("forehead", "under_eye_left", "under_eye_right", "crows_feet_left", "crows_feet_right")
     before = ws.face_wrinkle_scores(img, lm)
+    zones = tuple(z for z in zones if before[z] is not None)  # not scored: too little visible skin
+    assert len(zones) >= 4, zones
     means = []
     for s in (0.0, 0.5, 1.0):
         out, _, _ = rp.smooth_face(img, lm, {z: s for z in zones})

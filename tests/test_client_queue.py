@@ -256,7 +256,7 @@ def test_unknown_title_is_reported_before_contacting_the_server(queue, tmp_path)
     assert res.rc == 2 and seed.rc == 2
     assert "no node titled 'Sampler'" in res.err
     assert "#1 'Input Image' (LoadImage), #2 'ImageInvert', #9 'Save Result' (SaveImage)" in res.err
-    assert "--seed: the workflow has no node titled 'Seed' or 'Sampler'" in seed.err
+    assert "--seed: the workflow has no node titled 'Seed' or 'DDPM Invert' or 'Sampler'" in seed.err
     assert fake.uploads == {} and fake.prompts == []
 
 

@@ -66,6 +66,21 @@ def test_every_face_of_t1_is_found_and_dlib_agrees(det):
         assert 0.5 <= face["score"] <= 1.0
 
 
+@pytest.mark.parametrize("name", ("grace_hopper.jpg", "biden.jpg"))
+@pytest.mark.parametrize("scale", (1.0, 0.6))
+def test_a_face_filling_the_frame_is_found(det, name, scale):
+    """A tight face crop (a makeup reference, landmarks taken again on a crop): the full-range detector alone
+    misses it (measured on grace_hopper cropped to the mesh box: 0 faces), the short-range fallback finds it."""
+    (face,) = found(name)
+    x0, y0, x1, y1 = (int(v) for v in face["bbox_xyxy"])
+    crop = Image.fromarray(load_photo(name)).crop((x0, y0, x1, y1))
+    crop = crop.resize((round(crop.width * scale), round(crop.height * scale)), Image.LANCZOS)
+    faces = det.detect(np.asarray(crop), mode="full_range")["frames"][0]
+    assert len(faces) == 1
+    nose = faces[0]["landmarks_xy"][1]
+    assert 0.3 * crop.width < nose[0] < 0.7 * crop.width and 0.3 * crop.height < nose[1] < 0.8 * crop.height
+
+
 @pytest.mark.parametrize("name", SINGLE_FACE_PHOTOS + ("obama_partial_face.jpg",))
 def test_single_portraits_give_one_face_where_dlib_sees_it(det, name):
     faces = found(name)

@@ -297,6 +297,10 @@ def detect_frame(
     frame = image if isinstance(image, _Frame) else _Frame(image)
     if mode == "full_range":
         faces = full_range.detect_frame(frame, min_confidence, meshing)
+        if not faces:
+            # The full-range detector misses a face that fills the frame (a tight face crop, e.g. a makeup
+            # reference or landmarks taken again on a crop): the landmarker's own short-range detector finds it.
+            faces = _standard(frame, max_faces, min_confidence)
     else:
         faces = _standard(frame, max_faces, min_confidence)
     if mode == "small_faces" or (mode == "auto" and not faces):

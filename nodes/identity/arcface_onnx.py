@@ -114,7 +114,7 @@ class ArcFaceEmbedder:
     def detect(self, rgb: np.ndarray, max_faces: int = 10) -> list[dict]:
         """Faces with MediaPipe mesh landmarks (needed for the 5-point alignment), left to right. Mode 'auto'
         retries with the small-face search when the standard pass finds nothing."""
-        return detection.detect(rgb, max_faces=max_faces, mode="auto", order="left_to_right")["frames"][0]
+        return detection.detect(rgb, max_faces=max_faces, mode="full_range", order="left_to_right")["frames"][0]
 
     def preprocess(self, rgb: np.ndarray, faces: list[dict]) -> np.ndarray:
         """NCHW float32 network input for the faces (each needs 'landmarks_xy')."""

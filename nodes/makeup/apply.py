@@ -34,7 +34,7 @@ def _landmarks_or_detect(images: torch.Tensor, landmarks: dict | None, what: str
     if landmarks is None:
         from ..face import detection
 
-        return detection.detect(images, order="left_to_right")
+        return detection.detect(images, mode="full_range", order="left_to_right")
     try:  # landmarks of a resized copy are scaled to this image; another framing is refused
         return fl.fit_landmarks_to_image(landmarks, images.shape[1:3], images.shape[0], "Makeup Transfer")
     except ValueError as e:
