@@ -52,12 +52,13 @@ def main() -> int:
     w, h = (int(v) for v in args.size.lower().split("x"))
     portrait = np.asarray(Image.fromarray(load_photo("grace_hopper.jpg")).resize((w, h), Image.LANCZOS))
     mask = np.zeros((h, w), np.uint8)
-    mask[h // 6: h // 3, w // 4: 3 * w // 4] = 255
+    mask[h // 6 : h // 3, w // 4 : 3 * w // 4] = 255
     prompt = for_quick_run(json.loads(args.workflow.read_text()), steps=args.steps)
 
     t0 = time.perf_counter()
-    with start_comfyui(comfy_dir, tempfile.mkdtemp(prefix="facelab-bench-"),
-                       mediapipe_dir=MODELS_DIR / "mediapipe") as server:
+    with start_comfyui(
+        comfy_dir, tempfile.mkdtemp(prefix="facelab-bench-"), mediapipe_dir=MODELS_DIR / "mediapipe"
+    ) as server:
         print(f"workflow {args.workflow.name}, input {w}x{h}, {args.steps} step(s)")
         print(f"server start-up: {time.perf_counter() - t0:.1f} s, peak RSS {peak_rss_gb(server.proc.pid):.2f} GB")
         for node in prompt.values():
@@ -73,8 +74,10 @@ def main() -> int:
             server.run(prompt, timeout=3600)
             wall = time.perf_counter() - t
             executed = re.findall(r"Prompt executed in ([\d.:]+)", server.log_text())
-            print(f"run {run}: wall {wall:.1f} s, ComfyUI 'Prompt executed in' {executed[-1] if executed else '?'}, "
-                  f"server peak RSS {peak_rss_gb(server.proc.pid):.2f} GB")
+            print(
+                f"run {run}: wall {wall:.1f} s, ComfyUI 'Prompt executed in' {executed[-1] if executed else '?'}, "
+                f"server peak RSS {peak_rss_gb(server.proc.pid):.2f} GB"
+            )
     return 0
 
 

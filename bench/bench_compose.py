@@ -65,7 +65,10 @@ class Variant:
         self.label = label
         compose = import_module(pack.__name__ + ".nodes.node_compose")
         self.crop_node, self.stitch_node = compose.FaceLabCrop(), compose.FaceLabStitch()
-        self.crop_args, self.stitch_args = bc.node_defaults(compose.FaceLabCrop), bc.node_defaults(compose.FaceLabStitch)
+        self.crop_args, self.stitch_args = (
+            bc.node_defaults(compose.FaceLabCrop),
+            bc.node_defaults(compose.FaceLabStitch),
+        )
         self.color_match = import_module(pack.__name__ + ".nodes.compose.color_match")
         self.stitch_args.pop("original", None)
 
@@ -107,7 +110,9 @@ def time_colour_match(variants, repeat: int) -> None:
     ring = (r > 300) & (r <= 340)  # a 40-px ring around a 600-px face
     for v in variants:
         w, c = bc.measure(lambda v=v: v.color_match.match_to_reference(crop, ref, ring), repeat)
-        bc.report("colour match, whole crop", 1024, w, c, variant=v.label, target=TARGETS[("colour match, whole crop", 1024)])
+        bc.report(
+            "colour match, whole crop", 1024, w, c, variant=v.label, target=TARGETS[("colour match, whole crop", 1024)]
+        )
 
 
 def peak_memory(ref: str | None, size: int) -> None:

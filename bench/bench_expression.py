@@ -44,8 +44,8 @@ def main() -> None:
 
     facelab.load_pack()
     from comfyui_facelab.nodes import node_expression
-    from comfyui_facelab.nodes.compose import crop as crop_mod
     from comfyui_facelab.nodes.anonymise import anonymise_plan, anonymise_select
+    from comfyui_facelab.nodes.compose import crop as crop_mod
     from comfyui_facelab.nodes.face import detection
     from comfyui_facelab.nodes.identity.embedding import load_identity_model
 
@@ -56,8 +56,10 @@ def main() -> None:
     t_decide, _ = timed(lambda: node.analyse(image, marks, "eyes", 0.22, 0.5, 0.3, **base), args.reps)
     t_mask, out = timed(lambda: node.analyse(image, marks, "eyes and smile", 0.6, 0.0, 1.0, **base), args.reps)
     assert out[1], "the forced thresholds must fix every region"
-    print(f"Expression Analysis, biden.jpg {w}x{h}: decision only {t_decide * 1000:.0f} ms; "
-          f"with 2 eyes + mouth masked {t_mask * 1000:.0f} ms")
+    print(
+        f"Expression Analysis, biden.jpg {w}x{h}: decision only {t_decide * 1000:.0f} ms; "
+        f"with 2 eyes + mouth masked {t_mask * 1000:.0f} ms"
+    )
 
     group = photo_tensor("t1.jpg")
     lm = detection.detect(group, mode="small_faces")
@@ -67,11 +69,16 @@ def main() -> None:
     candidates = torch.cat([crops, torch.roll(crops, -1, 0)])
     model = load_identity_model("dlib")
     n_faces = len(plan.faces[0])
-    t_sel, _ = timed(lambda: anonymise_select.anonymise(group, candidates, plan, stitch, model, anonymise_select.Settings()), args.reps)
+    t_sel, _ = timed(
+        lambda: anonymise_select.anonymise(group, candidates, plan, stitch, model, anonymise_select.Settings()),
+        args.reps,
+    )
     measured = n_faces * (2 + 2 + 1)  # original, own crop, 2 candidates, result
-    print(f"Pick Most Anonymous Candidate (dlib), t1.jpg {n_faces} faces x 2 candidates, crops "
-          f"{stitch.crop_hw[1]}x{stitch.crop_hw[0]}: {t_sel:.2f} s, {t_sel / n_faces * 1000:.0f} ms per face, "
-          f"{t_sel / measured * 1000:.0f} ms per measured face image")
+    print(
+        f"Pick Most Anonymous Candidate (dlib), t1.jpg {n_faces} faces x 2 candidates, crops "
+        f"{stitch.crop_hw[1]}x{stitch.crop_hw[0]}: {t_sel:.2f} s, {t_sel / n_faces * 1000:.0f} ms per face, "
+        f"{t_sel / measured * 1000:.0f} ms per measured face image"
+    )
 
 
 if __name__ == "__main__":

@@ -46,7 +46,16 @@ def build_iresnet50_shaped(path: Path) -> int:
 
     def conv(x, cin, cout, k, stride):
         out = f"t{len(nodes)}"
-        nodes.append(helper.make_node("Conv", [x, weight((cout, cin, k, k))], [out], kernel_shape=[k, k], strides=[stride] * 2, pads=[k // 2] * 4))
+        nodes.append(
+            helper.make_node(
+                "Conv",
+                [x, weight((cout, cin, k, k))],
+                [out],
+                kernel_shape=[k, k],
+                strides=[stride] * 2,
+                pads=[k // 2] * 4,
+            )
+        )
         return out
 
     def relu(x):
@@ -67,7 +76,8 @@ def build_iresnet50_shaped(path: Path) -> int:
     nodes.append(helper.make_node("Flatten", [x], ["flat"], axis=1))
     nodes.append(helper.make_node("MatMul", ["flat", weight((512 * 7 * 7, 512))], ["fc1"]))
     graph = helper.make_graph(
-        nodes, "iresnet50_shaped",
+        nodes,
+        "iresnet50_shaped",
         [helper.make_tensor_value_info("data", TensorProto.FLOAT, ["N", 3, 112, 112])],
         [helper.make_tensor_value_info("fc1", TensorProto.FLOAT, ["N", 512])],
         initializer=inits,
@@ -103,9 +113,8 @@ def main() -> int:
 
     facelab.load_pack()
     import conftest  # noqa: F401  (points FACELAB_MODELS_DIR at the provisioned test assets)
-    from conftest import landmarks_for, load_photo
-
     from comfyui_facelab.nodes.identity import alignment, embedding
+    from conftest import landmarks_for, load_photo
 
     rgb = load_photo(args.photo)
     faces = landmarks_for(args.photo)["frames"][0][:1]
@@ -118,11 +127,17 @@ def main() -> int:
     except Exception as exc:  # optional dependency
         print(f"dlib     : skipped ({exc})")
     else:
-        print(f"dlib     : embedding per face (5-point fit + chip + ResNet)   {fmt(timed(lambda: dlib_model.embed(rgb, faces), args.reps))}")
-        print(f"dlib     : HOG face detection per image (no landmarks given)  {fmt(timed(lambda: dlib_model.detect(rgb), args.reps))}")
+        print(
+            f"dlib     : embedding per face (5-point fit + chip + ResNet)   {fmt(timed(lambda: dlib_model.embed(rgb, faces), args.reps))}"
+        )
+        print(
+            f"dlib     : HOG face detection per image (no landmarks given)  {fmt(timed(lambda: dlib_model.detect(rgb), args.reps))}"
+        )
 
     five = alignment.five_points_from_mesh(faces[0]["landmarks_xy"])
-    print(f"arcface  : 5-point alignment to 112x112 per face              {fmt(timed(lambda: alignment.align_face(rgb, five), args.reps))}")
+    print(
+        f"arcface  : 5-point alignment to 112x112 per face              {fmt(timed(lambda: alignment.align_face(rgb, five), args.reps))}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "iresnet50_shaped.onnx"
         params = build_iresnet50_shaped(path)
@@ -133,7 +148,9 @@ def main() -> int:
         eight = faces * 8
         print("arcface  : embedding per face in a batch of 8 faces (same model)")
         print(f"           {fmt(timed(lambda: model.embed(rgb, eight), args.reps), per=8)}")
-    print("note: real glintr100 (antelopev2) was not available here; it is iResNet-100, about 2x the work of iResNet-50")
+    print(
+        "note: real glintr100 (antelopev2) was not available here; it is iResNet-100, about 2x the work of iResNet-50"
+    )
     return 0
 
 

@@ -78,12 +78,16 @@ def main() -> int:
         m = paths_model[0]
         (inv,) = node_sampling.FaceLabDDPMInvert().invert(m, pos, neg, 1.0, lat, sig, skip, 0)
         (sampler,) = node_sampling.FaceLabDDPMInversionSampler().get_sampler(inv)
-        g, _ = node_sampling.FaceLabIdentityGuider().get_guider(m, pos, neg, 6.0, identity_scale, 0.0, 1.0,
-                                                                identity if identity_scale else None)
+        g, _ = node_sampling.FaceLabIdentityGuider().get_guider(
+            m, pos, neg, 6.0, identity_scale, 0.0, 1.0, identity if identity_scale else None
+        )
         g.sample(torch.zeros_like(lat["samples"]), lat["samples"], sampler, sig, seed=0)
         kept = [inv.x_start, inv.noise_start, *inv.zs]
-        return {"inversion_mb_per_candidate": round(sum(t.nelement() * t.element_size() for t in kept)
-                                                    / candidates / 2**20, 2)}
+        return {
+            "inversion_mb_per_candidate": round(
+                sum(t.nelement() * t.element_size() for t in kept) / candidates / 2**20, 2
+            )
+        }
 
     class Trivial(TinyDenoiser):
         """A model that costs nothing: what is left of the time is FaceLab's own work per step."""
@@ -121,11 +125,19 @@ def main() -> int:
             extra = fn()
             times.append((time.perf_counter() - t) * 1000)
             calls = model.calls + identity.calls + free.calls
-        row = {"stage": stage, "size": f"latent {args.size}x{args.size} (x{candidates} candidates)",
-               "model_calls": calls, "unet_evaluations_per_face": calls * candidates, "median_ms_per_face": round(statistics.median(times), 1),
-               "min_max_ms": [round(min(times), 1), round(max(times), 1)], **extra,
-               "tiny_model_ms_per_call_per_latent": round(statistics.median(per_call), 2),
-               "threads": torch.get_num_threads(), "load_average": load(), "cpus": os.cpu_count()}
+        row = {
+            "stage": stage,
+            "size": f"latent {args.size}x{args.size} (x{candidates} candidates)",
+            "model_calls": calls,
+            "unet_evaluations_per_face": calls * candidates,
+            "median_ms_per_face": round(statistics.median(times), 1),
+            "min_max_ms": [round(min(times), 1), round(max(times), 1)],
+            **extra,
+            "tiny_model_ms_per_call_per_latent": round(statistics.median(per_call), 2),
+            "threads": torch.get_num_threads(),
+            "load_average": load(),
+            "cpus": os.cpu_count(),
+        }
         print(json.dumps(row))
     return 0
 

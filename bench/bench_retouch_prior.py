@@ -70,14 +70,26 @@ def main() -> None:
         landmarks = fl.make_face_landmarks([[frame]], (SIZE, SIZE))
         _, change = compare.compare(image, torch.from_numpy(out)[None], landmarks, 0, "mean", 30.0)
         kept = retouch_prior.texture_energy(out, lm, zones) / retouch_prior.texture_energy(rgb, lm, zones)
-        print(json.dumps({
-            "stage": "smooth_wrinkles_prior", "photo": name, "size": f"{SIZE}x{SIZE}",
-            "eye_distance_px": info.get("eye_distance_px"), "median_ms": round(statistics.median(times), 1),
-            "min_ms": round(min(times), 1), "max_ms": round(max(times), 1),
-            "median_cpu_ms": round(statistics.median(cpu), 1),  # all threads: steadier than wall time when shared
-            "wrinkle_compare_mean_change_pct": change, "texture_kept": round(kept, 3),
-            "threads": torch.get_num_threads(), "loadavg": os.getloadavg()[0],
-        }))
+        print(
+            json.dumps(
+                {
+                    "stage": "smooth_wrinkles_prior",
+                    "photo": name,
+                    "size": f"{SIZE}x{SIZE}",
+                    "eye_distance_px": info.get("eye_distance_px"),
+                    "median_ms": round(statistics.median(times), 1),
+                    "min_ms": round(min(times), 1),
+                    "max_ms": round(max(times), 1),
+                    "median_cpu_ms": round(
+                        statistics.median(cpu), 1
+                    ),  # all threads: steadier than wall time when shared
+                    "wrinkle_compare_mean_change_pct": change,
+                    "texture_kept": round(kept, 3),
+                    "threads": torch.get_num_threads(),
+                    "loadavg": os.getloadavg()[0],
+                }
+            )
+        )
 
 
 if __name__ == "__main__":

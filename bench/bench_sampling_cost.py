@@ -69,16 +69,21 @@ def build_cases() -> dict:
 
     def aging(scores, max_denoise):
         pos, neg, dmask, _, noise_mask, n, denoise, needs = node.build(
-            clip, image, lm, scores, "photo", "blurry", 0, 10.0, max_denoise, 1.0, steps=steps, scheduler=scheduler)
+            clip, image, lm, scores, "photo", "blurry", 0, 10.0, max_denoise, 1.0, steps=steps, scheduler=scheduler
+        )
         # outside ComfyUI the node plans on a timestep-linear schedule (adapter fallback); stage 2 re-plans from the
         # denoise mask with ComfyUI's own scheduler, as the node does when it runs inside ComfyUI
-        return {"runs": [dict(positive=pos, negative=neg, denoise_mask=dmask, steps=n, denoise=denoise)],
-                "needs_sampling": needs}
+        return {
+            "runs": [dict(positive=pos, negative=neg, denoise_mask=dmask, steps=n, denoise=denoise)],
+            "needs_sampling": needs,
+        }
 
     zones = [z for z, s in zone_scores.normalize_scores(AGING7).items() if s]
     region = zone_masks.zones_mask(lm, 1, zones, face_index=0, feather=10.0)
     binary = (region > 0).float()
-    cases = {"plain": {"runs": [dict(positive=base_pos, negative=base_neg, noise_mask=binary, steps=steps, denoise=1.0)]}}
+    cases = {
+        "plain": {"runs": [dict(positive=base_pos, negative=base_neg, noise_mask=binary, steps=steps, denoise=1.0)]}
+    }
     cases["aging7"] = aging(AGING7, 0.5)
     # before issue 15: one masked entry per zone group and score, sampled at denoise 1.0 with the per-pixel mask
     pos, neg = [base_pos], [base_neg]
@@ -88,16 +93,20 @@ def build_cases() -> dict:
         pos.append(rc.set_mask(base_pos, m))
         neg.append(rc.set_mask(base_neg, m))
         dmask = torch.maximum(dmask, m * abs(entry.score) * 0.5)
-    cases["aging7_before"] = {"runs": [dict(positive=rc.combine(*pos), negative=rc.combine(*neg), noise_mask=dmask,
-                                            steps=steps, denoise=1.0)]}
+    cases["aging7_before"] = {
+        "runs": [dict(positive=rc.combine(*pos), negative=rc.combine(*neg), noise_mask=dmask, steps=steps, denoise=1.0)]
+    }
     # the seed's passes: each an img2img pass of its strength (plan of a mask at that strength: no rescale needed)
-    cases["seed000_4pass"] = {"runs": [dict(positive=base_pos, negative=base_neg, noise_mask=binary, strength=s)
-                                       for s in SEED_STRENGTHS]}
+    cases["seed000_4pass"] = {
+        "runs": [dict(positive=base_pos, negative=base_neg, noise_mask=binary, strength=s) for s in SEED_STRENGTHS]
+    }
     cases["wrinkle"] = aging(zone_scores.build_scores("soften wrinkles"), 0.32)
     return cases
 
 
-STAGE2 = PRELUDE + r"""
+STAGE2 = (
+    PRELUDE
+    + r"""
 import json
 import logging
 logging.disable(logging.WARNING)
@@ -178,34 +187,55 @@ out["_path_check"] = {"sampler": "euler", "full_steps": s["steps"], "short_steps
                                                                .mean()), 3)}
 print("RESULT " + json.dumps(out))
 """
+)
 
 
 def main() -> None:
     comfy_dir = Path(os.environ.get("COMFYUI_DIR", ""))
     if not (comfy_dir / "comfy").is_dir():
         raise SystemExit("set COMFYUI_DIR to a ComfyUI checkout (with its venv) to count in ComfyUI's own sampler")
-    python = next((p for p in (comfy_dir / "venv" / "bin" / "python", comfy_dir / ".venv" / "bin" / "python")
-                   if p.is_file()), Path(sys.executable))
+    python = next(
+        (p for p in (comfy_dir / "venv" / "bin" / "python", comfy_dir / ".venv" / "bin" / "python") if p.is_file()),
+        Path(sys.executable),
+    )
     cases = build_cases()
     cases["_sampler"] = SAMPLER
     with tempfile.TemporaryDirectory() as tmp:
         data, script = Path(tmp) / "cases.pt", Path(tmp) / "stage2.py"
         torch.save(cases, data)
         script.write_text(STAGE2)
-        res = subprocess.run([str(python), str(script), str(comfy_dir), str(bench_common.ROOT), str(data)],
-                             cwd=comfy_dir, capture_output=True, text=True, timeout=1200)
+        res = subprocess.run(
+            [str(python), str(script), str(comfy_dir), str(bench_common.ROOT), str(data)],
+            cwd=comfy_dir,
+            capture_output=True,
+            text=True,
+            timeout=1200,
+        )
     line = next((x for x in res.stdout.splitlines() if x.startswith("RESULT ")), None)
     if res.returncode != 0 or line is None:
         raise SystemExit(f"ComfyUI stage failed:\n{res.stdout[-2000:]}\n{res.stderr[-4000:]}")
-    result = json.loads(line[len("RESULT "):])
+    result = json.loads(line[len("RESULT ") :])
     check = result.pop("_path_check")
     print(json.dumps({"stage": "sampling_path_check", **check}))
     for name, r in result.items():
-        print(json.dumps({"stage": "sampling_cost", "case": name, **r, "steps": SAMPLER["steps"],
-                          "sampler": f"{SAMPLER['sampler_name']}/{SAMPLER['scheduler']}", "cfg": SAMPLER["cfg"],
-                          "threads": torch.get_num_threads(), "loadavg": os.getloadavg()[0]}))
-    print("unet_evals " + " ".join(f"{k}={result[k]['unet_evals']}" for k in ("plain", "aging7", "seed000_4pass",
-                                                                                "wrinkle")))
+        print(
+            json.dumps(
+                {
+                    "stage": "sampling_cost",
+                    "case": name,
+                    **r,
+                    "steps": SAMPLER["steps"],
+                    "sampler": f"{SAMPLER['sampler_name']}/{SAMPLER['scheduler']}",
+                    "cfg": SAMPLER["cfg"],
+                    "threads": torch.get_num_threads(),
+                    "loadavg": os.getloadavg()[0],
+                }
+            )
+        )
+    print(
+        "unet_evals "
+        + " ".join(f"{k}={result[k]['unet_evals']}" for k in ("plain", "aging7", "seed000_4pass", "wrinkle"))
+    )
 
 
 if __name__ == "__main__":

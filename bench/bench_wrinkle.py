@@ -57,27 +57,51 @@ def main() -> None:
     lm = landmarks_for(name)
     image = photo_tensor(name)
     for factor in (1, 2, 4):
-        img = image if factor == 1 else torch.nn.functional.interpolate(
-            image.permute(0, 3, 1, 2), scale_factor=factor, mode="bicubic", align_corners=False).clamp(0, 1).permute(0, 2, 3, 1)
+        img = (
+            image
+            if factor == 1
+            else torch.nn.functional.interpolate(
+                image.permute(0, 3, 1, 2), scale_factor=factor, mode="bicubic", align_corners=False
+            )
+            .clamp(0, 1)
+            .permute(0, 2, 3, 1)
+        )
         rgb = np.ascontiguousarray(img.numpy())
         size = f"{name} x{factor} {img.shape[2]}x{img.shape[1]}"
-        timed_stage("wrinkle_scores_visible_skin", size,
-                    lambda rgb=rgb: wrinkle_score.measure_batch(rgb, lm, 0, False), args.repeat)
-        timed_stage("wrinkle_scores_geometry_only", size,
-                    lambda rgb=rgb: wrinkle_score.measure_batch(rgb, lm, 0, False, visible_skin=False), args.repeat)
-        timed_stage("wrinkle_score_node_with_heatmap", size, lambda img=img: score_node.score(img, lm, 0, "mean"),
-                    args.repeat)
+        timed_stage(
+            "wrinkle_scores_visible_skin",
+            size,
+            lambda rgb=rgb: wrinkle_score.measure_batch(rgb, lm, 0, False),
+            args.repeat,
+        )
+        timed_stage(
+            "wrinkle_scores_geometry_only",
+            size,
+            lambda rgb=rgb: wrinkle_score.measure_batch(rgb, lm, 0, False, visible_skin=False),
+            args.repeat,
+        )
+        timed_stage(
+            "wrinkle_score_node_with_heatmap", size, lambda img=img: score_node.score(img, lm, 0, "mean"), args.repeat
+        )
 
     scores = zone_scores.build_scores("age +10y")
     for factor in (1, 2):
         h, w = image.shape[1] * factor, image.shape[2] * factor
         img = torch.zeros(1, h, w, 3)
-        lm_scaled = {**lm, "frames": [[{**f, "landmarks_xy": np.asarray(f["landmarks_xy"]) * factor} for f in lm["frames"][0]]],
-                     "image_size": (h, w)}
-        timed_stage("aging_zone_conditioning_17_zones", f"{w}x{h}",
-                    lambda img=img, lm_scaled=lm_scaled: cond_node.build(StandInClip(), img, lm_scaled, scores, "photo",
-                                                                         "blurry", 0, 10.0, 0.32, 1.0),
-                    args.repeat, note="masks + prompts, CLIP excluded")
+        lm_scaled = {
+            **lm,
+            "frames": [[{**f, "landmarks_xy": np.asarray(f["landmarks_xy"]) * factor} for f in lm["frames"][0]]],
+            "image_size": (h, w),
+        }
+        timed_stage(
+            "aging_zone_conditioning_17_zones",
+            f"{w}x{h}",
+            lambda img=img, lm_scaled=lm_scaled: cond_node.build(
+                StandInClip(), img, lm_scaled, scores, "photo", "blurry", 0, 10.0, 0.32, 1.0
+            ),
+            args.repeat,
+            note="masks + prompts, CLIP excluded",
+        )
 
 
 if __name__ == "__main__":

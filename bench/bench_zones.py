@@ -17,8 +17,10 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
-from bench_common import ASSETS  # noqa: E402  (import paths + offline test-asset models)
-from bench_common import timed_stage  # noqa: E402
+from bench_common import (
+    ASSETS,  # noqa: E402  (import paths + offline test-asset models)
+    timed_stage,  # noqa: E402
+)
 from PIL import Image  # noqa: E402
 
 import facelab  # noqa: E402
@@ -52,13 +54,18 @@ def bench_image(label: str, rgb: np.ndarray, mode: str, repeat: int) -> None:
     extra = {"faces": n, "settings": SETTINGS}
 
     def each_zone(skins=None):
-        return [zone_masks.face_zone_mask_roi(f["landmarks_xy"], [z], (h, w), **SETTINGS,
-                                              skin=None if skins is None else skins[k])
-                for k, f in enumerate(faces) for z in NAMES]
+        return [
+            zone_masks.face_zone_mask_roi(
+                f["landmarks_xy"], [z], (h, w), **SETTINGS, skin=None if skins is None else skins[k]
+            )
+            for k, f in enumerate(faces)
+            for z in NAMES
+        ]
 
     timed_stage("zone_masks_25_each_roi", size, each_zone, repeat, **extra)
-    timed_stage("zone_masks_25_union_full_mask", size, lambda: zone_masks.zones_mask(lms, 1, NAMES, **SETTINGS),
-                repeat, **extra)
+    timed_stage(
+        "zone_masks_25_union_full_mask", size, lambda: zone_masks.zones_mask(lms, 1, NAMES, **SETTINGS), repeat, **extra
+    )
 
     def skins():
         return [visible_skin.face_skin(image[0], f["landmarks_xy"], f.get("landmarks_3d")) for f in faces]
@@ -66,8 +73,13 @@ def bench_image(label: str, rgb: np.ndarray, mode: str, repeat: int) -> None:
     timed_stage("visible_skin_model_per_image", size, skins, repeat, **extra)
     ready = skins()
     timed_stage("zone_masks_25_each_roi_visible_skin_model_given", size, lambda: each_zone(ready), repeat, **extra)
-    timed_stage("zone_masks_25_union_full_mask_visible_skin", size,
-                lambda: zone_masks.zones_mask(lms, 1, NAMES, **SETTINGS, image=image), repeat, **extra)
+    timed_stage(
+        "zone_masks_25_union_full_mask_visible_skin",
+        size,
+        lambda: zone_masks.zones_mask(lms, 1, NAMES, **SETTINGS, image=image),
+        repeat,
+        **extra,
+    )
 
 
 def main() -> int:

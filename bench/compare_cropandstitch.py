@@ -63,7 +63,11 @@ def _import_comfyui() -> Path:
 
 
 def _load_peer(path: str | None, comfy_dir: Path):
-    candidates = [path, os.environ.get("CROPANDSTITCH_DIR"), comfy_dir / "custom_nodes" / "ComfyUI-Inpaint-CropAndStitch"]
+    candidates = [
+        path,
+        os.environ.get("CROPANDSTITCH_DIR"),
+        comfy_dir / "custom_nodes" / "ComfyUI-Inpaint-CropAndStitch",
+    ]
     for c in candidates:
         if c and (Path(c) / "inpaint_cropandstitch.py").is_file():
             spec = importlib.util.spec_from_file_location("peer_cropandstitch", Path(c) / "inpaint_cropandstitch.py")
@@ -116,7 +120,9 @@ class FaceLab:
         return crops, plan
 
     def stitch(self, image, crops, plan):
-        return self.stitch_node.stitch(image, crops, plan, **{k: v for k, v in self.stitch_args.items() if k != "original"})[0]
+        return self.stitch_node.stitch(
+            image, crops, plan, **{k: v for k, v in self.stitch_args.items() if k != "original"}
+        )[0]
 
 
 def _feather_for(mask: torch.Tensor) -> float:
@@ -182,7 +188,9 @@ def _peak(args) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--peer", default=None, help="the Inpaint-CropAndStitch folder (else CROPANDSTITCH_DIR or custom_nodes)")
+    ap.add_argument(
+        "--peer", default=None, help="the Inpaint-CropAndStitch folder (else CROPANDSTITCH_DIR or custom_nodes)"
+    )
     ap.add_argument("--sizes", default="4096,1024")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--threads", default="1")

@@ -22,18 +22,31 @@ log = logging.getLogger("FaceLab")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("photo", nargs="?", default=str(SAMPLE_PHOTO),
-                        help=f"photo to analyse (default: the bundled sample, {SAMPLE_PHOTO.name})")
+    parser.add_argument(
+        "photo",
+        nargs="?",
+        default=str(SAMPLE_PHOTO),
+        help=f"photo to analyse (default: the bundled sample, {SAMPLE_PHOTO.name})",
+    )
     parser.add_argument("--out", default="facelab-demo", help="output folder (created if missing)")
     parser.add_argument("--zones", default="all", help="zones or groups, comma separated (default: all)")
     parser.add_argument("--grow", type=float, default=0.0, help="grow (negative: shrink) in %% of the eye distance")
     parser.add_argument("--feather", type=float, default=10.0, help="soft edge width in %% of the eye distance")
-    parser.add_argument("--subtract", default="none", help="protected features removed from every mask, e.g. eyes+brows+lips")
-    parser.add_argument("--mode", default="full_range", choices=("full_range", "standard", "small_faces", "auto"),
-                        help="face detection mode (full_range, the default, finds faces down to ~30 px)")
+    parser.add_argument(
+        "--subtract", default="none", help="protected features removed from every mask, e.g. eyes+brows+lips"
+    )
+    parser.add_argument(
+        "--mode",
+        default="full_range",
+        choices=("full_range", "standard", "small_faces", "auto"),
+        help="face detection mode (full_range, the default, finds faces down to ~30 px)",
+    )
     parser.add_argument("--max-faces", type=int, default=8, help="most faces to find")
-    parser.add_argument("--contact-sheet", action="store_true",
-                        help="also write contact_sheet.png: one small picture per zone of the first face")
+    parser.add_argument(
+        "--contact-sheet",
+        action="store_true",
+        help="also write contact_sheet.png: one small picture per zone of the first face",
+    )
 
 
 def _load_rgb(path: Path) -> np.ndarray:
@@ -93,8 +106,11 @@ def run(args: argparse.Namespace) -> int:
         mask = zone_masks.zones_mask(landmarks, 1, [zone], -1, args.grow, args.feather, protected)[0].numpy()
         path = out / "masks" / f"{zone}.png"
         Image.fromarray(np.clip(mask * 255.0 + 0.5, 0, 255).astype(np.uint8), mode="L").save(path)
-        report["masks"][zone] = {"file": str(path.relative_to(out)), "area_px": round(float(mask.sum()), 1),
-                                 "definition": zone_atlas.ZONES[zone].definition}
+        report["masks"][zone] = {
+            "file": str(path.relative_to(out)),
+            "area_px": round(float(mask.sum()), 1),
+            "definition": zone_atlas.ZONES[zone].definition,
+        }
     preview = zone_preview.render_preview(rgb, faces, zones)
     Image.fromarray(preview).save(out / "preview.png")
     report["preview"] = "preview.png"
@@ -103,6 +119,13 @@ def run(args: argparse.Namespace) -> int:
         Image.fromarray(sheet).save(out / "contact_sheet.png")
         report["contact_sheet"] = "contact_sheet.png"
     (out / "report.json").write_text(json.dumps(report, indent=2))
-    log.info("FaceLab demo: %d face(s) in %s; %d zone masks in %s, preview %s, report %s",
-             len(faces), photo.name, len(zones), out / "masks", out / "preview.png", out / "report.json")
+    log.info(
+        "FaceLab demo: %d face(s) in %s; %d zone masks in %s, preview %s, report %s",
+        len(faces),
+        photo.name,
+        len(zones),
+        out / "masks",
+        out / "preview.png",
+        out / "report.json",
+    )
     return 0

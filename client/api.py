@@ -143,8 +143,14 @@ class ComfyClient:
         return ServerError(f"ComfyUI at {self.base_url} stopped answering {what}: {_reason(exc)}")
 
     # -- transport -------------------------------------------------------------------------------------------
-    def _open(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None,
-              read_timeout: float | None = None):
+    def _open(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict | None = None,
+        read_timeout: float | None = None,
+    ):
         """Send a request; return (connection, response). The caller reads the body and closes the connection."""
         what = f"{method} {path.partition('?')[0]}"
         cls = http.client.HTTPSConnection if self.scheme == "https" else http.client.HTTPConnection
@@ -167,21 +173,37 @@ class ComfyClient:
             conn.close()
             raise
 
-    def _call(self, method: str, path: str, payload: object = None, body: bytes | None = None,
-              content_type: str = "application/json", read_timeout: float | None = None) -> tuple[int, bytes]:
+    def _call(
+        self,
+        method: str,
+        path: str,
+        payload: object = None,
+        body: bytes | None = None,
+        content_type: str = "application/json",
+        read_timeout: float | None = None,
+    ) -> tuple[int, bytes]:
         if payload is not None:
             body = json.dumps(payload).encode("utf-8")
         headers = {"Content-Type": content_type} if body is not None else {}
         conn, resp = self._open(method, path, body, headers, read_timeout)
         try:
             if int(resp.getheader("Content-Length") or 0) > MAX_JSON_BYTES:
-                raise ServerError(f"{method} {path} on {self.base_url} answered {resp.getheader('Content-Length')} "
-                                  f"bytes, more than the {_size(MAX_JSON_BYTES)} an answer may have")
-            data = _read_capped(resp, MAX_JSON_BYTES, lambda: _settimeout(
-                conn.raw_sock, self._timeout(read_timeout or self.read_timeout, f"{method} {path}")))
+                raise ServerError(
+                    f"{method} {path} on {self.base_url} answered {resp.getheader('Content-Length')} "
+                    f"bytes, more than the {_size(MAX_JSON_BYTES)} an answer may have"
+                )
+            data = _read_capped(
+                resp,
+                MAX_JSON_BYTES,
+                lambda: _settimeout(
+                    conn.raw_sock, self._timeout(read_timeout or self.read_timeout, f"{method} {path}")
+                ),
+            )
             if data is None:
-                raise ServerError(f"{method} {path} on {self.base_url} answered more than "
-                                  f"{_size(MAX_JSON_BYTES)}; that is not a ComfyUI answer")
+                raise ServerError(
+                    f"{method} {path} on {self.base_url} answered more than "
+                    f"{_size(MAX_JSON_BYTES)}; that is not a ComfyUI answer"
+                )
             return resp.status, data
         except ValueError:
             raise ServerError(f"{method} {path} on {self.base_url} answered a malformed Content-Length") from None
@@ -225,8 +247,9 @@ class ComfyClient:
             raise ServerError(f"POST /upload/image answered without a file name: {_snippet(ref)}")
         return ref
 
-    def queue_prompt(self, graph: dict, client_id: str, prompt_id: str | None = None,
-                     allow_partial: bool = False) -> str:
+    def queue_prompt(
+        self, graph: dict, client_id: str, prompt_id: str | None = None, allow_partial: bool = False
+    ) -> str:
         """Queue an API-format graph; return its prompt_id. `prompt_id` (a UUID) is proposed to the server (ComfyUI
         0.33+ uses it, older ones mint their own), so a request that hangs can still be cancelled by id.
         Raises PromptRejected on HTTP 400, and on HTTP 200 with node_errors unless `allow_partial` (ComfyUI has
@@ -258,8 +281,9 @@ class ComfyClient:
         """Stream an output file ({"filename", "subfolder", "type"}) into `dest`; return its size.
         A body shorter than Content-Length (server dropped the connection) raises ServerError; the caller
         owns `dest` and deletes it on error."""
-        query = urlencode({"filename": ref["filename"], "subfolder": ref.get("subfolder", ""),
-                           "type": ref.get("type", "output")})
+        query = urlencode(
+            {"filename": ref["filename"], "subfolder": ref.get("subfolder", ""), "type": ref.get("type", "output")}
+        )
         conn, resp = self._open("GET", f"/view?{query}")
         name = ref["filename"]
         try:
@@ -268,8 +292,9 @@ class ComfyClient:
             expected = resp.getheader("Content-Length")
             expected_size = int(expected) if expected is not None else None
             if expected_size is not None and expected_size > MAX_DOWNLOAD_BYTES:
-                raise ServerError(f"{name!r} is {expected_size} bytes, more than the {_size(MAX_DOWNLOAD_BYTES)} "
-                                  "an output may have")
+                raise ServerError(
+                    f"{name!r} is {expected_size} bytes, more than the {_size(MAX_DOWNLOAD_BYTES)} an output may have"
+                )
             size = 0
             with open(dest, "wb") as fh:
                 while True:
@@ -304,12 +329,16 @@ class ComfyClient:
         """Connect the websocket event stream for `client_id` (raises OSError subclasses on failure)."""
         scheme = "wss" if self.scheme == "https" else "ws"
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return WebSocket.connect(f"{scheme}://{host}:{self.port}{self.prefix}/ws?clientId={quote(client_id)}",
-                                 timeout=self.connect_timeout, headers=self.headers)
+        return WebSocket.connect(
+            f"{scheme}://{host}:{self.port}{self.prefix}/ws?clientId={quote(client_id)}",
+            timeout=self.connect_timeout,
+            headers=self.headers,
+        )
 
 
-def _form_field(boundary: str, name: str, value: bytes, filename: str | None = None,
-                content_type: str | None = None) -> bytes:
+def _form_field(
+    boundary: str, name: str, value: bytes, filename: str | None = None, content_type: str | None = None
+) -> bytes:
     disposition = f'form-data; name="{name}"'
     if filename is not None:
         disposition += f'; filename="{_quote_filename(filename)}"'
@@ -374,4 +403,3 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, (socket.timeout, TimeoutError)):
         return "timed out"
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-

@@ -19,7 +19,9 @@ from .console import Console
 from .options import add_arguments, collect_images, load_workflow, prepare_workflow, server_urls
 from .run_workflow import Events, ExecutionFailed, ExecutionInterrupted, Job
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_REJECTED, EXIT_INTERRUPTED, EXIT_TIMEOUT, EXIT_SERVER = range(8)
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_REJECTED, EXIT_INTERRUPTED, EXIT_TIMEOUT, EXIT_SERVER = range(
+    8
+)
 EXIT_CTRL_C = 130
 
 __all__ = ["add_arguments", "run"]
@@ -65,8 +67,15 @@ def list_inputs(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
-def run_single(args: argparse.Namespace, client: ComfyClient, graph: dict, loader_id: str, extra: dict,
-               photos: list[Path], console: Console) -> int:
+def run_single(
+    args: argparse.Namespace,
+    client: ComfyClient,
+    graph: dict,
+    loader_id: str,
+    extra: dict,
+    photos: list[Path],
+    console: Console,
+) -> int:
     try:
         queued = client.queue_info()["exec_info"].get("queue_remaining", 0)
     except ComfyError as exc:
@@ -78,8 +87,16 @@ def run_single(args: argparse.Namespace, client: ComfyClient, graph: dict, loade
         console.write(f"ComfyUI at {client.base_url} has {queued} prompt(s) queued before ours")
     events = Events(client, uuid.uuid4().hex)
     events.open()
-    job = Job(client, events, graph, loader_id, args.timeout, on_event=console.event, extra_images=extra,
-              allow_partial=args.allow_partial)
+    job = Job(
+        client,
+        events,
+        graph,
+        loader_id,
+        args.timeout,
+        on_event=console.event,
+        extra_images=extra,
+        allow_partial=args.allow_partial,
+    )
     done: list[Path] = []
     failed: list[Path] = []
     code = EXIT_OK
@@ -102,7 +119,9 @@ def run_single(args: argparse.Namespace, client: ComfyClient, graph: dict, loade
                 break
             done.append(photo)
             if not files:
-                console.write(f"{console.prefix} warning: the workflow saved no image (does it end in a SaveImage node?)")
+                console.write(
+                    f"{console.prefix} warning: the workflow saved no image (does it end in a SaveImage node?)"
+                )
             for path in files:
                 print(path, flush=True)
     finally:
@@ -122,9 +141,14 @@ def report(console: Console, exc: ComfyError, graph: dict) -> None:
 
 
 def exit_code(exc: ComfyError) -> int:
-    for kind, code in ((ExecutionFailed, EXIT_FAILED), (PromptRejected, EXIT_REJECTED), (InputUnreadable, EXIT_USAGE),
-                       (ServerUnreachable, EXIT_UNREACHABLE), (ExecutionInterrupted, EXIT_INTERRUPTED),
-                       (RunTimeout, EXIT_TIMEOUT)):
+    for kind, code in (
+        (ExecutionFailed, EXIT_FAILED),
+        (PromptRejected, EXIT_REJECTED),
+        (InputUnreadable, EXIT_USAGE),
+        (ServerUnreachable, EXIT_UNREACHABLE),
+        (ExecutionInterrupted, EXIT_INTERRUPTED),
+        (RunTimeout, EXIT_TIMEOUT),
+    ):
         if isinstance(exc, kind):
             return code
     return EXIT_SERVER
@@ -134,7 +158,7 @@ def _summary(console: Console, photos: list[Path], done: list[Path], failed: lis
     """Which photos of a folder have their outputs, so a run that stopped half-way leaves nothing ambiguous."""
     if len(photos) == 1:
         return
-    not_run = photos[len(done) + len(failed):]
+    not_run = photos[len(done) + len(failed) :]
     console.write(f"{len(done)} of {len(photos)} photo(s) done" + (f": {_names(done)}" if done and failed else ""))
     if failed:
         console.write(f"failed (no outputs written): {_names(failed)}")

@@ -14,10 +14,19 @@ TRACEBACK_TAIL = 8  # lines of a node's traceback worth showing; the full one is
 # Combo inputs that name a model file -> the folder under ComfyUI/models/ it is listed from (ComfyUI 0.33's
 # folder_paths; the loaders' input names from /object_info). A "Value not in list" there is a missing model.
 MODEL_FOLDERS = {
-    "ckpt_name": "checkpoints", "vae_name": "vae", "lora_name": "loras", "control_net_name": "controlnet",
-    "clip_name": "text_encoders", "clip_name1": "text_encoders", "clip_name2": "text_encoders",
-    "unet_name": "diffusion_models", "model_name": "upscale_models", "clip_vision_name": "clip_vision",
-    "style_model_name": "style_models", "gligen_name": "gligen", "ipadapter_file": "ipadapter",
+    "ckpt_name": "checkpoints",
+    "vae_name": "vae",
+    "lora_name": "loras",
+    "control_net_name": "controlnet",
+    "clip_name": "text_encoders",
+    "clip_name1": "text_encoders",
+    "clip_name2": "text_encoders",
+    "unet_name": "diffusion_models",
+    "model_name": "upscale_models",
+    "clip_vision_name": "clip_vision",
+    "style_model_name": "style_models",
+    "gligen_name": "gligen",
+    "ipadapter_file": "ipadapter",
 }
 
 
@@ -38,7 +47,11 @@ class Console:
         self.write(f"error: {text}")
 
     def start_input(self, name: str, index: int, total: int, graph: dict) -> None:
-        self.graph, self.prefix, self._last_quarter = graph, f"[{name}]" if total == 1 else f"[{index}/{total} {name}]", {}
+        self.graph, self.prefix, self._last_quarter = (
+            graph,
+            f"[{name}]" if total == 1 else f"[{index}/{total} {name}]",
+            {},
+        )
         self.write(f"{self.prefix} uploading and queueing")
 
     # -- websocket events ------------------------------------------------------------------------------------
@@ -110,14 +123,18 @@ class Console:
                 if self.verbose and err.get("extra_info"):
                     self.write(f"      extra_info: {json.dumps(err['extra_info'], default=str)}")
         if partial:
-            self.write("  ComfyUI queued only the outputs that validated; that partial prompt was cancelled "
-                       "(--allow-partial runs it)")
+            self.write(
+                "  ComfyUI queued only the outputs that validated; that partial prompt was cancelled "
+                "(--allow-partial runs it)"
+            )
 
     def execution_error(self, data: dict, graph: dict) -> None:
         node_id = str(data.get("node_id", ""))
         where = wi.describe(graph, node_id) if node_id in graph else f"#{node_id} ({data.get('node_type', '?')})"
-        self.error(f"node {where} raised {data.get('exception_type', 'an error')}: "
-                   f"{str(data.get('exception_message', '')).strip()}")
+        self.error(
+            f"node {where} raised {data.get('exception_type', 'an error')}: "
+            f"{str(data.get('exception_message', '')).strip()}"
+        )
         trace = data.get("traceback") or []
         lines = (trace if isinstance(trace, str) else "".join(map(str, trace))).rstrip().splitlines()
         if lines:
@@ -134,5 +151,7 @@ def missing_model_hint(err: dict) -> str | None:
     if err.get("type") != "value_not_in_list" or folder is None:
         return None
     name = extra.get("received_value")
-    return f"the model file is missing: put {name} in ComfyUI/models/{folder}/ (then restart ComfyUI or press 'r' " \
+    return (
+        f"the model file is missing: put {name} in ComfyUI/models/{folder}/ (then restart ComfyUI or press 'r' "
         "in its canvas to refresh the lists)"
+    )

@@ -78,7 +78,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="ckpt_name of every checkpoint loader (CheckpointLoaderSimple, ...), a file in ComfyUI/models/checkpoints",
     )
-    parser.add_argument("--steps", type=int, metavar="N", help="steps of every sampler and scheduler (KSampler, BasicScheduler, Aging Zone Conditioning ...)")
+    parser.add_argument(
+        "--steps",
+        type=int,
+        metavar="N",
+        help="steps of every sampler and scheduler (KSampler, BasicScheduler, Aging Zone Conditioning ...)",
+    )
     parser.add_argument("--denoise", type=float, metavar="X", help="denoise of every KSampler")
     parser.add_argument(
         "--zone-scores",
@@ -182,8 +187,10 @@ def collect_images(path: Path, graph: dict, out_dir: Path | None) -> list[Path]:
     by_stem: dict[str, str] = {}
     for photo in photos:  # outputs are named after the stem: a.jpg and a.png would overwrite each other's
         if (other := by_stem.setdefault(photo.stem, photo.name)) != photo.name:
-            raise ValueError(f"--image {str(path)!r}: {other} and {photo.name} would write the same output files "
-                             f"({photo.stem}_<title>_<n>); rename one")
+            raise ValueError(
+                f"--image {str(path)!r}: {other} and {photo.name} would write the same output files "
+                f"({photo.stem}_<title>_<n>); rename one"
+            )
     return photos
 
 

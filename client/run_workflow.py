@@ -37,8 +37,10 @@ class ExecutionFailed(ComfyError):
             data = {"exception_message": str(data)}
         self.data = data
         node = f"node #{data.get('node_id')} ({data.get('node_type')})" if data.get("node_id") else "a node"
-        super().__init__(f"{node} failed: {data.get('exception_type', 'error')}: "
-                         f"{str(data.get('exception_message', '')).strip() or 'no message'}")
+        super().__init__(
+            f"{node} failed: {data.get('exception_type', 'error')}: "
+            f"{str(data.get('exception_message', '')).strip() or 'no message'}"
+        )
 
 
 class Stopped(ComfyError):
@@ -98,8 +100,14 @@ class Events:
             self.ws = None
 
 
-def wait_for_history(client: ComfyClient, events: Events, prompt_id: str, deadline: float,
-                     on_event: Callable[[str, dict], None], stop: threading.Event | None = None) -> dict:
+def wait_for_history(
+    client: ComfyClient,
+    events: Events,
+    prompt_id: str,
+    deadline: float,
+    on_event: Callable[[str, dict], None],
+    stop: threading.Event | None = None,
+) -> dict:
     """Follow the prompt until it ends; return its /history entry. Raises RunTimeout at `deadline`, Stopped
     within a second of `stop` being set."""
     ended = False
@@ -176,7 +184,9 @@ class Job:
         graph = copy.deepcopy(self.graph)
         for node_id, path in {self.loader_id: image, **(self.extra_images or {})}.items():
             ref = client.upload_image(path)
-            graph[node_id]["inputs"]["image"] = f"{ref['subfolder']}/{ref['name']}" if ref.get("subfolder") else ref["name"]
+            graph[node_id]["inputs"]["image"] = (
+                f"{ref['subfolder']}/{ref['name']}" if ref.get("subfolder") else ref["name"]
+            )
         return graph
 
     def execute(self, client: ComfyClient, graph: dict) -> dict:
@@ -245,7 +255,9 @@ def output_names(refs: list[tuple[str, dict]], graph: dict, stem: str) -> list[s
     return names
 
 
-def save_outputs(client: ComfyClient, refs: list[tuple[str, dict]], graph: dict, out_dir: Path, stem: str) -> list[Path]:
+def save_outputs(
+    client: ComfyClient, refs: list[tuple[str, dict]], graph: dict, out_dir: Path, stem: str
+) -> list[Path]:
     """Download every output to a hidden temp name in `out_dir`, then rename all of them into place: an input
     gets all of its outputs or none, and a failed download leaves no file behind."""
     out_dir.mkdir(parents=True, exist_ok=True)

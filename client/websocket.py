@@ -102,7 +102,7 @@ class WebSocket:
         self.closed = False
 
     @classmethod
-    def connect(cls, url: str, timeout: float = 5.0, headers: dict | None = None) -> "WebSocket":
+    def connect(cls, url: str, timeout: float = 5.0, headers: dict | None = None) -> WebSocket:
         parts = urlsplit(url)
         if parts.scheme not in ("ws", "wss"):
             raise ValueError(f"not a websocket URL: {url!r}")
@@ -185,7 +185,7 @@ class WebSocket:
         self.sock.settimeout(remaining)
         try:
             chunk = self.sock.recv(65536)
-        except (socket.timeout, TimeoutError):
+        except TimeoutError:
             return False
         if not chunk:
             self.closed = True
@@ -216,7 +216,7 @@ class WebSocket:
         except OSError:
             pass
 
-    def __enter__(self) -> "WebSocket":
+    def __enter__(self) -> WebSocket:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -18,19 +18,26 @@ IMAGE_TITLE = "Input Image"
 EDIT_TITLE = "Face Edit"
 CONVENTIONS: dict[str, tuple[tuple[str, tuple[tuple[str, ...], ...]], ...]] = {
     # The inversion workflows' randomness is the DDPM Invert seed (their Sampler has no seed: DisableNoise)
-    "seed": (("Seed", (("seed",), ("noise_seed",), ("value",))), ("DDPM Invert", (("seed",),)),
-             ("Sampler", (("seed",), ("noise_seed",)))),
-    "strength": (("Strength", (("strength",), ("denoise",), ("max_denoise",), ("value",))),
-                 (EDIT_TITLE, (("strength",), ("max_denoise",), ("denoise",))),
-                 ("Sampler", (("denoise",),))),
+    "seed": (
+        ("Seed", (("seed",), ("noise_seed",), ("value",))),
+        ("DDPM Invert", (("seed",),)),
+        ("Sampler", (("seed",), ("noise_seed",))),
+    ),
+    "strength": (
+        ("Strength", (("strength",), ("denoise",), ("max_denoise",), ("value",))),
+        (EDIT_TITLE, (("strength",), ("max_denoise",), ("denoise",))),
+        ("Sampler", (("denoise",),)),
+    ),
     "prompt": (("Positive Prompt", (("text",), ("text_g", "text_l"), ("value",))), (EDIT_TITLE, (("positive",),))),
     "negative": (("Negative Prompt", (("text",), ("text_g", "text_l"), ("value",))), (EDIT_TITLE, (("negative",),))),
 }
 # Options that find their nodes by TYPE (every node of these class types that has the input), for settings that
 # every SDXL workflow has whatever its titles: option -> (class types, input).
 TYPE_OPTIONS: dict[str, tuple[tuple[str, ...], str]] = {
-    "checkpoint": (("CheckpointLoaderSimple", "CheckpointLoader", "ImageOnlyCheckpointLoader", "unCLIPCheckpointLoader"),
-                   "ckpt_name"),
+    "checkpoint": (
+        ("CheckpointLoaderSimple", "CheckpointLoader", "ImageOnlyCheckpointLoader", "unCLIPCheckpointLoader"),
+        "ckpt_name",
+    ),
     # Aging Zone Conditioning plans the short run from the full schedule's steps and feeds KSampler's steps by a
     # link; BasicScheduler makes the schedule of the SamplerCustomAdvanced (inversion) workflows.
     "steps": (("KSampler", "KSamplerAdvanced", "SamplerCustom", "BasicScheduler", "FaceLabAgingConditioning"), "steps"),
@@ -44,15 +51,23 @@ SIDE_OVERRIDES = "side_overrides"  # FaceLab Zone Scores: "zone=value, ..." for 
 def check_api_workflow(obj: object) -> dict:
     """The workflow if it is API format; else ValueError saying how to get one."""
     if isinstance(obj, dict) and "nodes" in obj and "links" in obj:
-        raise ValueError("this is a UI-format workflow (the kind ComfyUI's canvas saves); the client needs the API "
-                         "format: use the file of the same name in workflows/api/, or in ComfyUI use "
-                         "Workflow > Export (API)")
+        raise ValueError(
+            "this is a UI-format workflow (the kind ComfyUI's canvas saves); the client needs the API "
+            "format: use the file of the same name in workflows/api/, or in ComfyUI use "
+            "Workflow > Export (API)"
+        )
     if not isinstance(obj, dict) or not obj:
         raise ValueError("the workflow must be a JSON object mapping node ids to nodes (ComfyUI's API format)")
     for node_id, node in obj.items():
-        if not isinstance(node, dict) or not isinstance(node.get("class_type"), str) or not isinstance(node.get("inputs"), dict):
-            raise ValueError(f"node {node_id!r} is not an API-format node (needs \"class_type\" and \"inputs\"); "
-                             "export the workflow with Workflow > Export (API)")
+        if (
+            not isinstance(node, dict)
+            or not isinstance(node.get("class_type"), str)
+            or not isinstance(node.get("inputs"), dict)
+        ):
+            raise ValueError(
+                f'node {node_id!r} is not an API-format node (needs "class_type" and "inputs"); '
+                "export the workflow with Workflow > Export (API)"
+            )
     return obj
 
 
@@ -85,7 +100,7 @@ def parse_assignment(text: str) -> tuple[str, str, str]:
     target, sep, raw = text.partition("=")
     title, dot, name = target.rpartition(".")
     if not sep or not dot or not title or not name:
-        raise ValueError(f"--set {text!r}: expected \"Node Title.input=value\", e.g. --set \"Sampler.steps=30\"")
+        raise ValueError(f'--set {text!r}: expected "Node Title.input=value", e.g. --set "Sampler.steps=30"')
     return title.strip(), name.strip(), raw
 
 
@@ -110,7 +125,9 @@ def coerce(value: object, current: object, where: str) -> object:
         if isinstance(current, float):
             return float(value)
     except ValueError:
-        kind = "true or false" if isinstance(current, bool) else "an integer" if isinstance(current, int) else "a number"
+        kind = (
+            "true or false" if isinstance(current, bool) else "an integer" if isinstance(current, int) else "a number"
+        )
         raise ValueError(f"{where} expects {kind} (like {current!r}), got {value!r}") from None
     if isinstance(current, str):
         return value
@@ -133,8 +150,9 @@ def set_input(graph: dict, title: str, name: str, value: object) -> list[str]:
 def _set(graph: dict, nid: str, name: str, value: object, option: str) -> None:
     inputs = graph[nid]["inputs"]
     if name not in inputs:
-        raise ValueError(f"{option}: node {describe(graph, nid)} has no input {name!r}; its inputs are: "
-                         + ", ".join(sorted(inputs)))
+        raise ValueError(
+            f"{option}: node {describe(graph, nid)} has no input {name!r}; its inputs are: " + ", ".join(sorted(inputs))
+        )
     inputs[name] = coerce(value, inputs[name], f"{option}: input {name!r} of node {describe(graph, nid)}")
 
 
@@ -152,28 +170,36 @@ def apply_convention(graph: dict, option: str, value: object) -> list[tuple[str,
             group = next((g for g in groups if any(n in inputs for n in g)), None)
             if group is None:
                 wanted = " or ".join("/".join(g) for g in groups)
-                raise ValueError(f"{flag}: node {describe(graph, nid)} has none of the inputs "
-                                 f"{wanted}; its inputs are: {', '.join(sorted(inputs))}")
+                raise ValueError(
+                    f"{flag}: node {describe(graph, nid)} has none of the inputs "
+                    f"{wanted}; its inputs are: {', '.join(sorted(inputs))}"
+                )
             for name in (n for n in group if n in inputs):
                 _set(graph, nid, name, value, flag)
                 done.append((nid, name))
         return done
     wanted = " or ".join(repr(t) for t, _ in CONVENTIONS[option])
-    raise ValueError(f"{flag}: the workflow has no node titled {wanted} (see docs/client.md, "
-                     f"title conventions); its nodes are: {titles_listing(graph)}. Use --set \"Title.input=value\".")
+    raise ValueError(
+        f"{flag}: the workflow has no node titled {wanted} (see docs/client.md, "
+        f'title conventions); its nodes are: {titles_listing(graph)}. Use --set "Title.input=value".'
+    )
 
 
 def apply_by_type(graph: dict, option: str, value: object) -> list[tuple[str, str]]:
     """Set a TYPE_OPTIONS option on every node of its class types whose input is a widget (not a link)."""
     flag = f"--{option}"
     types, name = TYPE_OPTIONS[option]
-    nodes = sorted((nid for nid, n in graph.items() if n["class_type"] in types and name in n["inputs"]),
-                   key=node_order)
+    nodes = sorted(
+        (nid for nid, n in graph.items() if n["class_type"] in types and name in n["inputs"]), key=node_order
+    )
     widgets = [nid for nid in nodes if not isinstance(graph[nid]["inputs"][name], list)]
     if not widgets:
-        why = (f"its {name!r} is connected to another node" if nodes
-               else f"the workflow has no {' / '.join(types)} node with an input {name!r}")
-        raise ValueError(f"{flag}: {why}; its nodes are: {titles_listing(graph)}. Use --set \"Title.input=value\".")
+        why = (
+            f"its {name!r} is connected to another node"
+            if nodes
+            else f"the workflow has no {' / '.join(types)} node with an input {name!r}"
+        )
+        raise ValueError(f'{flag}: {why}; its nodes are: {titles_listing(graph)}. Use --set "Title.input=value".')
     for nid in widgets:
         _set(graph, nid, name, value, flag)
     return [(nid, name) for nid in widgets]
@@ -181,8 +207,14 @@ def apply_by_type(graph: dict, option: str, value: object) -> list[tuple[str, st
 
 def image_inputs(graph: dict) -> list[str]:
     """Ids of the nodes that take an uploaded image (LoadImage-like: a widget input named "image")."""
-    return sorted((nid for nid, n in graph.items() if n["class_type"].startswith("LoadImage")
-                   and isinstance(n["inputs"].get("image"), str)), key=node_order)
+    return sorted(
+        (
+            nid
+            for nid, n in graph.items()
+            if n["class_type"].startswith("LoadImage") and isinstance(n["inputs"].get("image"), str)
+        ),
+        key=node_order,
+    )
 
 
 def parse_image_input(graph: dict, text: str) -> tuple[str, str]:
@@ -191,7 +223,7 @@ def parse_image_input(graph: dict, text: str) -> tuple[str, str]:
     title = title.strip()
     loaders = image_inputs(graph)
     if not sep or not title or not path:
-        raise ValueError(f"--input {text!r}: expected \"Node Title=path\", e.g. --input \"Makeup Reference=ref.jpg\"")
+        raise ValueError(f'--input {text!r}: expected "Node Title=path", e.g. --input "Makeup Reference=ref.jpg"')
     found = [nid for nid in find_nodes(graph, title) if nid in loaders]
     if len(found) != 1:
         listing = ", ".join(describe(graph, nid) for nid in loaders) or "none"
@@ -223,7 +255,7 @@ def settable_inputs(graph: dict) -> list[str]:
     except ValueError:
         main_loader = None
     for nid in image_inputs(graph):
-        flag = "--image" if nid == main_loader else f"--input \"{title_of(graph, nid)}=PATH\""
+        flag = "--image" if nid == main_loader else f'--input "{title_of(graph, nid)}=PATH"'
         option_of.setdefault((nid, "image"), []).append(flag)
     lines = []
     for nid in sorted(graph, key=node_order):
@@ -235,7 +267,9 @@ def settable_inputs(graph: dict) -> list[str]:
             shown = json.dumps(value)
             shown = shown if len(shown) <= 60 else shown[:57] + "..."
             options = option_of.get((nid, name))
-            lines.append(f"    {title_of(graph, nid)}.{name} = {shown}" + (f"   ({', '.join(options)})" if options else ""))
+            lines.append(
+                f"    {title_of(graph, nid)}.{name} = {shown}" + (f"   ({', '.join(options)})" if options else "")
+            )
     return lines
 
 
@@ -252,10 +286,14 @@ def image_loader(graph: dict) -> str:
     if len(loaders) == 1:
         return loaders[0]
     if not loaders:
-        raise ValueError(f"the workflow has no LoadImage node to receive --image; its nodes are: {titles_listing(graph)}")
-    raise ValueError(f"the workflow has {len(loaders)} LoadImage nodes ("
-                     + ", ".join(describe(graph, n) for n in loaders)
-                     + f"); title the one that takes --image {IMAGE_TITLE!r}")
+        raise ValueError(
+            f"the workflow has no LoadImage node to receive --image; its nodes are: {titles_listing(graph)}"
+        )
+    raise ValueError(
+        f"the workflow has {len(loaders)} LoadImage nodes ("
+        + ", ".join(describe(graph, n) for n in loaders)
+        + f"); title the one that takes --image {IMAGE_TITLE!r}"
+    )
 
 
 def parse_zone_scores(text: str) -> dict[str, float]:
@@ -265,7 +303,8 @@ def parse_zone_scores(text: str) -> dict[str, float]:
     except json.JSONDecodeError as exc:
         raise ValueError(f"--zone-scores is not valid JSON ({exc.msg}); example: '{{\"forehead\": 0.6}}'") from None
     bad = not isinstance(scores, dict) or any(
-        not isinstance(v, (int, float)) or isinstance(v, bool) for v in scores.values())
+        not isinstance(v, (int, float)) or isinstance(v, bool) for v in scores.values()
+    )
     if bad:
         raise ValueError("--zone-scores must be a JSON object of zone name -> number, e.g. '{\"forehead\": 0.6}'")
     return scores
@@ -277,8 +316,10 @@ def apply_zone_scores(graph: dict, scores: dict[str, float]) -> list[tuple[str, 
     ("crows_feet_left") as its side_overrides text. Returns (node id, input) pairs."""
     node_ids = find_nodes(graph, ZONE_SCORES_TITLE, allow_id=False)
     if not node_ids:
-        raise ValueError(f"--zone-scores: the workflow has no node titled {ZONE_SCORES_TITLE!r} (see docs/client.md, "
-                         f"title conventions); its nodes are: {titles_listing(graph)}")
+        raise ValueError(
+            f"--zone-scores: the workflow has no node titled {ZONE_SCORES_TITLE!r} (see docs/client.md, "
+            f"title conventions); its nodes are: {titles_listing(graph)}"
+        )
     done = []
     for nid in node_ids:
         inputs = graph[nid]["inputs"]
@@ -287,12 +328,16 @@ def apply_zone_scores(graph: dict, scores: dict[str, float]) -> list[tuple[str, 
             _set(graph, nid, text_input, json.dumps(scores), "--zone-scores")
             done.append((nid, text_input))
             continue
-        sliders = [name for name, value in inputs.items() if isinstance(value, (int, float)) and not isinstance(value, bool)]
+        sliders = [
+            name for name, value in inputs.items() if isinstance(value, (int, float)) and not isinstance(value, bool)
+        ]
         sides = {zone: v for zone, v in scores.items() if zone not in inputs}
         wrong = [zone for zone in scores if zone in inputs and zone not in sliders]
         if wrong or sides and SIDE_OVERRIDES not in inputs:
-            raise ValueError(f"--zone-scores: node {describe(graph, nid)} has no score input "
-                             f"{', '.join(map(repr, wrong or sides))}; its number inputs are: {', '.join(sorted(sliders))}")
+            raise ValueError(
+                f"--zone-scores: node {describe(graph, nid)} has no score input "
+                f"{', '.join(map(repr, wrong or sides))}; its number inputs are: {', '.join(sorted(sliders))}"
+            )
         for zone, value in scores.items():
             if zone in sliders:
                 _set(graph, nid, zone, value, "--zone-scores")

@@ -225,8 +225,9 @@ class StandaloneCFGGuider:
     def __call__(self, x, timestep, model_options={}, seed=None):  # noqa: B006
         return self.predict_noise(x, timestep, model_options, seed)
 
-    def sample(self, noise, latent_image, sampler, sigmas, denoise_mask=None, callback=None, disable_pbar=False,
-               seed=None):
+    def sample(
+        self, noise, latent_image, sampler, sigmas, denoise_mask=None, callback=None, disable_pbar=False, seed=None
+    ):
         extra_args = {"model_options": dict(self.model_options), "seed": seed}
         return sampler.sample(self, sigmas, extra_args, callback, noise, latent_image, denoise_mask, disable_pbar)
 
@@ -301,8 +302,10 @@ def clone_model_options(model_options: dict) -> dict:
 
         return comfy.model_patcher.create_model_options_clone(model_options)
     except ImportError:
-        return {k: (list(v) if isinstance(v, list) else dict(v) if isinstance(v, dict) else v)
-                for k, v in model_options.items()}
+        return {
+            k: (list(v) if isinstance(v, list) else dict(v) if isinstance(v, dict) else v)
+            for k, v in model_options.items()
+        }
 
 
 def positive_prediction(guider, model_patcher, x, timestep, model_options: dict):
@@ -327,8 +330,17 @@ def fix_latent_channels(model_patcher, samples):
 
 
 # Schedulers KSampler offers (ComfyUI's own list inside ComfyUI; this copy of the names outside it).
-_STANDALONE_SCHEDULERS = ("simple", "sgm_uniform", "karras", "exponential", "ddim_uniform", "beta", "normal",
-                          "linear_quadratic", "kl_optimal")
+_STANDALONE_SCHEDULERS = (
+    "simple",
+    "sgm_uniform",
+    "karras",
+    "exponential",
+    "ddim_uniform",
+    "beta",
+    "normal",
+    "linear_quadratic",
+    "kl_optimal",
+)
 
 
 def scheduler_names() -> list[str]:

@@ -38,8 +38,7 @@ FACE_LANDMARKER = ModelSpec(
     folder="mediapipe",
     filename="face_landmarker.task",
     url=(
-        "https://storage.googleapis.com/mediapipe-models/face_landmarker/"
-        "face_landmarker/float16/1/face_landmarker.task"
+        "https://storage.googleapis.com/mediapipe-models/face_landmarker/face_landmarker/float16/1/face_landmarker.task"
     ),
     sha256="64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff",
     size=3_758_596,

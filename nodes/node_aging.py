@@ -60,22 +60,51 @@ class FaceLabZoneScores:
     @classmethod
     def INPUT_TYPES(cls):
         required = {
-            "preset": (list(zone_scores.PRESETS), {"default": zone_scores.CUSTOM, "tooltip": (
-                "Starting values. 'custom' uses the sliders alone; any other preset adds the sliders to its values "
-                "(see the docs for each preset's values).")}),
-            "preset_strength": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 2.0, "step": 0.05, "tooltip": (
-                "Multiplies the preset's values before the sliders are added (0.5 = half the effect).")}),
+            "preset": (
+                list(zone_scores.PRESETS),
+                {
+                    "default": zone_scores.CUSTOM,
+                    "tooltip": (
+                        "Starting values. 'custom' uses the sliders alone; any other preset adds the sliders to its values "
+                        "(see the docs for each preset's values)."
+                    ),
+                },
+            ),
+            "preset_strength": (
+                "FLOAT",
+                {
+                    "default": 1.0,
+                    "min": 0.0,
+                    "max": 2.0,
+                    "step": 0.05,
+                    "tooltip": ("Multiplies the preset's values before the sliders are added (0.5 = half the effect)."),
+                },
+            ),
         }
         for group in zone_scores.AGING_GROUPS:
-            required[group] = ("FLOAT", {**_SCORE_WIDGET, "tooltip": (
-                f"{_ZONE_TIPS[group].capitalize()}: -1 smoother/younger, 0 untouched, +1 more lines/older "
-                "(added to the preset's value).")})
+            required[group] = (
+                "FLOAT",
+                {
+                    **_SCORE_WIDGET,
+                    "tooltip": (
+                        f"{_ZONE_TIPS[group].capitalize()}: -1 smoother/younger, 0 untouched, +1 more lines/older "
+                        "(added to the preset's value)."
+                    ),
+                },
+            )
         return {
             "required": required,
             "optional": {
-                "side_overrides": ("STRING", {"default": "", "tooltip": (
-                    "Exact values for single sides, replacing the above, e.g. 'crows_feet_left=0.4, "
-                    "nasolabial_right=-0.2'. Left/right are the person's own sides.")}),
+                "side_overrides": (
+                    "STRING",
+                    {
+                        "default": "",
+                        "tooltip": (
+                            "Exact values for single sides, replacing the above, e.g. 'crows_feet_left=0.4, "
+                            "nasolabial_right=-0.2'. Left/right are the person's own sides."
+                        ),
+                    },
+                ),
             },
         }
 
@@ -100,8 +129,16 @@ class FaceLabAgingConditioning:
     CATEGORY = types.category("Aging")
     FUNCTION = "build"
     RETURN_TYPES = ("CONDITIONING", "CONDITIONING", "MASK", "STRING", "MASK", "INT", "FLOAT", "BOOLEAN")
-    RETURN_NAMES = ("positive", "negative", "denoise_mask", "prompts_json", "noise_mask", "steps", "denoise",
-                    "needs_sampling")
+    RETURN_NAMES = (
+        "positive",
+        "negative",
+        "denoise_mask",
+        "prompts_json",
+        "noise_mask",
+        "steps",
+        "denoise",
+        "needs_sampling",
+    )
     OUTPUT_TOOLTIPS = (
         "Base positive prompt plus at most one masked 'older' and one masked 'younger' regional prompt.",
         "Base negative prompt plus the matching masked regional negatives (what the changed zones should avoid).",
@@ -125,68 +162,178 @@ class FaceLabAgingConditioning:
                 "image": inputs.image(),
                 "face_landmarks": inputs.face_landmarks(),
                 "zone_scores": (types.ZONE_SCORES, {"tooltip": "Per-zone scores from Aging Zone Scores."}),
-                "positive": text("a photo of a person, natural skin texture, detailed skin pores", (
-                    "What the whole picture shows; each zone prompt starts with it."), True),
-                "negative": text("blurry, plastic skin, painting, cartoon, deformed", "What to avoid everywhere.", True),
+                "positive": text(
+                    "a photo of a person, natural skin texture, detailed skin pores",
+                    ("What the whole picture shows; each zone prompt starts with it."),
+                    True,
+                ),
+                "negative": text(
+                    "blurry, plastic skin, painting, cartoon, deformed", "What to avoid everywhere.", True
+                ),
                 "face_index": inputs.face_index(),
                 "feather": inputs.feather(),
-                "max_denoise": ("FLOAT", {"default": 0.32, "min": 0.0, "max": 1.0, "step": 0.01, "tooltip": (
-                    "Denoise strength of a zone scored +-1; a zone gets |score| x this. 0.18-0.32 suits wrinkle "
-                    "reduction; adding age needs more.")}),
-                "regional_strength": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 10.0, "step": 0.05, "tooltip": (
-                    "Weight of the zone prompts against the base prompt inside their zones (core's mask strength).")}),
+                "max_denoise": (
+                    "FLOAT",
+                    {
+                        "default": 0.32,
+                        "min": 0.0,
+                        "max": 1.0,
+                        "step": 0.01,
+                        "tooltip": (
+                            "Denoise strength of a zone scored +-1; a zone gets |score| x this. 0.18-0.32 suits wrinkle "
+                            "reduction; adding age needs more."
+                        ),
+                    },
+                ),
+                "regional_strength": (
+                    "FLOAT",
+                    {
+                        "default": 1.0,
+                        "min": 0.0,
+                        "max": 10.0,
+                        "step": 0.05,
+                        "tooltip": (
+                            "Weight of the zone prompts against the base prompt inside their zones (core's mask strength)."
+                        ),
+                    },
+                ),
             },
             "optional": {
-                "older_template": text(prompts.OLDER_TEMPLATE, (
-                    "Positive prompt of a zone scored above 0. Placeholders: {prompt} {area} {feature} {amount} {weight}.")),
-                "younger_template": text(prompts.YOUNGER_TEMPLATE, (
-                    "Positive prompt of a zone scored below 0. Placeholders: {prompt} {area} {feature} {amount} {weight}.")),
-                "older_negative_template": text(prompts.OLDER_NEGATIVE_TEMPLATE, (
-                    "Regional negative of an aged zone ({negative} {area} {feature} {amount} {weight}); empty = none.")),
-                "younger_negative_template": text(prompts.YOUNGER_NEGATIVE_TEMPLATE, (
-                    "Regional negative of a rejuvenated zone ({negative} {area} {feature} {amount} {weight}); empty = none.")),
-                "zone_phrases": text(prompts.DEFAULT_ZONE_PHRASES, (
-                    "One line per zone: 'zone: area in words | what ages there'. Missing zones use the defaults."), True),
-                "steps": ("INT", {"default": 24, "min": 1, "max": 10000, "tooltip": (
-                    "Steps of a full-strength run with your KSampler; the steps output is the part of them that "
-                    "can change a pixel.")}),
-                "scheduler": (comfy_adapter.scheduler_names(), {"default": "karras", "tooltip": (
-                    "The scheduler your KSampler uses (the shortened run keeps that schedule's own steps).")}),
+                "older_template": text(
+                    prompts.OLDER_TEMPLATE,
+                    (
+                        "Positive prompt of a zone scored above 0. Placeholders: {prompt} {area} {feature} {amount} {weight}."
+                    ),
+                ),
+                "younger_template": text(
+                    prompts.YOUNGER_TEMPLATE,
+                    (
+                        "Positive prompt of a zone scored below 0. Placeholders: {prompt} {area} {feature} {amount} {weight}."
+                    ),
+                ),
+                "older_negative_template": text(
+                    prompts.OLDER_NEGATIVE_TEMPLATE,
+                    (
+                        "Regional negative of an aged zone ({negative} {area} {feature} {amount} {weight}); empty = none."
+                    ),
+                ),
+                "younger_negative_template": text(
+                    prompts.YOUNGER_NEGATIVE_TEMPLATE,
+                    (
+                        "Regional negative of a rejuvenated zone ({negative} {area} {feature} {amount} {weight}); empty = none."
+                    ),
+                ),
+                "zone_phrases": text(
+                    prompts.DEFAULT_ZONE_PHRASES,
+                    ("One line per zone: 'zone: area in words | what ages there'. Missing zones use the defaults."),
+                    True,
+                ),
+                "steps": (
+                    "INT",
+                    {
+                        "default": 24,
+                        "min": 1,
+                        "max": 10000,
+                        "tooltip": (
+                            "Steps of a full-strength run with your KSampler; the steps output is the part of them that "
+                            "can change a pixel."
+                        ),
+                    },
+                ),
+                "scheduler": (
+                    comfy_adapter.scheduler_names(),
+                    {
+                        "default": "karras",
+                        "tooltip": (
+                            "The scheduler your KSampler uses (the shortened run keeps that schedule's own steps)."
+                        ),
+                    },
+                ),
             },
         }
 
     @classmethod
-    def VALIDATE_INPUTS(cls, older_template=None, younger_template=None, older_negative_template=None,
-                        younger_negative_template=None, zone_phrases=None):
+    def VALIDATE_INPUTS(
+        cls,
+        older_template=None,
+        younger_template=None,
+        older_negative_template=None,
+        younger_negative_template=None,
+        zone_phrases=None,
+    ):
         def template(allowed, what):
             return lambda text: prompts.check_template(text, allowed, what)
 
         return inputs.first_error(
             ("older_template", template(prompts.PLACEHOLDERS_POSITIVE, "older"), older_template),
             ("younger_template", template(prompts.PLACEHOLDERS_POSITIVE, "younger"), younger_template),
-            ("older_negative_template", template(prompts.PLACEHOLDERS_NEGATIVE, "older negative"), older_negative_template),
-            ("younger_negative_template", template(prompts.PLACEHOLDERS_NEGATIVE, "younger negative"),
-             younger_negative_template),
+            (
+                "older_negative_template",
+                template(prompts.PLACEHOLDERS_NEGATIVE, "older negative"),
+                older_negative_template,
+            ),
+            (
+                "younger_negative_template",
+                template(prompts.PLACEHOLDERS_NEGATIVE, "younger negative"),
+                younger_negative_template,
+            ),
             ("zone_phrases", prompts.parse_zone_phrases, zone_phrases),
         )
 
-    def build(self, clip, image, face_landmarks, zone_scores, positive, negative, face_index, feather, max_denoise,
-              regional_strength, older_template=None, younger_template=None, older_negative_template=None,
-              younger_negative_template=None, zone_phrases=None, steps=24, scheduler="karras"):
+    def build(
+        self,
+        clip,
+        image,
+        face_landmarks,
+        zone_scores,
+        positive,
+        negative,
+        face_index,
+        feather,
+        max_denoise,
+        regional_strength,
+        older_template=None,
+        younger_template=None,
+        older_negative_template=None,
+        younger_negative_template=None,
+        zone_phrases=None,
+        steps=24,
+        scheduler="karras",
+    ):
         pos, neg, mask, noise_mask, report = regional_conditioning.build_aging_conditioning(
-            clip, (image.shape[0], image.shape[1], image.shape[2]), face_landmarks, zone_scores, positive, negative,
-            face_index=face_index, feather=feather, max_denoise=max_denoise, regional_strength=regional_strength,
+            clip,
+            (image.shape[0], image.shape[1], image.shape[2]),
+            face_landmarks,
+            zone_scores,
+            positive,
+            negative,
+            face_index=face_index,
+            feather=feather,
+            max_denoise=max_denoise,
+            regional_strength=regional_strength,
             older_template=prompts.OLDER_TEMPLATE if older_template is None else older_template,
             younger_template=prompts.YOUNGER_TEMPLATE if younger_template is None else younger_template,
             zone_phrases=prompts.DEFAULT_ZONE_PHRASES if zone_phrases is None else zone_phrases,
-            older_negative_template=prompts.OLDER_NEGATIVE_TEMPLATE if older_negative_template is None else older_negative_template,
-            younger_negative_template=prompts.YOUNGER_NEGATIVE_TEMPLATE if younger_negative_template is None else younger_negative_template,
-            steps=steps, scheduler=scheduler,
+            older_negative_template=prompts.OLDER_NEGATIVE_TEMPLATE
+            if older_negative_template is None
+            else older_negative_template,
+            younger_negative_template=prompts.YOUNGER_NEGATIVE_TEMPLATE
+            if younger_negative_template is None
+            else younger_negative_template,
+            steps=steps,
+            scheduler=scheduler,
         )
         plan = report["sampling"]
-        return (pos, neg, comfy_adapter.to_intermediate(mask), json.dumps(report, indent=2),
-                comfy_adapter.to_intermediate(noise_mask), max(plan["steps"], 1), plan["denoise"],
-                plan["needs_sampling"])
+        return (
+            pos,
+            neg,
+            comfy_adapter.to_intermediate(mask),
+            json.dumps(report, indent=2),
+            comfy_adapter.to_intermediate(noise_mask),
+            max(plan["steps"], 1),
+            plan["denoise"],
+            plan["needs_sampling"],
+        )
 
 
 class FaceLabWrinkleScore:
@@ -213,8 +360,15 @@ class FaceLabWrinkleScore:
                 "image": inputs.image("The photo to measure."),
                 "face_landmarks": inputs.face_landmarks(),
                 "face_index": inputs.one_face_index(),
-                "zone": (_zone_choices(), {"default": "mean", "tooltip": (
-                    "Zone whose score goes to the 'score' output; a group averages its sides, 'mean' averages all zones.")}),
+                "zone": (
+                    _zone_choices(),
+                    {
+                        "default": "mean",
+                        "tooltip": (
+                            "Zone whose score goes to the 'score' output; a group averages its sides, 'mean' averages all zones."
+                        ),
+                    },
+                ),
             }
         }
 
@@ -250,15 +404,29 @@ class FaceLabWrinkleCompare:
                 "after": (types.IMAGE, {"tooltip": "The edited photo (same size and framing as the original)."}),
                 "face_landmarks": inputs.face_landmarks("the original photo (used for both)"),
                 "face_index": inputs.one_face_index(),
-                "zone": (_zone_choices(), {"default": "mean", "tooltip": "Zone whose change goes to the 'change_percent' output."}),
-                "target_reduction": ("FLOAT", {"default": 0.0, "min": -100.0, "max": 100.0, "step": 5.0, "tooltip": (
-                    "Goal in percent: 30 = each zone 30% smoother than before, -20 = 20% more lines; 0 = no goal.")}),
+                "zone": (
+                    _zone_choices(),
+                    {"default": "mean", "tooltip": "Zone whose change goes to the 'change_percent' output."},
+                ),
+                "target_reduction": (
+                    "FLOAT",
+                    {
+                        "default": 0.0,
+                        "min": -100.0,
+                        "max": 100.0,
+                        "step": 5.0,
+                        "tooltip": (
+                            "Goal in percent: 30 = each zone 30% smoother than before, -20 = 20% more lines; 0 = no goal."
+                        ),
+                    },
+                ),
             }
         }
 
     def compare(self, before, after, face_landmarks, face_index, zone, target_reduction):
-        report, change = wrinkle_score.compare_batch(_rgb(before, "before"), _rgb(after, "after"), face_landmarks,
-                                                     face_index, zone, target_reduction)
+        report, change = wrinkle_score.compare_batch(
+            _rgb(before, "before"), _rgb(after, "after"), face_landmarks, face_index, zone, target_reduction
+        )
         return (json.dumps(report, indent=2), change)
 
 

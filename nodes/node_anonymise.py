@@ -54,19 +54,44 @@ class FaceLabAnonymiseFaces:
             "required": {
                 "image": inputs.image(),
                 "face_landmarks": inputs.face_landmarks(),
-                "hairline_margin": ("FLOAT", {"default": anonymise_plan.DEFAULT_MARGIN, "min": 0.0, "max": 50.0, "step": 0.5, "tooltip": "How far the repainted area stays inside the face outline, in % of the eye distance: keeps the hairline, ears and jaw contour so the new face fits the head."}),
+                "hairline_margin": (
+                    "FLOAT",
+                    {
+                        "default": anonymise_plan.DEFAULT_MARGIN,
+                        "min": 0.0,
+                        "max": 50.0,
+                        "step": 0.5,
+                        "tooltip": "How far the repainted area stays inside the face outline, in % of the eye distance: keeps the hairline, ears and jaw contour so the new face fits the head.",
+                    },
+                ),
                 "feather": inputs.feather(anonymise_plan.DEFAULT_FEATHER, 50.0),
-                "attributes": ("STRING", {"default": "", "multiline": False, "tooltip": "Optional words for the new faces, put first in the positive prompt, e.g. 'an older man' or 'a young woman with freckles'."}),
+                "attributes": (
+                    "STRING",
+                    {
+                        "default": "",
+                        "multiline": False,
+                        "tooltip": "Optional words for the new faces, put first in the positive prompt, e.g. 'an older man' or 'a young woman with freckles'.",
+                    },
+                ),
             }
         }
 
     def plan(self, image, face_landmarks, hairline_margin, feather, attributes):
         image = as_rgb(image)
-        plan = anonymise_plan.make_plan(face_landmarks, image.shape[0], image.shape[1:3], float(hairline_margin), float(feather))
+        plan = anonymise_plan.make_plan(
+            face_landmarks, image.shape[0], image.shape[1:3], float(hairline_margin), float(feather)
+        )
         report = anonymise_plan.plan_report(plan)
         log.info("FaceLab Anonymise Faces: %s", report["summary"])
         positive, negative = prompts.anonymise_prompts(attributes)
-        return (comfy_adapter.to_intermediate(plan.interior_mask()), plan, report["face_count"], positive, negative, _json(report))
+        return (
+            comfy_adapter.to_intermediate(plan.interior_mask()),
+            plan,
+            report["face_count"],
+            positive,
+            negative,
+            _json(report),
+        )
 
 
 class FaceLabRepeatForCandidates:
@@ -90,7 +115,10 @@ class FaceLabRepeatForCandidates:
             "required": {
                 "crops": (types.IMAGE, {"tooltip": "The crops from Crop Face Region."}),
                 "crop_masks": (types.MASK, {"tooltip": "The crop masks from Crop Face Region."}),
-                "candidates": ("INT", {"default": 4, "min": 1, "max": 64, "tooltip": "How many candidates to render per face."}),
+                "candidates": (
+                    "INT",
+                    {"default": 4, "min": 1, "max": 64, "tooltip": "How many candidates to render per face."},
+                ),
             }
         }
 
@@ -100,7 +128,10 @@ class FaceLabRepeatForCandidates:
         n = int(candidates)
         if n < 1:
             raise ValueError(f"FaceLab Repeat For Candidates: candidates is {n}; render at least 1 candidate per face")
-        return (comfy_adapter.to_intermediate(crops.repeat(n, 1, 1, 1)), comfy_adapter.to_intermediate(masks.repeat(n, 1, 1)))
+        return (
+            comfy_adapter.to_intermediate(crops.repeat(n, 1, 1, 1)),
+            comfy_adapter.to_intermediate(masks.repeat(n, 1, 1)),
+        )
 
 
 class FaceLabAnonymiseSelect:
@@ -126,33 +157,97 @@ class FaceLabAnonymiseSelect:
     def INPUT_TYPES(cls):
         return {
             "required": {
-                "original": (types.IMAGE, {"tooltip": "The photo that went into Crop Face Region and Anonymise Faces."}),
-                "candidates": (types.IMAGE, {"tooltip": "The rendered candidates: N per face crop (decoded KSampler batch), or N full images."}),
+                "original": (
+                    types.IMAGE,
+                    {"tooltip": "The photo that went into Crop Face Region and Anonymise Faces."},
+                ),
+                "candidates": (
+                    types.IMAGE,
+                    {"tooltip": "The rendered candidates: N per face crop (decoded KSampler batch), or N full images."},
+                ),
                 "anonymise_plan": (types.ANONYMISE, {"tooltip": "From Anonymise Faces."}),
                 "identity_model": inputs.identity_model(),
                 "threshold": inputs.identity_threshold(),
-                "candidate_order": (list(ORDER_CHOICES), {"default": "repeated (all faces, then all faces again)", "tooltip": "How the candidates batch is laid out: 'repeated' is what Repeat For Candidates and RepeatLatentBatch make."}),
-                "blur_failed": ("BOOLEAN", {"default": True, "tooltip": "Privacy fail-safe: pixelate the box of every face that could not be anonymised instead of leaving it recognisable."}),
-                "feather": ("FLOAT", {"default": 0.1, "min": 0.0, "max": 1.0, "step": 0.01, "tooltip": "Soft edge of the stitch outside each face mask, as a fraction of the face region's size."}),
-                "color_match": ("BOOLEAN", {"default": True, "tooltip": "Match each new face's colours to the original around the mask, hiding a colour shift."}),
+                "candidate_order": (
+                    list(ORDER_CHOICES),
+                    {
+                        "default": "repeated (all faces, then all faces again)",
+                        "tooltip": "How the candidates batch is laid out: 'repeated' is what Repeat For Candidates and RepeatLatentBatch make.",
+                    },
+                ),
+                "blur_failed": (
+                    "BOOLEAN",
+                    {
+                        "default": True,
+                        "tooltip": "Privacy fail-safe: pixelate the box of every face that could not be anonymised instead of leaving it recognisable.",
+                    },
+                ),
+                "feather": (
+                    "FLOAT",
+                    {
+                        "default": 0.1,
+                        "min": 0.0,
+                        "max": 1.0,
+                        "step": 0.01,
+                        "tooltip": "Soft edge of the stitch outside each face mask, as a fraction of the face region's size.",
+                    },
+                ),
+                "color_match": (
+                    "BOOLEAN",
+                    {
+                        "default": True,
+                        "tooltip": "Match each new face's colours to the original around the mask, hiding a colour shift.",
+                    },
+                ),
             },
             "optional": {
-                "stitch": (types.STITCH, {"tooltip": "The stitch output of Crop Face Region when the candidates are face crops. Leave empty when they are full images."}),
+                "stitch": (
+                    types.STITCH,
+                    {
+                        "tooltip": "The stitch output of Crop Face Region when the candidates are face crops. Leave empty when they are full images."
+                    },
+                ),
             },
         }
 
-    def select(self, original, candidates, anonymise_plan, identity_model, threshold, candidate_order, blur_failed, feather, color_match, stitch=None):
+    def select(
+        self,
+        original,
+        candidates,
+        anonymise_plan,
+        identity_model,
+        threshold,
+        candidate_order,
+        blur_failed,
+        feather,
+        color_match,
+        stitch=None,
+    ):
         if not isinstance(anonymise_plan, AnonymisePlan):
-            raise ValueError(f"FaceLab {anonymise_select.NODE}: expected the anonymise_plan output of 'Anonymise Faces', got {type(anonymise_plan).__name__}")
+            raise ValueError(
+                f"FaceLab {anonymise_select.NODE}: expected the anonymise_plan output of 'Anonymise Faces', got {type(anonymise_plan).__name__}"
+            )
         plan = None if stitch is None else check_plan(stitch, StitchPlan, anonymise_select.NODE, "Crop Face Region")
         order = inputs.choice(ORDER_CHOICES, candidate_order, "candidate_order")
-        settings = anonymise_select.Settings(float(threshold), order, bool(blur_failed), float(feather), bool(color_match))
+        settings = anonymise_select.Settings(
+            float(threshold), order, bool(blur_failed), float(feather), bool(color_match)
+        )
         device = comfy_adapter.get_torch_device()
         image, changed, passed, report = anonymise_select.anonymise(
-            as_rgb(original, "original").to(device), as_rgb(candidates, "candidates").to(device), anonymise_plan, plan, identity_model, settings
+            as_rgb(original, "original").to(device),
+            as_rgb(candidates, "candidates").to(device),
+            anonymise_plan,
+            plan,
+            identity_model,
+            settings,
         )
         log.info("FaceLab %s: %s", anonymise_select.NODE, report["summary"])
-        return (comfy_adapter.to_intermediate(image), comfy_adapter.to_intermediate(changed), bool(passed), _json(report))
+        return (
+            comfy_adapter.to_intermediate(image),
+            comfy_adapter.to_intermediate(changed),
+            bool(passed),
+            _json(report),
+        )
 
 
 NODE_CLASS_MAPPINGS = {

@@ -7,13 +7,13 @@ import logging
 import torch
 
 from . import comfy_adapter, inputs, types
+from .base.tensors import as_mask, as_rgb
 from .compose import crop as crop_mod
 from .compose import grid as grid_mod
 from .compose import stitch as stitch_mod
 from .compose import sweep as sweep_mod
 from .compose import tiles as tiles_mod
 from .compose.plan import StitchPlan, TilePlan, check_plan
-from .base.tensors import as_mask, as_rgb
 
 log = logging.getLogger("FaceLab")
 
@@ -55,30 +55,102 @@ class FaceLabCrop:
         return {
             "required": {
                 "image": (types.IMAGE, {"tooltip": "The image (or batch) to crop from."}),
-                "context_factor": ("FLOAT", {"default": 1.5, "min": 1.0, "max": 4.0, "step": 0.05, "tooltip": "How much larger than the masked area (or face) the crop is: 1.5 adds a quarter of its size on each side. More context helps the model match the surroundings."}),
-                "min_context": ("INT", {"default": 384, "min": 16, "max": 8192, "step": 8, "tooltip": "Smallest crop side in image pixels, so tiny masks still get enough surroundings (capped at the image size)."}),
-                "resolution": (list(RESOLUTION_CHOICES), {"default": "SDXL area (target size squared)", "tooltip": "Scale each crop to about target size x target size pixels (aspect kept), or keep the image's own resolution (no resampling when not rotated)."}),
-                "target_size": ("INT", {"default": 1024, "min": 256, "max": 4096, "step": 64, "tooltip": "Crop area is about this value squared (1024 for SDXL, 512 for SD 1.5)."}),
-                "multiple_of": (["64", "8"], {"default": "64", "tooltip": "Crop sides are a multiple of this (64 suits SDXL best; 8 is the least the VAE accepts)."}),
-                "padding": (list(PADDING_CHOICES), {"default": "shift inside image", "tooltip": "When a crop would stick out of the image: move it inside (real context), or fill the outside by repeating the edge pixels (optionally marking that fill in the crop mask so it gets repainted). Never mirrored."}),
-                "align_eyes": ("BOOLEAN", {"default": False, "tooltip": "With landmarks: rotate each face crop so the eyes are level (the stitch rotates it back)."}),
+                "context_factor": (
+                    "FLOAT",
+                    {
+                        "default": 1.5,
+                        "min": 1.0,
+                        "max": 4.0,
+                        "step": 0.05,
+                        "tooltip": "How much larger than the masked area (or face) the crop is: 1.5 adds a quarter of its size on each side. More context helps the model match the surroundings.",
+                    },
+                ),
+                "min_context": (
+                    "INT",
+                    {
+                        "default": 384,
+                        "min": 16,
+                        "max": 8192,
+                        "step": 8,
+                        "tooltip": "Smallest crop side in image pixels, so tiny masks still get enough surroundings (capped at the image size).",
+                    },
+                ),
+                "resolution": (
+                    list(RESOLUTION_CHOICES),
+                    {
+                        "default": "SDXL area (target size squared)",
+                        "tooltip": "Scale each crop to about target size x target size pixels (aspect kept), or keep the image's own resolution (no resampling when not rotated).",
+                    },
+                ),
+                "target_size": (
+                    "INT",
+                    {
+                        "default": 1024,
+                        "min": 256,
+                        "max": 4096,
+                        "step": 64,
+                        "tooltip": "Crop area is about this value squared (1024 for SDXL, 512 for SD 1.5).",
+                    },
+                ),
+                "multiple_of": (
+                    ["64", "8"],
+                    {
+                        "default": "64",
+                        "tooltip": "Crop sides are a multiple of this (64 suits SDXL best; 8 is the least the VAE accepts).",
+                    },
+                ),
+                "padding": (
+                    list(PADDING_CHOICES),
+                    {
+                        "default": "shift inside image",
+                        "tooltip": "When a crop would stick out of the image: move it inside (real context), or fill the outside by repeating the edge pixels (optionally marking that fill in the crop mask so it gets repainted). Never mirrored.",
+                    },
+                ),
+                "align_eyes": (
+                    "BOOLEAN",
+                    {
+                        "default": False,
+                        "tooltip": "With landmarks: rotate each face crop so the eyes are level (the stitch rotates it back).",
+                    },
+                ),
                 "face_index": inputs.face_index(),
             },
             "optional": {
-                "mask": (types.MASK, {"tooltip": "What to edit. Each separate masked area gets its own crop (areas whose crops would overlap share one)."}),
+                "mask": (
+                    types.MASK,
+                    {
+                        "tooltip": "What to edit. Each separate masked area gets its own crop (areas whose crops would overlap share one)."
+                    },
+                ),
                 "face_landmarks": inputs.face_landmarks(),  # one crop per face; with a mask, each face's share of it
             },
         }
 
-    def crop(self, image, context_factor, min_context, resolution, target_size, multiple_of, padding, align_eyes, face_index, mask=None, face_landmarks=None):
+    def crop(
+        self,
+        image,
+        context_factor,
+        min_context,
+        resolution,
+        target_size,
+        multiple_of,
+        padding,
+        align_eyes,
+        face_index,
+        mask=None,
+        face_landmarks=None,
+    ):
         image = _on_device(as_rgb(image))
         mask = _on_device(as_mask(mask, image.shape[0], image.shape[1], image.shape[2]))
         settings = crop_mod.CropSettings(
-            context_factor=float(context_factor), min_context=int(min_context),
-            resolution=inputs.choice(RESOLUTION_CHOICES, resolution, "resolution"), target_size=int(target_size),
+            context_factor=float(context_factor),
+            min_context=int(min_context),
+            resolution=inputs.choice(RESOLUTION_CHOICES, resolution, "resolution"),
+            target_size=int(target_size),
             multiple=int(inputs.choice(("64", "8"), str(multiple_of), "multiple_of")),
             padding=inputs.choice(PADDING_CHOICES, padding, "padding"),
-            align=bool(align_eyes), face_index=int(face_index),
+            align=bool(align_eyes),
+            face_index=int(face_index),
         )
         crops, masks, plan = crop_mod.crop(image, mask, face_landmarks, settings)
         log.info("FaceLab Crop Face Region: %s", plan.report.replace("\n", "; "))
@@ -105,19 +177,51 @@ class FaceLabStitch:
         return {
             "required": {
                 "original": (types.IMAGE, {"tooltip": "The same image that went into 'Crop Face Region'."}),
-                "crops": (types.IMAGE, {"tooltip": "The edited crops (same batch and order as cropped; an upscaled batch is scaled back)."}),
-                "stitch": (types.STITCH, {"tooltip": "The stitch output of the 'Crop Face Region' node that made these crops."}),
-                "feather": ("FLOAT", {"default": 0.1, "min": 0.0, "max": 1.0, "step": 0.01, "tooltip": "Width of the soft edge outside the mask, as a fraction of the masked area's size. 0 pastes with a hard edge."}),
-                "color_match": (list(COLOR_MATCH_CHOICES), {"default": "LAB mean/std in a ring", "tooltip": "Correct a colour shift of the crop by matching its colours to the original in a ring just outside the mask."}),
-                "blend": (list(BLEND_CHOICES), {"default": "add the change (keeps original detail)", "tooltip": "Add only what the crop changed to the original (keeps the original's full-resolution detail; an unedited crop changes nothing), or paste the crop's own pixels."}),
+                "crops": (
+                    types.IMAGE,
+                    {
+                        "tooltip": "The edited crops (same batch and order as cropped; an upscaled batch is scaled back)."
+                    },
+                ),
+                "stitch": (
+                    types.STITCH,
+                    {"tooltip": "The stitch output of the 'Crop Face Region' node that made these crops."},
+                ),
+                "feather": (
+                    "FLOAT",
+                    {
+                        "default": 0.1,
+                        "min": 0.0,
+                        "max": 1.0,
+                        "step": 0.01,
+                        "tooltip": "Width of the soft edge outside the mask, as a fraction of the masked area's size. 0 pastes with a hard edge.",
+                    },
+                ),
+                "color_match": (
+                    list(COLOR_MATCH_CHOICES),
+                    {
+                        "default": "LAB mean/std in a ring",
+                        "tooltip": "Correct a colour shift of the crop by matching its colours to the original in a ring just outside the mask.",
+                    },
+                ),
+                "blend": (
+                    list(BLEND_CHOICES),
+                    {
+                        "default": "add the change (keeps original detail)",
+                        "tooltip": "Add only what the crop changed to the original (keeps the original's full-resolution detail; an unedited crop changes nothing), or paste the crop's own pixels.",
+                    },
+                ),
             }
         }
 
     def stitch(self, original, crops, stitch, feather, color_match, blend):
         plan = check_plan(stitch, StitchPlan, "Stitch Face Region", "Crop Face Region")
         out, used = stitch_mod.stitch(
-            _on_device(as_rgb(original, "original")), _on_device(as_rgb(crops, "crops")), plan,
-            feather=float(feather), color_match=inputs.choice(COLOR_MATCH_CHOICES, color_match, "color_match"),
+            _on_device(as_rgb(original, "original")),
+            _on_device(as_rgb(crops, "crops")),
+            plan,
+            feather=float(feather),
+            color_match=inputs.choice(COLOR_MATCH_CHOICES, color_match, "color_match"),
             mode=inputs.choice(BLEND_CHOICES, blend, "blend"),
         )
         return (comfy_adapter.to_intermediate(out), comfy_adapter.to_intermediate(used))
@@ -145,12 +249,39 @@ class FaceLabTileSplit:
         return {
             "required": {
                 "image": (types.IMAGE, {"tooltip": "The image (or batch) to split."}),
-                "tile_size": ("INT", {"default": 1024, "min": 64, "max": 8192, "step": 8, "tooltip": "Tile side in pixels (smaller for an image side smaller than this)."}),
-                "overlap": ("INT", {"default": 128, "min": 0, "max": 4096, "step": 8, "tooltip": "Least overlap between neighbouring tiles; the blend ramp is this wide. Must be under half the tile size."}),
-                "only_masked_tiles": ("BOOLEAN", {"default": True, "tooltip": "With a mask: emit only tiles that touch it (the others stay as they are)."}),
+                "tile_size": (
+                    "INT",
+                    {
+                        "default": 1024,
+                        "min": 64,
+                        "max": 8192,
+                        "step": 8,
+                        "tooltip": "Tile side in pixels (smaller for an image side smaller than this).",
+                    },
+                ),
+                "overlap": (
+                    "INT",
+                    {
+                        "default": 128,
+                        "min": 0,
+                        "max": 4096,
+                        "step": 8,
+                        "tooltip": "Least overlap between neighbouring tiles; the blend ramp is this wide. Must be under half the tile size.",
+                    },
+                ),
+                "only_masked_tiles": (
+                    "BOOLEAN",
+                    {
+                        "default": True,
+                        "tooltip": "With a mask: emit only tiles that touch it (the others stay as they are).",
+                    },
+                ),
             },
             "optional": {
-                "mask": (types.MASK, {"tooltip": "Optional mask: cut into tile masks, and used to skip tiles that do not touch it."}),
+                "mask": (
+                    types.MASK,
+                    {"tooltip": "Optional mask: cut into tile masks, and used to skip tiles that do not touch it."},
+                ),
             },
         }
 
@@ -159,7 +290,12 @@ class FaceLabTileSplit:
         mask = _on_device(as_mask(mask, image.shape[0], image.shape[1], image.shape[2]))
         tiles, masks, plan = tiles_mod.split(image, int(tile_size), int(overlap), mask, bool(only_masked_tiles))
         log.info("FaceLab Split Into Tiles: %r", plan)
-        return (comfy_adapter.to_intermediate(tiles), comfy_adapter.to_intermediate(masks), plan, 0 if plan.placeholder else len(plan.tiles))
+        return (
+            comfy_adapter.to_intermediate(tiles),
+            comfy_adapter.to_intermediate(masks),
+            plan,
+            0 if plan.placeholder else len(plan.tiles),
+        )
 
 
 class FaceLabTileMerge:
@@ -179,7 +315,10 @@ class FaceLabTileMerge:
             "required": {
                 "original": (types.IMAGE, {"tooltip": "The same image that went into 'Split Into Tiles'."}),
                 "tiles": (types.IMAGE, {"tooltip": "The processed tiles (same batch and order as split)."}),
-                "tile_plan": (types.TILES, {"tooltip": "The tile_plan output of the 'Split Into Tiles' node that made these tiles."}),
+                "tile_plan": (
+                    types.TILES,
+                    {"tooltip": "The tile_plan output of the 'Split Into Tiles' node that made these tiles."},
+                ),
             }
         }
 
@@ -207,11 +346,36 @@ class FaceLabSweepGrid:
         return {
             "required": {
                 "images": (types.IMAGE, {"tooltip": "The variants: a batch, or a list of batches (one row each)."}),
-                "columns": ("INT", {"default": 0, "min": 0, "max": 64, "tooltip": "Images per row. 0: one row per list item when a list arrives, otherwise about square."}),
-                "row_labels": ("STRING", {"default": "", "multiline": True, "tooltip": "One label per row (one per line, or comma-separated on one line), e.g. the strengths text of 'Effective Strengths'."}),
-                "column_labels": ("STRING", {"default": "", "multiline": True, "tooltip": "One label per column (one per line, or comma-separated), e.g. seed 1, seed 2."}),
+                "columns": (
+                    "INT",
+                    {
+                        "default": 0,
+                        "min": 0,
+                        "max": 64,
+                        "tooltip": "Images per row. 0: one row per list item when a list arrives, otherwise about square.",
+                    },
+                ),
+                "row_labels": (
+                    "STRING",
+                    {
+                        "default": "",
+                        "multiline": True,
+                        "tooltip": "One label per row (one per line, or comma-separated on one line), e.g. the strengths text of 'Effective Strengths'.",
+                    },
+                ),
+                "column_labels": (
+                    "STRING",
+                    {
+                        "default": "",
+                        "multiline": True,
+                        "tooltip": "One label per column (one per line, or comma-separated), e.g. seed 1, seed 2.",
+                    },
+                ),
                 "font_size": ("INT", {"default": 32, "min": 8, "max": 256, "tooltip": "Label text height in pixels."}),
-                "gap": ("INT", {"default": 8, "min": 0, "max": 256, "tooltip": "White space between images, in pixels."}),
+                "gap": (
+                    "INT",
+                    {"default": 8, "min": 0, "max": 256, "tooltip": "White space between images, in pixels."},
+                ),
             }
         }
 
@@ -227,7 +391,12 @@ class FaceLabSweepGrid:
             cols = batches[0].shape[0]
         stacked = torch.cat([grid_mod.fit_to(x.cpu(), hw) for x in batches])
         out = grid_mod.make_grid(
-            stacked, cols, grid_mod.parse_labels(row_labels[0]), grid_mod.parse_labels(column_labels[0]), int(font_size[0]), int(gap[0])
+            stacked,
+            cols,
+            grid_mod.parse_labels(row_labels[0]),
+            grid_mod.parse_labels(column_labels[0]),
+            int(font_size[0]),
+            int(gap[0]),
         )
         return (comfy_adapter.to_intermediate(out),)
 
@@ -254,11 +423,47 @@ class FaceLabSweepStrengths:
     def INPUT_TYPES(cls):
         return {
             "required": {
-                "steps": ("INT", {"default": 20, "min": 1, "max": 10000, "tooltip": "The steps value of your KSampler."}),
-                "strengths": ("STRING", {"default": "0.2, 0.3, 0.4, 0.5, 0.6", "multiline": False, "tooltip": "Strengths (denoise) to try, separated by commas or spaces. Leave empty to use minimum, maximum and count."}),
-                "minimum": ("FLOAT", {"default": 0.2, "min": 0.0, "max": 1.0, "step": 0.01, "tooltip": "Lowest strength, when the strengths list is empty."}),
-                "maximum": ("FLOAT", {"default": 0.6, "min": 0.0, "max": 1.0, "step": 0.01, "tooltip": "Highest strength, when the strengths list is empty."}),
-                "count": ("INT", {"default": 5, "min": 1, "max": 256, "tooltip": "How many evenly spaced strengths from minimum to maximum, when the strengths list is empty."}),
+                "steps": (
+                    "INT",
+                    {"default": 20, "min": 1, "max": 10000, "tooltip": "The steps value of your KSampler."},
+                ),
+                "strengths": (
+                    "STRING",
+                    {
+                        "default": "0.2, 0.3, 0.4, 0.5, 0.6",
+                        "multiline": False,
+                        "tooltip": "Strengths (denoise) to try, separated by commas or spaces. Leave empty to use minimum, maximum and count.",
+                    },
+                ),
+                "minimum": (
+                    "FLOAT",
+                    {
+                        "default": 0.2,
+                        "min": 0.0,
+                        "max": 1.0,
+                        "step": 0.01,
+                        "tooltip": "Lowest strength, when the strengths list is empty.",
+                    },
+                ),
+                "maximum": (
+                    "FLOAT",
+                    {
+                        "default": 0.6,
+                        "min": 0.0,
+                        "max": 1.0,
+                        "step": 0.01,
+                        "tooltip": "Highest strength, when the strengths list is empty.",
+                    },
+                ),
+                "count": (
+                    "INT",
+                    {
+                        "default": 5,
+                        "min": 1,
+                        "max": 256,
+                        "tooltip": "How many evenly spaced strengths from minimum to maximum, when the strengths list is empty.",
+                    },
+                ),
             }
         }
 
@@ -267,7 +472,11 @@ class FaceLabSweepStrengths:
         return inputs.first_error(("strengths", sweep_mod.check_strengths, strengths))
 
     def strengths(self, steps, strengths, minimum, maximum, count):
-        wanted = sweep_mod.parse_strengths(strengths) if strengths.strip() else sweep_mod.strength_range(minimum, maximum, count)
+        wanted = (
+            sweep_mod.parse_strengths(strengths)
+            if strengths.strip()
+            else sweep_mod.strength_range(minimum, maximum, count)
+        )
         kept, notes = sweep_mod.effective_strengths(int(steps), wanted)
         text = ", ".join(sweep_mod.format_strength(d) for d in kept)
         return (kept, text, "\n".join(notes))

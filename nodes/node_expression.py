@@ -48,22 +48,81 @@ class FaceLabExpressionAnalysis:
             "required": {
                 "image": inputs.image(),
                 "face_landmarks": inputs.face_landmarks(),
-                "fix": (list(expression_check.FIX_CHOICES), {"default": "eyes", "tooltip": "What to look for and fix: closed eyes, a missing smile, or both."}),
-                "ear_threshold": ("FLOAT", {"default": expression_check.EAR_THRESHOLD, "min": 0.0, "max": 0.6, "step": 0.01, "tooltip": "An eye whose aspect ratio (lid opening / eye width) is below this may be closed (0.22 as in the classic detector; open eyes measure about 0.19-0.35). Far below it (under 70%) the eye counts as closed outright; between, the blink value must confirm. 0 never calls an eye closed."}),
-                "blink_threshold": ("FLOAT", {"default": expression_check.BLINK_THRESHOLD, "min": 0.0, "max": 1.0, "step": 0.01, "tooltip": "MediaPipe's eyeBlink value (0..1) that confirms a doubtful low aspect ratio as a closed eye; it tells a squint or a downward look (eye open, low ratio) from a blink. 0 trusts the aspect ratio alone."}),
-                "smile_threshold": ("FLOAT", {"default": expression_check.SMILE_THRESHOLD, "min": 0.0, "max": 1.0, "step": 0.01, "tooltip": "A face whose smile level (0 neutral .. 1 broad smile) is below this gets a smile (when fix includes smile). Neutral faces measure about 0.0-0.15, smiles 0.6 and up."}),
-                "eye_dilation": inputs.grow(10.0, -20.0, "Grows each eye region by this % of the eye distance (the region already has room for an open eye)."),
-                "mouth_dilation": inputs.grow(10.0, -20.0, "Grows the mouth region by this % of the eye distance (a smile widens the mouth and lifts the corners)."),
+                "fix": (
+                    list(expression_check.FIX_CHOICES),
+                    {"default": "eyes", "tooltip": "What to look for and fix: closed eyes, a missing smile, or both."},
+                ),
+                "ear_threshold": (
+                    "FLOAT",
+                    {
+                        "default": expression_check.EAR_THRESHOLD,
+                        "min": 0.0,
+                        "max": 0.6,
+                        "step": 0.01,
+                        "tooltip": "An eye whose aspect ratio (lid opening / eye width) is below this may be closed (0.22 as in the classic detector; open eyes measure about 0.19-0.35). Far below it (under 70%) the eye counts as closed outright; between, the blink value must confirm. 0 never calls an eye closed.",
+                    },
+                ),
+                "blink_threshold": (
+                    "FLOAT",
+                    {
+                        "default": expression_check.BLINK_THRESHOLD,
+                        "min": 0.0,
+                        "max": 1.0,
+                        "step": 0.01,
+                        "tooltip": "MediaPipe's eyeBlink value (0..1) that confirms a doubtful low aspect ratio as a closed eye; it tells a squint or a downward look (eye open, low ratio) from a blink. 0 trusts the aspect ratio alone.",
+                    },
+                ),
+                "smile_threshold": (
+                    "FLOAT",
+                    {
+                        "default": expression_check.SMILE_THRESHOLD,
+                        "min": 0.0,
+                        "max": 1.0,
+                        "step": 0.01,
+                        "tooltip": "A face whose smile level (0 neutral .. 1 broad smile) is below this gets a smile (when fix includes smile). Neutral faces measure about 0.0-0.15, smiles 0.6 and up.",
+                    },
+                ),
+                "eye_dilation": inputs.grow(
+                    10.0,
+                    -20.0,
+                    "Grows each eye region by this % of the eye distance (the region already has room for an open eye).",
+                ),
+                "mouth_dilation": inputs.grow(
+                    10.0,
+                    -20.0,
+                    "Grows the mouth region by this % of the eye distance (a smile widens the mouth and lifts the corners).",
+                ),
                 "feather": inputs.feather(),
                 "face_index": inputs.face_index(),
             }
         }
 
-    def analyse(self, image, face_landmarks, fix, ear_threshold, blink_threshold, smile_threshold, eye_dilation, mouth_dilation, feather, face_index):
+    def analyse(
+        self,
+        image,
+        face_landmarks,
+        fix,
+        ear_threshold,
+        blink_threshold,
+        smile_threshold,
+        eye_dilation,
+        mouth_dilation,
+        feather,
+        face_index,
+    ):
         image = as_rgb(image)
         thresholds = expression_check.Thresholds(float(ear_threshold), float(blink_threshold), float(smile_threshold))
-        r = analyse_mod.analyse_batch(face_landmarks, int(image.shape[0]), image.shape[1:3], fix, thresholds,
-                                      float(eye_dilation), float(mouth_dilation), float(feather), int(face_index))
+        r = analyse_mod.analyse_batch(
+            face_landmarks,
+            int(image.shape[0]),
+            image.shape[1:3],
+            fix,
+            thresholds,
+            float(eye_dilation),
+            float(mouth_dilation),
+            float(feather),
+            int(face_index),
+        )
         return (comfy_adapter.to_intermediate(r.mask), r.needs_fix, _json(r.report), r.positive, r.negative)
 
 
@@ -86,9 +145,25 @@ class FaceLabImageSwitch:
     def INPUT_TYPES(cls):
         return {
             "required": {
-                "needs_fix": ("BOOLEAN", {"default": False, "forceInput": True, "tooltip": "From Expression Analysis (or any yes/no): whether the edit branch should run."}),
-                "original": (types.IMAGE, {"lazy": True, "tooltip": "The unedited image; returned, untouched, when needs_fix is false."}),
-                "edited": (types.IMAGE, {"lazy": True, "tooltip": "The result of the edit branch (e.g. Stitch Face Region). Only computed when needs_fix is true."}),
+                "needs_fix": (
+                    "BOOLEAN",
+                    {
+                        "default": False,
+                        "forceInput": True,
+                        "tooltip": "From Expression Analysis (or any yes/no): whether the edit branch should run.",
+                    },
+                ),
+                "original": (
+                    types.IMAGE,
+                    {"lazy": True, "tooltip": "The unedited image; returned, untouched, when needs_fix is false."},
+                ),
+                "edited": (
+                    types.IMAGE,
+                    {
+                        "lazy": True,
+                        "tooltip": "The result of the edit branch (e.g. Stitch Face Region). Only computed when needs_fix is true.",
+                    },
+                ),
             }
         }
 
@@ -103,9 +178,13 @@ class FaceLabImageSwitch:
     def switch(self, needs_fix, original=None, edited=None):
         chosen = edited if needs_fix else original
         if chosen is None:
-            raise ValueError(f"FaceLab Use Edit Only If Needed: connect the '{'edited' if needs_fix else 'original'}' image")
+            raise ValueError(
+                f"FaceLab Use Edit Only If Needed: connect the '{'edited' if needs_fix else 'original'}' image"
+            )
         if not needs_fix:
-            log.info("FaceLab Use Edit Only If Needed: nothing needed fixing, the original is returned (edit branch skipped)")
+            log.info(
+                "FaceLab Use Edit Only If Needed: nothing needed fixing, the original is returned (edit branch skipped)"
+            )
         return (chosen, bool(needs_fix))
 
 

@@ -10,6 +10,7 @@ from .identity import embedding, model_loading, selection, similarity
 
 log = logging.getLogger("FaceLab")
 
+
 def _json(report: dict) -> str:
     return json.dumps(report, indent=2)
 
@@ -25,34 +26,48 @@ class FaceLabIdentityModelLoader:
     FUNCTION = "load"
     RETURN_TYPES = (types.IDENTITY_MODEL,)
     RETURN_NAMES = ("identity_model",)
-    OUTPUT_TOOLTIPS = ("The loaded identity backend, for the Identity Embedding, Similarity and Variant Selector nodes.",)
+    OUTPUT_TOOLTIPS = (
+        "The loaded identity backend, for the Identity Embedding, Similarity and Variant Selector nodes.",
+    )
 
     @classmethod
     def INPUT_TYPES(cls):
         return {
             "required": {
-                "backend": (list(embedding.BACKENDS), {
-                    "default": "arcface",
-                    "tooltip": "arcface: insightface ArcFace (most accurate, non-commercial weights you place yourself). "
-                    "dlib: dlib's ResNet descriptor (offline, CC0, commercial use allowed).",
-                }),
-                "model_pack": (model_loading.list_packs(), {
-                    "default": "antelopev2",
-                    "tooltip": "ArcFace only: the pack folder in models/insightface/models/ (antelopev2 or buffalo_l, as used "
-                    "by InstantID, PuLID, IPAdapter and ReActor). Ignored by dlib.",
-                }),
-                "provider": (["auto", *model_loading.available_providers()], {
-                    "default": "auto",
-                    "tooltip": "ArcFace only: ONNX Runtime device. auto = CUDA/ROCm/DirectML/CoreML when available, else CPU. "
-                    "Only the providers installed in this Python are listed.",
-                }),
+                "backend": (
+                    list(embedding.BACKENDS),
+                    {
+                        "default": "arcface",
+                        "tooltip": "arcface: insightface ArcFace (most accurate, non-commercial weights you place yourself). "
+                        "dlib: dlib's ResNet descriptor (offline, CC0, commercial use allowed).",
+                    },
+                ),
+                "model_pack": (
+                    model_loading.list_packs(),
+                    {
+                        "default": "antelopev2",
+                        "tooltip": "ArcFace only: the pack folder in models/insightface/models/ (antelopev2 or buffalo_l, as used "
+                        "by InstantID, PuLID, IPAdapter and ReActor). Ignored by dlib.",
+                    },
+                ),
+                "provider": (
+                    ["auto", *model_loading.available_providers()],
+                    {
+                        "default": "auto",
+                        "tooltip": "ArcFace only: ONNX Runtime device. auto = CUDA/ROCm/DirectML/CoreML when available, else CPU. "
+                        "Only the providers installed in this Python are listed.",
+                    },
+                ),
             },
             "optional": {
-                "onnx_path": ("STRING", {
-                    "default": "",
-                    "tooltip": "ArcFace only, optional: full path of a recognition .onnx file to use instead of the pack "
-                    "(it must take 112x112 faces and give 512 numbers).",
-                }),
+                "onnx_path": (
+                    "STRING",
+                    {
+                        "default": "",
+                        "tooltip": "ArcFace only, optional: full path of a recognition .onnx file to use instead of the pack "
+                        "(it must take 112x112 faces and give 512 numbers).",
+                    },
+                ),
             },
         }
 
@@ -127,8 +142,14 @@ class FaceLabIdentitySimilarity:
                 "identity_model": inputs.identity_model(),
                 "image_a": ("IMAGE", {"tooltip": "First photo (or connect identity_a instead)."}),
                 "image_b": ("IMAGE", {"tooltip": "Second photo (or connect identity_b instead)."}),
-                "identity_a": (types.IDENTITY, {"tooltip": "First identity from Identity Embedding (instead of image_a)."}),
-                "identity_b": (types.IDENTITY, {"tooltip": "Second identity from Identity Embedding (instead of image_b)."}),
+                "identity_a": (
+                    types.IDENTITY,
+                    {"tooltip": "First identity from Identity Embedding (instead of image_a)."},
+                ),
+                "identity_b": (
+                    types.IDENTITY,
+                    {"tooltip": "Second identity from Identity Embedding (instead of image_b)."},
+                ),
             },
         }
 
@@ -141,7 +162,9 @@ class FaceLabIdentitySimilarity:
         if image is None:
             raise ValueError(f"FaceLab: connect image_{name} or identity_{name}")
         if model is None:
-            raise ValueError(f"FaceLab: image_{name} is connected, so connect an identity_model (Identity Model Loader) too")
+            raise ValueError(
+                f"FaceLab: image_{name} is connected, so connect an identity_model (Identity Model Loader) too"
+            )
         return embedding.embed_images(model, image)
 
     def compare(self, threshold, identity_model=None, image_a=None, image_b=None, identity_a=None, identity_b=None):
@@ -177,12 +200,18 @@ class FaceLabVariantSelector:
             "required": {
                 "identity_model": inputs.identity_model(),
                 "original": ("IMAGE", {"tooltip": "The unedited photo (a single image)."}),
-                "variants": ("IMAGE", {"tooltip": "The edited versions as one batch (e.g. several seeds or denoise strengths)."}),
-                "mode": (list(selection.MODES), {
-                    "default": "retouch",
-                    "tooltip": "retouch: keep the person recognisable, take the strongest such edit. anonymise: take the "
-                    "variant least like the original that still contains a face.",
-                }),
+                "variants": (
+                    "IMAGE",
+                    {"tooltip": "The edited versions as one batch (e.g. several seeds or denoise strengths)."},
+                ),
+                "mode": (
+                    list(selection.MODES),
+                    {
+                        "default": "retouch",
+                        "tooltip": "retouch: keep the person recognisable, take the strongest such edit. anonymise: take the "
+                        "variant least like the original that still contains a face.",
+                    },
+                ),
                 "threshold": inputs.identity_threshold(),
                 "face_index": inputs.face_index(
                     "Which face of the original to guard (faces are detected here, counted left to right): 0 = the "
@@ -190,11 +219,14 @@ class FaceLabVariantSelector:
                 ),
             },
             "optional": {
-                "strengths": ("STRING", {
-                    "default": "",
-                    "tooltip": "Optional edit strength per variant, e.g. '0.3, 0.5, 0.7' (the denoise values used). Empty = "
-                    "measure the pixel change from the original instead.",
-                }),
+                "strengths": (
+                    "STRING",
+                    {
+                        "default": "",
+                        "tooltip": "Optional edit strength per variant, e.g. '0.3, 0.5, 0.7' (the denoise values used). Empty = "
+                        "measure the pixel change from the original instead.",
+                    },
+                ),
             },
         }
 
@@ -212,7 +244,9 @@ class FaceLabVariantSelector:
         edit_strength = given if given is not None else selection.pixel_change(original, variants)
         ident_orig = embedding.embed_images(identity_model, original)
         ident_vars = embedding.embed_images(identity_model, variants)
-        choice, report = selection.choose(ident_orig, ident_vars, edit_strength, mode, float(threshold), int(face_index))
+        choice, report = selection.choose(
+            ident_orig, ident_vars, edit_strength, mode, float(threshold), int(face_index)
+        )
         report["strength_source"] = "given" if given is not None else "pixel_change"
         if choice.index is None:
             log.warning("FaceLab: variant selector: %s", choice.reason)

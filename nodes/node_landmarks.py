@@ -46,36 +46,82 @@ class FaceLabFaceLandmarks:
     def INPUT_TYPES(cls):
         return {
             "required": {
-                "image": ("IMAGE", {"tooltip": "The photo(s) to search for faces. Grayscale and RGBA images work too."}),
-                "max_faces": ("INT", {"default": 8, "min": 1, "max": 64, "step": 1,
-                                      "tooltip": "At most this many faces per image; when there are more, the most confident are kept."}),
-                "min_confidence": ("FLOAT", {"default": 0.5, "min": 0.05, "max": 1.0, "step": 0.01,
-                                             "tooltip": "How sure the detector must be that it sees a face (0..1). Lower it for "
-                                                        "hard faces (profile, blur, shadow); raise it to drop doubtful ones."}),
-                "mode": (list(detection.DETECTION_MODES), {"default": "full_range",
-                         "tooltip": "full_range (default): MediaPipe's full-range detector finds every face down to "
-                                    "~30 px (group photos too), each meshed on its own crop. Older modes, kept for "
-                                    "saved workflows: standard (faces larger than ~15% of the image), small_faces "
-                                    "(tile search, faces down to ~60 px), auto (standard, small_faces if none)."}),
-                "face_order": (list(fl.FACE_ORDERS), {"default": "left_to_right",
-                               "tooltip": "How faces are numbered (face_index 0, 1, ...): left_to_right by face centre, "
-                                          "largest_first, top_to_bottom, or detection (most confident first)."}),
+                "image": (
+                    "IMAGE",
+                    {"tooltip": "The photo(s) to search for faces. Grayscale and RGBA images work too."},
+                ),
+                "max_faces": (
+                    "INT",
+                    {
+                        "default": 8,
+                        "min": 1,
+                        "max": 64,
+                        "step": 1,
+                        "tooltip": "At most this many faces per image; when there are more, the most confident are kept.",
+                    },
+                ),
+                "min_confidence": (
+                    "FLOAT",
+                    {
+                        "default": 0.5,
+                        "min": 0.05,
+                        "max": 1.0,
+                        "step": 0.01,
+                        "tooltip": "How sure the detector must be that it sees a face (0..1). Lower it for "
+                        "hard faces (profile, blur, shadow); raise it to drop doubtful ones.",
+                    },
+                ),
+                "mode": (
+                    list(detection.DETECTION_MODES),
+                    {
+                        "default": "full_range",
+                        "tooltip": "full_range (default): MediaPipe's full-range detector finds every face down to "
+                        "~30 px (group photos too), each meshed on its own crop. Older modes, kept for "
+                        "saved workflows: standard (faces larger than ~15% of the image), small_faces "
+                        "(tile search, faces down to ~60 px), auto (standard, small_faces if none).",
+                    },
+                ),
+                "face_order": (
+                    list(fl.FACE_ORDERS),
+                    {
+                        "default": "left_to_right",
+                        "tooltip": "How faces are numbered (face_index 0, 1, ...): left_to_right by face centre, "
+                        "largest_first, top_to_bottom, or detection (most confident first).",
+                    },
+                ),
             },
             "optional": {
-                "reject_false_positives": ("BOOLEAN", {"default": True,
-                                           "tooltip": "Drop detections whose colours are not skin-like (e.g. a colour "
-                                                      "wheel MediaPipe mistakes for a face). Grey photos always pass."}),
-                "meshing": (list(detection.MESHING_MODES), {"default": "steady",
-                            "tooltip": "full_range mode only. steady: each face is meshed upright and mirrored and the "
-                                       "two meshes averaged (steadiest masks; the report gives how far they "
-                                       "disagreed, in % of the eye distance). upright: one mesh on a crop rotated "
-                                       "so the eyes are level (faster). plain: one mesh on an unrotated crop."}),
+                "reject_false_positives": (
+                    "BOOLEAN",
+                    {
+                        "default": True,
+                        "tooltip": "Drop detections whose colours are not skin-like (e.g. a colour "
+                        "wheel MediaPipe mistakes for a face). Grey photos always pass.",
+                    },
+                ),
+                "meshing": (
+                    list(detection.MESHING_MODES),
+                    {
+                        "default": "steady",
+                        "tooltip": "full_range mode only. steady: each face is meshed upright and mirrored and the "
+                        "two meshes averaged (steadiest masks; the report gives how far they "
+                        "disagreed, in % of the eye distance). upright: one mesh on a crop rotated "
+                        "so the eyes are level (faster). plain: one mesh on an unrotated crop.",
+                    },
+                ),
             },
         }
 
     def detect(self, image, max_faces, min_confidence, mode, face_order, reject_false_positives=True, meshing="steady"):
-        landmarks = detection.detect(image, max_faces=max_faces, min_confidence=min_confidence, mode=mode,
-                                     order=face_order, reject_false_positives=reject_false_positives, meshing=meshing)
+        landmarks = detection.detect(
+            image,
+            max_faces=max_faces,
+            min_confidence=min_confidence,
+            mode=mode,
+            order=face_order,
+            reject_false_positives=reject_false_positives,
+            meshing=meshing,
+        )
         n = fl.count_faces(landmarks)
         settings = {"mode": mode, "face_order": face_order, "min_confidence": float(min_confidence)}
         if mode == "full_range":
@@ -113,8 +159,16 @@ class FaceLabFaceAnalysis:
             "required": {
                 "face_landmarks": inputs.face_landmarks(),
                 "face_index": inputs.one_face_index(),
-                "image_index": ("INT", {"default": 0, "min": 0, "max": 4095, "step": 1,
-                                        "tooltip": "Which image of the batch the number outputs describe (0 = first)."}),
+                "image_index": (
+                    "INT",
+                    {
+                        "default": 0,
+                        "min": 0,
+                        "max": 4095,
+                        "step": 1,
+                        "tooltip": "Which image of the batch the number outputs describe (0 = first).",
+                    },
+                ),
             }
         }
 
@@ -125,8 +179,14 @@ class FaceLabFaceAnalysis:
             return (_json(report), False, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
         pose = a["head_pose"]
         return (
-            _json(report), True, float(a["eyes"]["left"]["openness"]), float(a["eyes"]["right"]["openness"]),
-            float(a["smile"]["level"]), float(pose["yaw"] or 0.0), float(pose["pitch"] or 0.0), float(pose["roll"]),
+            _json(report),
+            True,
+            float(a["eyes"]["left"]["openness"]),
+            float(a["eyes"]["right"]["openness"]),
+            float(a["smile"]["level"]),
+            float(pose["yaw"] or 0.0),
+            float(pose["pitch"] or 0.0),
+            float(pose["roll"]),
         )
 
 
@@ -151,10 +211,15 @@ class FaceLabSelectFaces:
         return {
             "required": {
                 "face_landmarks": inputs.face_landmarks(),
-                "face_order": (list(fl.FACE_ORDERS), {"default": "left_to_right",
-                               "tooltip": "Order applied before choosing, and kept for every node downstream: "
-                                          "left_to_right, largest_first, top_to_bottom, or detection (keep the input's "
-                                          "order)."}),
+                "face_order": (
+                    list(fl.FACE_ORDERS),
+                    {
+                        "default": "left_to_right",
+                        "tooltip": "Order applied before choosing, and kept for every node downstream: "
+                        "left_to_right, largest_first, top_to_bottom, or detection (keep the input's "
+                        "order).",
+                    },
+                ),
                 "face_index": inputs.face_index(),
             }
         }

@@ -42,20 +42,33 @@ class FaceLabMakeupTransfer:
         return {
             "required": {
                 "source": (types.IMAGE, {"tooltip": "The photo (or batch) to put makeup on."}),
-                "reference": (types.IMAGE, {"tooltip": "A photo showing the makeup to copy: one image for the whole batch, one per source image, or several for one source image (one result per look). A clear, front-facing face works best."}),
+                "reference": (
+                    types.IMAGE,
+                    {
+                        "tooltip": "A photo showing the makeup to copy: one image for the whole batch, one per source image, or several for one source image (one result per look). A clear, front-facing face works best."
+                    },
+                ),
                 "face_index": inputs.face_index(),
                 "lips": _strength("lips", "lipstick"),
                 "eyes": _strength("eyes", "eye shadow and liner (lids and lash line)"),
                 "blush": _strength("blush", "blush (cheeks)"),
                 "brows": _strength("brows", "brow colour"),
-                "foundation": _strength("foundation", "skin tone (foundation); changes the whole face's colour, so it starts at 0"),
+                "foundation": _strength(
+                    "foundation", "skin tone (foundation); changes the whole face's colour, so it starts at 0"
+                ),
                 "feather": inputs.feather(8.0, 50.0),
             },
             "optional": {
                 "source_landmarks": inputs.face_landmarks("the source", optional=True),
                 "reference_landmarks": inputs.face_landmarks("the reference", optional=True),
                 "reference_face_index": inputs.one_face_index(),
-                "normalize_lighting": ("BOOLEAN", {"default": True, "tooltip": "Even out lighting differences between reference and source before copying colours, so a darker or side-lit reference still gives the right shade. Turn off only to copy the reference's lightness as it is."}),
+                "normalize_lighting": (
+                    "BOOLEAN",
+                    {
+                        "default": True,
+                        "tooltip": "Even out lighting differences between reference and source before copying colours, so a darker or side-lit reference still gives the right shade. Turn off only to copy the reference's lightness as it is.",
+                    },
+                ),
             },
         }
 

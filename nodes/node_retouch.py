@@ -39,12 +39,26 @@ class FaceLabSmoothWrinkles:
             "required": {
                 "image": inputs.image(),
                 "face_landmarks": inputs.face_landmarks(),
-                "zone_scores": (types.ZONE_SCORES, {"tooltip": (
-                    "Per-zone scores from Aging Zone Scores: a zone scored -1 is smoothed fully, -0.5 half; zones "
-                    "scored 0 or above are left alone.")}),
+                "zone_scores": (
+                    types.ZONE_SCORES,
+                    {
+                        "tooltip": (
+                            "Per-zone scores from Aging Zone Scores: a zone scored -1 is smoothed fully, -0.5 half; zones "
+                            "scored 0 or above are left alone."
+                        )
+                    },
+                ),
                 "face_index": inputs.face_index(),
-                "strength": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 2.0, "step": 0.05, "tooltip": (
-                    "Multiplies every zone's |score| (capped at a full fill).")}),
+                "strength": (
+                    "FLOAT",
+                    {
+                        "default": 1.0,
+                        "min": 0.0,
+                        "max": 2.0,
+                        "step": 0.05,
+                        "tooltip": ("Multiplies every zone's |score| (capped at a full fill)."),
+                    },
+                ),
             }
         }
 
@@ -66,8 +80,11 @@ class FaceLabSmoothWrinkles:
                 if info.get("declined") or "no face" in info.get("note", ""):
                     log.warning("FaceLab Smooth Wrinkles: %s", info["note"])
         result = image if not masks.any() and image.shape[-1] == 3 else torch.from_numpy(out)  # untouched: as given
-        return (comfy_adapter.to_intermediate(result),
-                comfy_adapter.to_intermediate(torch.from_numpy(masks)), json.dumps(report, indent=2))
+        return (
+            comfy_adapter.to_intermediate(result),
+            comfy_adapter.to_intermediate(torch.from_numpy(masks)),
+            json.dumps(report, indent=2),
+        )
 
 
 NODE_CLASS_MAPPINGS = {"FaceLabSmoothWrinkles": FaceLabSmoothWrinkles}

@@ -43,13 +43,53 @@ class FaceLabDDPMInvert:
         return {
             "required": {
                 "model": ("MODEL", {"tooltip": "The model to invert with; regenerate with the same MODEL (weights)."}),
-                "positive": ("CONDITIONING", {"tooltip": "Conditioning describing the SOURCE image (the edit prompt goes to the regeneration's guider)."}),
+                "positive": (
+                    "CONDITIONING",
+                    {
+                        "tooltip": "Conditioning describing the SOURCE image (the edit prompt goes to the regeneration's guider)."
+                    },
+                ),
                 "negative": ("CONDITIONING", {"tooltip": "Negative conditioning for the inversion's CFG."}),
-                "cfg": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 30.0, "step": 0.1, "tooltip": "CFG of the inversion's model calls (1 = positive only, one model call per step; LEDITS++ inverts with a low scale)."}),
-                "latent": ("LATENT", {"tooltip": "The latent to invert (VAE Encode / InpaintModelConditioning); its noise_mask is honoured."}),
-                "sigmas": ("SIGMAS", {"tooltip": "The schedule (e.g. BasicScheduler); give the regeneration the same SIGMAS."}),
-                "skip": ("FLOAT", {"default": 0.0, "min": 0.0, "max": 1.0, "step": 0.01, "tooltip": "Part of the steps kept from the image: 0 regenerates from the first sigma, 0.7 only the last 30 % (coarse structure kept exactly; fewer model calls)."}),
-                "seed": ("INT", {"default": 0, "min": 0, "max": 0xFFFFFFFFFFFFFFFF, "control_after_generate": True, "tooltip": "Seed of the independent per-step noise; other seeds give other edits of the same image."}),
+                "cfg": (
+                    "FLOAT",
+                    {
+                        "default": 1.0,
+                        "min": 0.0,
+                        "max": 30.0,
+                        "step": 0.1,
+                        "tooltip": "CFG of the inversion's model calls (1 = positive only, one model call per step; LEDITS++ inverts with a low scale).",
+                    },
+                ),
+                "latent": (
+                    "LATENT",
+                    {
+                        "tooltip": "The latent to invert (VAE Encode / InpaintModelConditioning); its noise_mask is honoured."
+                    },
+                ),
+                "sigmas": (
+                    "SIGMAS",
+                    {"tooltip": "The schedule (e.g. BasicScheduler); give the regeneration the same SIGMAS."},
+                ),
+                "skip": (
+                    "FLOAT",
+                    {
+                        "default": 0.0,
+                        "min": 0.0,
+                        "max": 1.0,
+                        "step": 0.01,
+                        "tooltip": "Part of the steps kept from the image: 0 regenerates from the first sigma, 0.7 only the last 30 % (coarse structure kept exactly; fewer model calls).",
+                    },
+                ),
+                "seed": (
+                    "INT",
+                    {
+                        "default": 0,
+                        "min": 0,
+                        "max": 0xFFFFFFFFFFFFFFFF,
+                        "control_after_generate": True,
+                        "tooltip": "Seed of the independent per-step noise; other seeds give other edits of the same image.",
+                    },
+                ),
             }
         }
 
@@ -68,8 +108,16 @@ class FaceLabDDPMInvert:
         guider.set_cfg(cfg)
         noise = ddpm_inversion.seeded_noise(seed, samples.shape)(0)
         recorder = InversionRecorder(start, seed)
-        guider.sample(noise, samples, recorder, sigmas, denoise_mask=latent.get("noise_mask"), callback=None,
-                      disable_pbar=True, seed=seed)
+        guider.sample(
+            noise,
+            samples,
+            recorder,
+            sigmas,
+            denoise_mask=latent.get("noise_mask"),
+            callback=None,
+            disable_pbar=True,
+            seed=seed,
+        )
         inv = recorder.inversion
         log.info("FaceLab: DDPM inversion of %s over %d of %d steps", inv.describe(), inv.steps(), len(sigmas) - 1)
         return (inv,)
@@ -108,7 +156,10 @@ class FaceLabIdentityGuider:
     FUNCTION = "get_guider"
     RETURN_TYPES = ("GUIDER", "STRING")
     RETURN_NAMES = ("guider", "note")
-    OUTPUT_TOOLTIPS = ("Connect to SamplerCustomAdvanced's guider input.", "What the guider will do (plain CFG or identity guidance).")
+    OUTPUT_TOOLTIPS = (
+        "Connect to SamplerCustomAdvanced's guider input.",
+        "What the guider will do (plain CFG or identity guidance).",
+    )
 
     @classmethod
     def INPUT_TYPES(cls):
@@ -117,13 +168,48 @@ class FaceLabIdentityGuider:
                 "model": ("MODEL", {"tooltip": "The base model (without the identity adapter)."}),
                 "positive": ("CONDITIONING", {"tooltip": "Positive conditioning (the edit prompt)."}),
                 "negative": ("CONDITIONING", {"tooltip": "Negative conditioning."}),
-                "cfg": ("FLOAT", {"default": 6.0, "min": 0.0, "max": 30.0, "step": 0.1, "tooltip": "Classifier-free guidance scale of the base prediction."}),
-                "identity_scale": ("FLOAT", {"default": -1.0, "min": -30.0, "max": 30.0, "step": 0.1, "tooltip": "Identity guidance scale: negative = away from the identity (anonymise), positive = keep it (retouch), 0 = off."}),
-                "start_percent": ("FLOAT", {"default": 0.0, "min": 0.0, "max": 1.0, "step": 0.01, "tooltip": "Where in the schedule identity guidance starts (0 = first step)."}),
-                "end_percent": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 1.0, "step": 0.01, "tooltip": "Where it ends (1 = last step)."}),
+                "cfg": (
+                    "FLOAT",
+                    {
+                        "default": 6.0,
+                        "min": 0.0,
+                        "max": 30.0,
+                        "step": 0.1,
+                        "tooltip": "Classifier-free guidance scale of the base prediction.",
+                    },
+                ),
+                "identity_scale": (
+                    "FLOAT",
+                    {
+                        "default": -1.0,
+                        "min": -30.0,
+                        "max": 30.0,
+                        "step": 0.1,
+                        "tooltip": "Identity guidance scale: negative = away from the identity (anonymise), positive = keep it (retouch), 0 = off.",
+                    },
+                ),
+                "start_percent": (
+                    "FLOAT",
+                    {
+                        "default": 0.0,
+                        "min": 0.0,
+                        "max": 1.0,
+                        "step": 0.01,
+                        "tooltip": "Where in the schedule identity guidance starts (0 = first step).",
+                    },
+                ),
+                "end_percent": (
+                    "FLOAT",
+                    {"default": 1.0, "min": 0.0, "max": 1.0, "step": 0.01, "tooltip": "Where it ends (1 = last step)."},
+                ),
             },
             "optional": {
-                "identity_model": ("MODEL", {"tooltip": "The same MODEL with an identity adapter applied (e.g. IPAdapterFaceID's output). Not connected: plain CFG."}),
+                "identity_model": (
+                    "MODEL",
+                    {
+                        "tooltip": "The same MODEL with an identity adapter applied (e.g. IPAdapterFaceID's output). Not connected: plain CFG."
+                    },
+                ),
             },
         }
 
@@ -137,8 +223,9 @@ class FaceLabIdentityGuider:
             return f"FaceLab: start_percent ({start_percent}) must not be after end_percent ({end_percent})"
         return True
 
-    def get_guider(self, model, positive, negative, cfg, identity_scale, start_percent, end_percent,
-                   identity_model=None):
+    def get_guider(
+        self, model, positive, negative, cfg, identity_scale, start_percent, end_percent, identity_model=None
+    ):
         guider = IdentityGuider(model, identity_model, identity_scale, start_percent, end_percent)
         guider.set_conds(positive, negative)
         guider.set_cfg(cfg)
@@ -149,8 +236,10 @@ class FaceLabIdentityGuider:
             note = "identity_scale is 0: plain CFG"
         else:
             direction = "away from" if identity_scale < 0 else "towards"
-            note = (f"identity guidance {identity_scale:+g} ({direction} the identity) from {start_percent:.0%} to "
-                    f"{end_percent:.0%} of the schedule, CFG {cfg:g}")
+            note = (
+                f"identity guidance {identity_scale:+g} ({direction} the identity) from {start_percent:.0%} to "
+                f"{end_percent:.0%} of the schedule, CFG {cfg:g}"
+            )
         return (guider, note)
 
 

@@ -29,10 +29,24 @@ class FaceLabSweepSeeds:
     def INPUT_TYPES(cls):
         return {
             "required": {
-                "strengths": ("FLOAT", {"default": 0.25, "min": 0.0, "max": 1.0, "step": 0.01, "forceInput": True,
-                                        "tooltip": "The strengths to try (a list, e.g. Effective Strengths' output)."}),
-                "seeds": ("STRING", {"default": "42, 1234", "tooltip": (
-                    "Seeds to try, separated by commas or spaces; each one is a column of the grid.")}),
+                "strengths": (
+                    "FLOAT",
+                    {
+                        "default": 0.25,
+                        "min": 0.0,
+                        "max": 1.0,
+                        "step": 0.01,
+                        "forceInput": True,
+                        "tooltip": "The strengths to try (a list, e.g. Effective Strengths' output).",
+                    },
+                ),
+                "seeds": (
+                    "STRING",
+                    {
+                        "default": "42, 1234",
+                        "tooltip": ("Seeds to try, separated by commas or spaces; each one is a column of the grid."),
+                    },
+                ),
             }
         }
 

@@ -17,7 +17,8 @@ log = logging.getLogger("FaceLab")
 _ZONES_TIP = (
     "Zones to include, separated by commas, e.g. 'crows_feet, under_eye_left, forehead'. Zone names: "
     + ", ".join(zone_atlas.ZONE_NAMES + zone_atlas.EXTRA_ZONE_NAMES)
-    + ". Groups (both sides): " + ", ".join(zone_atlas.ZONE_GROUPS)
+    + ". Groups (both sides): "
+    + ", ".join(zone_atlas.ZONE_GROUPS)
     + ". Left/right are the person's own sides (their left eye is on the image's right). "
     "Face Zone Preview shows every zone with its name."
 )
@@ -54,16 +55,30 @@ class FaceLabZoneMask:
                 "face_index": inputs.face_index(),
                 "grow": inputs.grow(),
                 "feather": inputs.feather(),
-                "subtract": (list(zone_atlas.SUBTRACT_PRESETS), {"default": "none", "tooltip": (
-                    "Protected features cut out of the mask, so an edit never touches them ('lips' protects the "
-                    "whole mouth; 'hairline' the hair above the forehead).")}),
+                "subtract": (
+                    list(zone_atlas.SUBTRACT_PRESETS),
+                    {
+                        "default": "none",
+                        "tooltip": (
+                            "Protected features cut out of the mask, so an edit never touches them ('lips' protects the "
+                            "whole mouth; 'hairline' the hair above the forehead)."
+                        ),
+                    },
+                ),
             },
             "optional": {
-                "visible_skin": ("BOOLEAN", {"default": True, "tooltip": (
-                    "Limit the skin zones (forehead, cheeks, crow's feet, ..., skin, face_oval) to each face's own "
-                    "visible skin: hair, brows, glasses, beard and background are left out, the far side of a turned "
-                    "face shrinks to what the camera sees, and the forehead reaches up to where the skin ends. "
-                    "Off = the zones' geometry only.")}),
+                "visible_skin": (
+                    "BOOLEAN",
+                    {
+                        "default": True,
+                        "tooltip": (
+                            "Limit the skin zones (forehead, cheeks, crow's feet, ..., skin, face_oval) to each face's own "
+                            "visible skin: hair, brows, glasses, beard and background are left out, the far side of a turned "
+                            "face shrinks to what the camera sees, and the forehead reaches up to where the skin ends. "
+                            "Off = the zones' geometry only."
+                        ),
+                    },
+                ),
             },
         }
 
@@ -74,8 +89,17 @@ class FaceLabZoneMask:
     def make_mask(self, image, face_landmarks, zones, face_index, grow, feather, subtract, visible_skin=True):
         rgb = as_rgb(image)
         b, h, w = (int(v) for v in rgb.shape[:3])
-        mask, report = zone_masks.zone_mask_batch(face_landmarks, (h, w), b, zones, int(face_index), float(grow),
-                                                  float(feather), subtract, image=rgb if visible_skin else None)
+        mask, report = zone_masks.zone_mask_batch(
+            face_landmarks,
+            (h, w),
+            b,
+            zones,
+            int(face_index),
+            float(grow),
+            float(feather),
+            subtract,
+            image=rgb if visible_skin else None,
+        )
         return (comfy_adapter.to_intermediate(mask), report)
 
 
@@ -97,13 +121,26 @@ class FaceLabZonePreview:
             "required": {
                 "image": inputs.image(),
                 "face_landmarks": inputs.face_landmarks(),
-                "zones": ("STRING", {"default": "all", "multiline": False, "tooltip": _ZONES_TIP + " 'all' = every zone."}),
+                "zones": (
+                    "STRING",
+                    {"default": "all", "multiline": False, "tooltip": _ZONES_TIP + " 'all' = every zone."},
+                ),
             },
             "optional": {
-                "opacity": ("FLOAT", {"default": 0.45, "min": 0.0, "max": 1.0, "step": 0.05, "tooltip": (
-                    "How strongly the zone colours cover the photo (0 = outlines only).")}),
-                "labels": ("BOOLEAN", {"default": True, "tooltip": (
-                    "Write each zone's name beside the face, with a line to the zone.")}),
+                "opacity": (
+                    "FLOAT",
+                    {
+                        "default": 0.45,
+                        "min": 0.0,
+                        "max": 1.0,
+                        "step": 0.05,
+                        "tooltip": ("How strongly the zone colours cover the photo (0 = outlines only)."),
+                    },
+                ),
+                "labels": (
+                    "BOOLEAN",
+                    {"default": True, "tooltip": ("Write each zone's name beside the face, with a line to the zone.")},
+                ),
             },
         }
 

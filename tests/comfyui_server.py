@@ -124,8 +124,15 @@ class ComfyUIServer:
     def log_tail(self, chars: int = 4000) -> str:
         return self.log_text()[-chars:]
 
-    def request(self, path: str, payload: object = None, *, data: bytes | None = None,
-                content_type: str | None = None, timeout: float = 60) -> tuple[int, bytes]:
+    def request(
+        self,
+        path: str,
+        payload: object = None,
+        *,
+        data: bytes | None = None,
+        content_type: str | None = None,
+        timeout: float = 60,
+    ) -> tuple[int, bytes]:
         """(HTTP status, body) of a GET (no payload/data) or POST; HTTP errors are returned, not raised."""
         if payload is not None:
             data, content_type = json.dumps(payload).encode(), "application/json"
@@ -175,15 +182,21 @@ class ComfyUIServer:
             if entry:  # ComfyUI writes the history entry once the prompt has finished, whatever the outcome
                 break
             if self.proc.poll() is not None:
-                raise ComfyUIError(f"ComfyUI exited ({self.proc.returncode}) while running {prompt_id}:\n{self.log_tail()}")
+                raise ComfyUIError(
+                    f"ComfyUI exited ({self.proc.returncode}) while running {prompt_id}:\n{self.log_tail()}"
+                )
             if time.monotonic() > deadline:
                 raise ComfyUIError(f"prompt {prompt_id} did not finish in {timeout:.0f}s:\n{self.log_tail()}")
             time.sleep(poll)
         status = entry["status"]
         if status.get("status_str") != "success":
-            errors = [m for m in status.get("messages", []) if m and m[0] in ("execution_error", "execution_interrupted")]
-            raise ComfyUIError(f"prompt {prompt_id} ended with {status.get('status_str')}: "
-                               f"{json.dumps(errors, indent=1)[:4000]}\n--- log tail ---\n{self.log_tail(2000)}")
+            errors = [
+                m for m in status.get("messages", []) if m and m[0] in ("execution_error", "execution_interrupted")
+            ]
+            raise ComfyUIError(
+                f"prompt {prompt_id} ended with {status.get('status_str')}: "
+                f"{json.dumps(errors, indent=1)[:4000]}\n--- log tail ---\n{self.log_tail(2000)}"
+            )
         return entry
 
     def run(self, prompt: dict, timeout: float = 900) -> dict:
@@ -223,8 +236,12 @@ SAMPLER_TYPES = ("KSampler", "KSamplerAdvanced")
 
 def titled(prompt: dict, prefix: str, class_types: tuple = ()) -> list[str]:
     """Ids of nodes whose _meta title starts with `prefix` (optionally of the given class types)."""
-    return [nid for nid, node in prompt.items() if node.get("_meta", {}).get("title", "").startswith(prefix)
-            and (not class_types or node["class_type"] in class_types)]
+    return [
+        nid
+        for nid, node in prompt.items()
+        if node.get("_meta", {}).get("title", "").startswith(prefix)
+        and (not class_types or node["class_type"] in class_types)
+    ]
 
 
 # Widget values that keep a CPU run of a shipped workflow short (SDXL at its smallest crop, small tiles so that a
@@ -296,12 +313,21 @@ def _write_extra_paths(work_dir: Path, link_name: str | None, mediapipe_dir: Pat
 
 
 @contextlib.contextmanager
-def start_comfyui(comfy_dir: Path | str, work_dir: Path | str, *, python: str | None = None,
-                  mediapipe_dir: Path | None = None, startup_timeout: float = 240, extra_args: tuple = ()):
+def start_comfyui(
+    comfy_dir: Path | str,
+    work_dir: Path | str,
+    *,
+    python: str | None = None,
+    mediapipe_dir: Path | None = None,
+    startup_timeout: float = 240,
+    extra_args: tuple = (),
+):
     """Run ComfyUI with FaceLab as its only custom node pack; yields a ComfyUIServer, stops it on exit."""
     comfy_dir, work_dir = Path(comfy_dir).resolve(), Path(work_dir).resolve()
     if not (comfy_dir / "main.py").is_file():
-        raise ComfyUIError(f"{comfy_dir} is not a ComfyUI folder (no main.py); set COMFYUI_DIR to your ComfyUI checkout")
+        raise ComfyUIError(
+            f"{comfy_dir} is not a ComfyUI folder (no main.py); set COMFYUI_DIR to your ComfyUI checkout"
+        )
     work_dir.mkdir(parents=True, exist_ok=True)
     dirs = {name: work_dir / name for name in ("user", "input", "output", "temp")}
     for d in dirs.values():
@@ -314,11 +340,30 @@ def start_comfyui(comfy_dir: Path | str, work_dir: Path | str, *, python: str | 
     extra_paths = _write_extra_paths(work_dir, None if linked_as else folder, mediapipe_dir)
 
     port = free_port()
-    cmd = [python or comfyui_python(comfy_dir), "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(port),
-           "--disable-auto-launch", "--database-url", "sqlite:///:memory:",
-           "--user-directory", str(dirs["user"]), "--input-directory", str(dirs["input"]),
-           "--output-directory", str(dirs["output"]), "--temp-directory", str(dirs["temp"]),
-           "--disable-all-custom-nodes", "--whitelist-custom-nodes", folder, *extra_args]
+    cmd = [
+        python or comfyui_python(comfy_dir),
+        "main.py",
+        "--cpu",
+        "--listen",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--disable-auto-launch",
+        "--database-url",
+        "sqlite:///:memory:",
+        "--user-directory",
+        str(dirs["user"]),
+        "--input-directory",
+        str(dirs["input"]),
+        "--output-directory",
+        str(dirs["output"]),
+        "--temp-directory",
+        str(dirs["temp"]),
+        "--disable-all-custom-nodes",
+        "--whitelist-custom-nodes",
+        folder,
+        *extra_args,
+    ]
     if extra_paths:
         cmd += ["--extra-model-paths-config", str(extra_paths)]
     env = dict(os.environ, FACELAB_OFFLINE="1", PYTHONUNBUFFERED="1", NO_ALBUMENTATIONS_UPDATE="1")
@@ -326,22 +371,28 @@ def start_comfyui(comfy_dir: Path | str, work_dir: Path | str, *, python: str | 
 
     log_path = work_dir / "comfyui.log"
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, cwd=comfy_dir, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                start_new_session=True)
-    server = ComfyUIServer(f"http://127.0.0.1:{port}", comfy_dir, work_dir, log_path, proc,
-                           dirs["input"], dirs["output"], folder)
+        proc = subprocess.Popen(
+            cmd, cwd=comfy_dir, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
+    server = ComfyUIServer(
+        f"http://127.0.0.1:{port}", comfy_dir, work_dir, log_path, proc, dirs["input"], dirs["output"], folder
+    )
     try:
         deadline = time.monotonic() + startup_timeout
         while True:
             if proc.poll() is not None:
-                raise ComfyUIError(f"ComfyUI exited with code {proc.returncode} during start-up "
-                                   f"(command: {' '.join(cmd)}):\n{server.log_tail()}")
+                raise ComfyUIError(
+                    f"ComfyUI exited with code {proc.returncode} during start-up "
+                    f"(command: {' '.join(cmd)}):\n{server.log_tail()}"
+                )
             with contextlib.suppress(OSError, ValueError):
                 status, _ = server.request("/object_info", timeout=30)
                 if status == 200:
                     break
             if time.monotonic() > deadline:
-                raise ComfyUIError(f"ComfyUI did not answer /object_info within {startup_timeout:.0f}s:\n{server.log_tail()}")
+                raise ComfyUIError(
+                    f"ComfyUI did not answer /object_info within {startup_timeout:.0f}s:\n{server.log_tail()}"
+                )
             time.sleep(1.0)
         yield server
     finally:
@@ -380,6 +431,7 @@ def comfyui(tmp_path_factory, request):
 
         stack = contextlib.ExitStack()
         _SESSION["server"] = stack.enter_context(
-            start_comfyui(comfy_dir, tmp_path_factory.mktemp("comfyui"), mediapipe_dir=MODELS_DIR / "mediapipe"))
+            start_comfyui(comfy_dir, tmp_path_factory.mktemp("comfyui"), mediapipe_dir=MODELS_DIR / "mediapipe")
+        )
         request.config.add_cleanup(stack.close)
     return _SESSION["server"]

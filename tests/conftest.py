@@ -54,10 +54,7 @@ def pytest_collection_modifyitems(config, items):
     comfy_dir = os.environ.get("COMFYUI_DIR")
     if comfy_dir and (Path(comfy_dir) / "main.py").is_file():
         return
-    reason = (
-        "COMFYUI_DIR is not set to a ComfyUI folder: this test needs a real ComfyUI "
-        "(see docs/testing.md)"
-    )
+    reason = "COMFYUI_DIR is not set to a ComfyUI folder: this test needs a real ComfyUI (see docs/testing.md)"
     for item in items:
         if "comfyui" in item.keywords:
             item.add_marker(pytest.mark.skip(reason=reason))
@@ -67,7 +64,9 @@ def pytest_terminal_summary(terminalreporter):
     skipped = [r for r in terminalreporter.stats.get("skipped", []) if "COMFYUI_DIR" in str(r.longrepr)]
     if skipped:
         terminalreporter.write_line(
-            f"NOTE: {len(skipped)} test(s) needing a real ComfyUI were SKIPPED (COMFYUI_DIR not set).", yellow=True, bold=True
+            f"NOTE: {len(skipped)} test(s) needing a real ComfyUI were SKIPPED (COMFYUI_DIR not set).",
+            yellow=True,
+            bold=True,
         )
 
 
@@ -76,7 +75,11 @@ _real_connect = socket.socket.connect
 
 def _loopback_only_connect(self, address):
     host = address[0] if isinstance(address, tuple) else address
-    if isinstance(host, str) and (host.startswith("127.") or host in ("localhost", "::1")) or self.family == socket.AF_UNIX:
+    if (
+        isinstance(host, str)
+        and (host.startswith("127.") or host in ("localhost", "::1"))
+        or self.family == socket.AF_UNIX
+    ):
         return _real_connect(self, address)
     raise OSError(f"network access blocked in tests (tried {address!r})")
 

@@ -26,8 +26,12 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 CONTRACT_DIR = Path(__file__).resolve().parent / "data" / "comfyui_http_contract"
-RUNS = {"success": "run_success", "progress": "run_progress", "execution_error": "run_execution_error",
-        "interrupted": "run_interrupted"}
+RUNS = {
+    "success": "run_success",
+    "progress": "run_progress",
+    "execution_error": "run_execution_error",
+    "interrupted": "run_interrupted",
+}
 REJECTIONS = {"node_errors": "prompt_node_errors", "no_outputs": "prompt_no_outputs"}
 FINAL = ("execution_success", "execution_error", "execution_interrupted")
 
@@ -57,11 +61,20 @@ def missing_checkpoint_errors(node_id: str, name: str) -> dict:
     """node_errors as ComfyUI 0.33 builds them for a combo value not in its list (execution.validate_inputs,
     "value_not_in_list"), here a checkpoint that is not installed. With such errors on some outputs and other
     outputs valid, ComfyUI answers POST /prompt with HTTP 200, queues the valid outputs and returns these."""
-    return {node_id: {"errors": [{"type": "value_not_in_list", "message": "Value not in list",
-                                  "details": f"ckpt_name: '{name}' not in []",
-                                  "extra_info": {"input_name": "ckpt_name", "input_config": None,
-                                                 "received_value": name}}],
-                      "dependent_outputs": ["9"], "class_type": "CheckpointLoaderSimple"}}
+    return {
+        node_id: {
+            "errors": [
+                {
+                    "type": "value_not_in_list",
+                    "message": "Value not in list",
+                    "details": f"ckpt_name: '{name}' not in []",
+                    "extra_info": {"input_name": "ckpt_name", "input_config": None, "received_value": name},
+                }
+            ],
+            "dependent_outputs": ["9"],
+            "class_type": "CheckpointLoaderSimple",
+        }
+    }
 
 
 class FakeComfyUI:
@@ -75,10 +88,19 @@ class FakeComfyUI:
     sample_time (seconds each run takes, for the dispatcher's bench). outputs_per_run: images the SaveImage node
     returns per run."""
 
-    def __init__(self, scenario: str = "success", scenarios: dict[str, str] | None = None, ws: str = "ok",
-                 drop_download: int = 0, outputs_per_run: int = 1, history_delay: float = 0.0,
-                 stall: set[str] | None = None, tamper: dict | None = None, die_after: int = 0,
-                 sample_time: float = 0.0):
+    def __init__(
+        self,
+        scenario: str = "success",
+        scenarios: dict[str, str] | None = None,
+        ws: str = "ok",
+        drop_download: int = 0,
+        outputs_per_run: int = 1,
+        history_delay: float = 0.0,
+        stall: set[str] | None = None,
+        tamper: dict | None = None,
+        die_after: int = 0,
+        sample_time: float = 0.0,
+    ):
         self.scenario, self.scenarios, self.ws_mode = scenario, scenarios or {}, ws
         self.drop_download, self.outputs_per_run, self.history_delay = drop_download, outputs_per_run, history_delay
         self.stall, self.tamper, self.die_after, self.sample_time = stall or set(), tamper or {}, die_after, sample_time
@@ -94,7 +116,7 @@ class FakeComfyUI:
         self.cancels: list[tuple[str, dict]] = []  # POST /queue and /interrupt bodies
         self.pongs: list[bytes] = []
         self.views = 0  # /view requests answered
-        self.sockets: dict[str, "_ServerSocket"] = {}
+        self.sockets: dict[str, _ServerSocket] = {}
         self._counter = 0
         self._lock = threading.Lock()
         handler = type("Handler", (_Handler,), {"fake": self})
@@ -102,7 +124,7 @@ class FakeComfyUI:
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
 
-    def __enter__(self) -> "FakeComfyUI":
+    def __enter__(self) -> FakeComfyUI:
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
         return self
 
@@ -152,8 +174,7 @@ class FakeComfyUI:
         with self._lock:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
-        threading.Thread(target=self._run, args=(record, mapping, graph, image, number, scenario),
-                         daemon=True).start()
+        threading.Thread(target=self._run, args=(record, mapping, graph, image, number, scenario), daemon=True).start()
         return 200, answer
 
     def _run(self, *args) -> None:
@@ -167,7 +188,9 @@ class FakeComfyUI:
     def _execute(self, record: dict, mapping: dict, graph: dict, image: str | None, number: int, scenario: str):
         """Replay the recorded events to the client's websocket; store the history entry when ComfyUI does."""
         names = [f"facelab_contract_{number + j + 1:05d}_.png" for j in range(self.outputs_per_run)]
-        recorded_refs = [ref for out in record["history"][record["prompt_id"]]["outputs"].values() for ref in out["images"]]
+        recorded_refs = [
+            ref for out in record["history"][record["prompt_id"]]["outputs"].values() for ref in out["images"]
+        ]
         if recorded_refs:  # the recorded runs save one image; this run saves `outputs_per_run` of them
             mapping[recorded_refs[0]["filename"]] = names[0]
             for name in names:
@@ -213,7 +236,9 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args) -> None:  # keep pytest output clean
         pass
 
-    def _send(self, status: int, body: bytes = b"", content_type: str = "application/json", headers: dict | None = None):
+    def _send(
+        self, status: int, body: bytes = b"", content_type: str = "application/json", headers: dict | None = None
+    ):
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -328,7 +353,9 @@ class _ServerSocket:
 
     def frame(self, opcode: int, payload: bytes, fin: bool = True) -> bytes:
         n = len(payload)
-        length = bytes([n]) if n < 126 else b"\x7e" + struct.pack("!H", n) if n < 65536 else b"\x7f" + struct.pack("!Q", n)
+        length = (
+            bytes([n]) if n < 126 else b"\x7e" + struct.pack("!H", n) if n < 65536 else b"\x7f" + struct.pack("!Q", n)
+        )
         return bytes([(0x80 if fin else 0) | opcode]) + length + payload
 
     def _write(self, data: bytes) -> None:
@@ -389,7 +416,10 @@ def _multipart(content_type: str, body: bytes) -> dict[str, tuple[str | None, by
     message = email.parser.BytesParser().parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + body)
     fields = {}
     for part in message.get_payload():
-        fields[part.get_param("name", header="content-disposition")] = (part.get_filename(), part.get_payload(decode=True))
+        fields[part.get_param("name", header="content-disposition")] = (
+            part.get_filename(),
+            part.get_payload(decode=True),
+        )
     return fields
 
 
@@ -409,7 +439,7 @@ class SilentServer:
         self.sock.listen(8)
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
 
-    def __enter__(self) -> "SilentServer":
+    def __enter__(self) -> SilentServer:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -26,11 +26,14 @@ ROOT = Path(__file__).resolve().parent.parent
 CONTRACT_DIR = ROOT / "tests" / "data" / "comfyui_http_contract"
 
 
-def _http(url: str, method: str = "GET", payload: object = None, body: bytes | None = None,
-          content_type: str | None = None) -> tuple[int, dict, bytes]:
+def _http(
+    url: str, method: str = "GET", payload: object = None, body: bytes | None = None, content_type: str | None = None
+) -> tuple[int, dict, bytes]:
     if payload is not None:
         body, content_type = json.dumps(payload).encode(), "application/json"
-    req = urllib.request.Request(url, data=body, method=method, headers={"Content-Type": content_type} if content_type else {})
+    req = urllib.request.Request(
+        url, data=body, method=method, headers={"Content-Type": content_type} if content_type else {}
+    )
     try:
         with urllib.request.urlopen(req, timeout=60) as r:
             return r.status, dict(r.headers), r.read()
@@ -57,14 +60,30 @@ def _png(width: int, height: int, seed: int) -> bytes:
 
 def _upload(url: str, name: str, data: bytes, overwrite: str) -> dict:
     boundary = uuid.uuid4().hex
-    parts = [(f'name="image"; filename="{name}"', "image/png", data), ('name="type"', None, b"input"),
-             ('name="overwrite"', None, overwrite.encode())]
-    body = b"".join(f"--{boundary}\r\nContent-Disposition: form-data; {d}\r\n".encode()
-                    + (f"Content-Type: {ct}\r\n".encode() if ct else b"") + b"\r\n" + v + b"\r\n"
-                    for d, ct, v in parts) + f"--{boundary}--\r\n".encode()
-    status, _, resp = _http(url + "/upload/image", "POST", body=body, content_type=f"multipart/form-data; boundary={boundary}")
-    return {"request": {"filename": name, "type": "input", "overwrite": overwrite}, "status": status,
-            "body": _json_or_text(resp)}
+    parts = [
+        (f'name="image"; filename="{name}"', "image/png", data),
+        ('name="type"', None, b"input"),
+        ('name="overwrite"', None, overwrite.encode()),
+    ]
+    body = (
+        b"".join(
+            f"--{boundary}\r\nContent-Disposition: form-data; {d}\r\n".encode()
+            + (f"Content-Type: {ct}\r\n".encode() if ct else b"")
+            + b"\r\n"
+            + v
+            + b"\r\n"
+            for d, ct, v in parts
+        )
+        + f"--{boundary}--\r\n".encode()
+    )
+    status, _, resp = _http(
+        url + "/upload/image", "POST", body=body, content_type=f"multipart/form-data; boundary={boundary}"
+    )
+    return {
+        "request": {"filename": name, "type": "input", "overwrite": overwrite},
+        "status": status,
+        "body": _json_or_text(resp),
+    }
 
 
 def _graph(image: str, *middle: tuple[str, dict], prefix: str = "facelab_contract") -> dict:
@@ -75,8 +94,11 @@ def _graph(image: str, *middle: tuple[str, dict], prefix: str = "facelab_contrac
         key = "image_target" if cls == "ColorTransfer" else "image"
         graph[str(i)] = {"class_type": cls, "inputs": {key: [last, 0], **inputs}, "_meta": {"title": cls}}
         last = str(i)
-    graph["9"] = {"class_type": "SaveImage", "inputs": {"images": [last, 0], "filename_prefix": prefix},
-                  "_meta": {"title": "Save Result"}}
+    graph["9"] = {
+        "class_type": "SaveImage",
+        "inputs": {"images": [last, 0], "filename_prefix": prefix},
+        "_meta": {"title": "Save Result"},
+    }
     return graph
 
 
@@ -125,14 +147,33 @@ def _run(url: str, graph: dict, interrupt_at: str | None = None) -> dict:
     views = []
     for node_out in history[prompt_id].get("outputs", {}).values():
         for ref in node_out.get("images", []):
-            q = urllib.parse.urlencode({"filename": ref["filename"], "subfolder": ref["subfolder"], "type": ref["type"]})
+            q = urllib.parse.urlencode(
+                {"filename": ref["filename"], "subfolder": ref["subfolder"], "type": ref["type"]}
+            )
             vstatus, vheaders, vbody = _http(url + f"/view?{q}")
-            keep = {k: v for k, v in vheaders.items() if k.lower() in ("content-type", "content-length", "content-disposition")}
-            views.append({"request": f"/view?{q}", "status": vstatus, "headers": keep,
-                          "sha256": hashlib.sha256(vbody).hexdigest(), "size": len(vbody)})
-    return {"client_id": client_id, "prompt_id": prompt_id, "request": {"prompt": graph, "client_id": client_id},
-            "prompt_response": {"status": status, "body": queued}, "ws_events": events,
-            "history": history, "view": views}
+            keep = {
+                k: v
+                for k, v in vheaders.items()
+                if k.lower() in ("content-type", "content-length", "content-disposition")
+            }
+            views.append(
+                {
+                    "request": f"/view?{q}",
+                    "status": vstatus,
+                    "headers": keep,
+                    "sha256": hashlib.sha256(vbody).hexdigest(),
+                    "size": len(vbody),
+                }
+            )
+    return {
+        "client_id": client_id,
+        "prompt_id": prompt_id,
+        "request": {"prompt": graph, "client_id": client_id},
+        "prompt_response": {"status": status, "body": queued},
+        "ws_events": events,
+        "history": history,
+        "view": views,
+    }
 
 
 def record(url: str, comfy_dir: Path) -> dict[str, object]:
@@ -152,36 +193,62 @@ def record(url: str, comfy_dir: Path) -> dict[str, object]:
 
     files["run_success"] = _run(url, _graph("contract_input.png", ("ImageInvert", {})))
     # ColorTransfer reports per-image progress through comfy.utils.ProgressBar, like KSampler reports its steps.
-    files["run_progress"] = _run(url, _graph("contract_input.png", ("ColorTransfer", {
-        "image_ref": ["1", 0], "method": "reinhard_lab", "source_stats": "per_frame", "strength": 1.0})))
+    files["run_progress"] = _run(
+        url,
+        _graph(
+            "contract_input.png",
+            (
+                "ColorTransfer",
+                {"image_ref": ["1", 0], "method": "reinhard_lab", "source_stats": "per_frame", "strength": 1.0},
+            ),
+        ),
+    )
     files["run_execution_error"] = _run(url, _graph("contract_corrupt.png", ("ImageInvert", {})))
     # A blur slow enough to interrupt between nodes (ComfyUI checks the interrupt flag before each node).
     _upload(url, "contract_large.png", _png(1024, 1024, seed=3), "false")
-    files["run_interrupted"] = _run(url, _graph("contract_large.png", ("ImageBlur", {"blur_radius": 31, "sigma": 10.0}),
-                                                ("ImageInvert", {})), interrupt_at="2")
+    files["run_interrupted"] = _run(
+        url,
+        _graph("contract_large.png", ("ImageBlur", {"blur_radius": 31, "sigma": 10.0}), ("ImageInvert", {})),
+        interrupt_at="2",
+    )
 
-    bad = _graph("missing_photo.png", ("ImageScale", {"upscale_method": "bilinear", "width": 99999, "height": 64,
-                                                      "crop": "disabled"}))
+    bad = _graph(
+        "missing_photo.png",
+        ("ImageScale", {"upscale_method": "bilinear", "width": 99999, "height": 64, "crop": "disabled"}),
+    )
     status, _, body = _http(url + "/prompt", "POST", payload={"prompt": bad, "client_id": "recorder"})
     files["prompt_node_errors"] = {"request": {"prompt": bad}, "status": status, "body": _json_or_text(body)}
-    no_out = {"1": {"class_type": "LoadImage", "inputs": {"image": "contract_input.png"}, "_meta": {"title": "Input Image"}}}
+    no_out = {
+        "1": {"class_type": "LoadImage", "inputs": {"image": "contract_input.png"}, "_meta": {"title": "Input Image"}}
+    }
     status, _, body = _http(url + "/prompt", "POST", payload={"prompt": no_out, "client_id": "recorder"})
     files["prompt_no_outputs"] = {"request": {"prompt": no_out}, "status": status, "body": _json_or_text(body)}
 
     status, _, body = _http(url + f"/history/{uuid.uuid4()}")
-    files["history_pending"] = {"request": "GET /history/<unknown or unfinished id>", "status": status,
-                                "body": _json_or_text(body)}
+    files["history_pending"] = {
+        "request": "GET /history/<unknown or unfinished id>",
+        "status": status,
+        "body": _json_or_text(body),
+    }
     status, _, body = _http(url + "/view?filename=no_such_file.png&subfolder=&type=output")
-    files["view_missing"] = {"request": "GET /view?filename=no_such_file.png", "status": status,
-                             "body": _json_or_text(body)}
-    stamp = {"comfyui_version": version, "recorded": time.strftime("%Y-%m-%d"),
-             "recorder": "tests/record_comfyui_contract.py"}
+    files["view_missing"] = {
+        "request": "GET /view?filename=no_such_file.png",
+        "status": status,
+        "body": _json_or_text(body),
+    }
+    stamp = {
+        "comfyui_version": version,
+        "recorded": time.strftime("%Y-%m-%d"),
+        "recorder": "tests/record_comfyui_contract.py",
+    }
     return {name: {"_recorded": stamp, **content} for name, content in files.items()}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--comfyui-dir", type=Path, default=os.environ.get("COMFYUI_DIR"), required=not os.environ.get("COMFYUI_DIR"))
+    parser.add_argument(
+        "--comfyui-dir", type=Path, default=os.environ.get("COMFYUI_DIR"), required=not os.environ.get("COMFYUI_DIR")
+    )
     parser.add_argument("--out", type=Path, default=CONTRACT_DIR)
     args = parser.parse_args()
     from comfyui_server import start_comfyui

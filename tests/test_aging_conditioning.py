@@ -67,11 +67,21 @@ def zm(pack):
 
 def run(node, scores, image=None, landmarks=None, **kw):
     clip = FakeClip()
-    args = dict(positive="portrait photo", negative="blurry", face_index=0, feather=FEATHER, max_denoise=0.32, regional_strength=1.0)
+    args = dict(
+        positive="portrait photo",
+        negative="blurry",
+        face_index=0,
+        feather=FEATHER,
+        max_denoise=0.32,
+        regional_strength=1.0,
+    )
     args.update(kw)
     pos, neg, mask, report, *_ = node.build(
-        clip, photo_tensor(PHOTO) if image is None else image, landmarks_for(PHOTO) if landmarks is None else landmarks,
-        scores, **args,
+        clip,
+        photo_tensor(PHOTO) if image is None else image,
+        landmarks_for(PHOTO) if landmarks is None else landmarks,
+        scores,
+        **args,
     )
     return clip, pos, neg, mask, json.loads(report)
 
@@ -114,12 +124,19 @@ def test_regional_entries_carry_zone_masks_and_prompts(node, zm):
         pos_word, neg_word = expected[zones]
         assert text_of(clip, p) == rep["positive"] and text_of(clip, p).startswith("portrait photo, ")
         assert pos_word in text_of(clip, p)
-        assert text_of(clip, n) == rep["negative"] and text_of(clip, n).startswith("blurry, ") and neg_word in text_of(clip, n)
+        assert (
+            text_of(clip, n) == rep["negative"]
+            and text_of(clip, n).startswith("blurry, ")
+            and neg_word in text_of(clip, n)
+        )
     assert not any("chin" in t for t in clip.texts)
     # the regional entry is the encoded prompt with core's mask keys added (the pooled output is kept, not re-made)
     enc = {id(e[0][0]): e[0][1] for e in clip.encoded}
     for entry in pos + neg:
-        assert set(entry[1]) - CORE_MASK_KEYS - CORE_TIMING_KEYS == set(enc[id(entry[0])]) and entry[1]["pooled_output"] is enc[id(entry[0])]["pooled_output"]
+        assert (
+            set(entry[1]) - CORE_MASK_KEYS - CORE_TIMING_KEYS == set(enc[id(entry[0])])
+            and entry[1]["pooled_output"] is enc[id(entry[0])]["pooled_output"]
+        )
 
 
 def test_per_side_scores_make_separate_entries(node, zm):
@@ -132,7 +149,10 @@ def test_per_side_scores_make_separate_entries(node, zm):
     # the subject's left eye corner is on the image's right for this frontal portrait
     cols = np.nonzero(left.any(axis=0))[0]
     assert cols.mean() > np.asarray(lm["frames"][0][0]["landmarks_xy"])[:, 0].mean()
-    assert "deeper" in by_zone[("crows_feet_left",)]["positive"] and "smoother" in by_zone[("crows_feet_right",)]["positive"]
+    assert (
+        "deeper" in by_zone[("crows_feet_left",)]["positive"]
+        and "smoother" in by_zone[("crows_feet_right",)]["positive"]
+    )
 
 
 def test_score_zero_adds_nothing(node):
@@ -183,7 +203,9 @@ def test_masks_follow_a_resized_image_and_reject_another_aspect(node, zm):
     face = lm["frames"][0][0]
     scale = np.float32([w / full.shape[2], h / full.shape[1]])
     # the zone drawn from the landmarks rescaled to the smaller image, not a blurred resize of the big mask
-    want = zm.face_zone_mask(np.asarray(face["landmarks_xy"], np.float32) * scale, ["glabella"], (h, w), feather=FEATHER)
+    want = zm.face_zone_mask(
+        np.asarray(face["landmarks_xy"], np.float32) * scale, ["glabella"], (h, w), feather=FEATHER
+    )
     assert want.max() == 1.0 and np.abs(got - want).max() < 0.02
     with pytest.raises(ValueError, match="aspect ratio"):
         run(node, {"glabella": 0.8}, image=full[:, : full.shape[1] // 2])
@@ -217,8 +239,10 @@ def test_batch_no_face_and_face_index(node, pack):
 
 def test_editable_templates_and_bad_inputs(node):
     clip, pos, neg, _, report = run(
-        node, {"upper_lip": 0.7},
-        older_template="{prompt}; {amount} {feature} ({weight})", older_negative_template="",
+        node,
+        {"upper_lip": 0.7},
+        older_template="{prompt}; {amount} {feature} ({weight})",
+        older_negative_template="",
         zone_phrases="upper_lip: upper lip | smoker's lines",
     )
     assert text_of(clip, pos[1]) == "portrait photo; much smoker's lines (1.21)"
@@ -290,8 +314,20 @@ def test_sampling_plan_runs_only_the_steps_that_change_pixels(node):
     """Outside ComfyUI the schedule is linear in timestep (adapter fallback): a mask topping out at 0.3 is released
     only in the steps whose relative timestep 1 - k/24 (k = 0..23) is <= 0.3: k = 17..23, the last 7 of 24."""
     clip = FakeClip()
-    out = node.build(clip, photo_tensor(PHOTO), landmarks_for(PHOTO), {"forehead": 0.6, "chin": -0.3}, "a", "b", 0,
-                     FEATHER, 0.5, 1.0, steps=24, scheduler="normal")
+    out = node.build(
+        clip,
+        photo_tensor(PHOTO),
+        landmarks_for(PHOTO),
+        {"forehead": 0.6, "chin": -0.3},
+        "a",
+        "b",
+        0,
+        FEATHER,
+        0.5,
+        1.0,
+        steps=24,
+        scheduler="normal",
+    )
     _, _, dmask, report, noise_mask, steps, denoise, needs = out
     thresholds = [1 - k / 24 for k in range(24)]
     want = sum(t <= 0.3 + 1e-9 for t in thresholds)
@@ -301,8 +337,9 @@ def test_sampling_plan_runs_only_the_steps_that_change_pixels(node):
     assert torch.allclose(noise_mask, (dmask * scale).clamp(max=1.0))
     assert float(noise_mask[dmask == 0].abs().max()) == 0.0 and float(noise_mask.max()) == 1.0
     # all scores zero: nothing to sample (the workflow's switch returns the original)
-    out = node.build(FakeClip(), photo_tensor(PHOTO), landmarks_for(PHOTO), {"forehead": 0.0}, "a", "b", 0, FEATHER,
-                     0.5, 1.0)
+    out = node.build(
+        FakeClip(), photo_tensor(PHOTO), landmarks_for(PHOTO), {"forehead": 0.0}, "a", "b", 0, FEATHER, 0.5, 1.0
+    )
     assert out[7] is False and out[5] == 1 and float(out[4].max()) == 0.0
 
 
@@ -313,10 +350,22 @@ def test_zones_outside_the_image_are_skipped_with_a_note(node):
     face = lm["frames"][0][0]
     xy = np.asarray(face["landmarks_xy"], np.float64)
     shift = xy[:, 1].mean()  # the face's centre on the top edge: eyes and forehead above the image
-    moved = {**lm, "frames": [[{**face, "landmarks_xy": (xy - [0, shift]).tolist(),
-                                "bbox_xyxy": list(np.asarray(face["bbox_xyxy"], float) - [0, shift, 0, shift])}]]}
+    moved = {
+        **lm,
+        "frames": [
+            [
+                {
+                    **face,
+                    "landmarks_xy": (xy - [0, shift]).tolist(),
+                    "bbox_xyxy": list(np.asarray(face["bbox_xyxy"], float) - [0, shift, 0, shift]),
+                }
+            ]
+        ],
+    }
     _, pos, _, mask, report = run(node, {"forehead": -0.6, "chin": -0.5}, landmarks=moved)
-    assert [s["zones"] for s in report["skipped"]] == [["forehead"]] and "outside the image" in report["skipped"][0]["why"]
+    assert [s["zones"] for s in report["skipped"]] == [["forehead"]] and "outside the image" in report["skipped"][0][
+        "why"
+    ]
     assert len(pos) == 2 and report["regional"][0]["zones"] == ["chin"] and float(mask.max()) > 0
     out = node.build(FakeClip(), photo_tensor(PHOTO), moved, {"forehead": -0.6}, "a", "b", 0, FEATHER, 0.32, 1.0)
     assert out[7] is False and "no scored zone covers a pixel" in json.loads(out[3])["note"]

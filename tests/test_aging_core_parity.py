@@ -59,20 +59,49 @@ print("PARITY OK")
 @pytest.mark.comfyui
 def test_conditioning_matches_core_set_mask_and_combine(pack, tmp_path):
     comfy_dir = Path(os.environ["COMFYUI_DIR"])
-    python = next((p for p in (comfy_dir / "venv" / "bin" / "python", comfy_dir / ".venv" / "bin" / "python") if p.is_file()),
-                  Path(sys.executable))
+    python = next(
+        (p for p in (comfy_dir / "venv" / "bin" / "python", comfy_dir / ".venv" / "bin" / "python") if p.is_file()),
+        Path(sys.executable),
+    )
     clip = FakeClip()
     node = pack.NODE_CLASS_MAPPINGS["FaceLabAgingConditioning"]()
     scores = {"forehead": -0.6, "crows_feet": 0.4, "nasolabial_left": 0.3}
-    pos, neg, mask, report, *_ = node.build(clip, photo_tensor("grace_hopper.jpg"), landmarks_for("grace_hopper.jpg"), scores,
-                                        "portrait photo", "blurry", 0, 10.0, 0.32, 0.8)
+    pos, neg, mask, report, *_ = node.build(
+        clip,
+        photo_tensor("grace_hopper.jpg"),
+        landmarks_for("grace_hopper.jpg"),
+        scores,
+        "portrait photo",
+        "blurry",
+        0,
+        10.0,
+        0.32,
+        0.8,
+    )
     regional = json.loads(report)["regional"]
     assert len(regional) == 2 and sum("start_percent" in e for e in regional) == 1  # older 0.4 x 0.32 is weaker
     data = tmp_path / "cond.pt"
-    torch.save({"pos": pos, "neg": neg, "mask": mask, "texts": clip.texts, "encoded": clip.encoded, "regional": regional,
-                "positive": "portrait photo", "negative": "blurry", "strength": 0.8}, data)
+    torch.save(
+        {
+            "pos": pos,
+            "neg": neg,
+            "mask": mask,
+            "texts": clip.texts,
+            "encoded": clip.encoded,
+            "regional": regional,
+            "positive": "portrait photo",
+            "negative": "blurry",
+            "strength": 0.8,
+        },
+        data,
+    )
     script = tmp_path / "core_parity.py"
     script.write_text(CORE_SCRIPT)
-    res = subprocess.run([str(python), str(script), str(comfy_dir), str(data)], cwd=comfy_dir, capture_output=True,
-                         text=True, timeout=600)
+    res = subprocess.run(
+        [str(python), str(script), str(comfy_dir), str(data)],
+        cwd=comfy_dir,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert res.returncode == 0 and "PARITY OK" in res.stdout, res.stdout[-2000:] + res.stderr[-4000:]

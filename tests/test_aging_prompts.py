@@ -43,7 +43,9 @@ def test_older_and_younger_prompts(pr):
 
 
 def test_custom_template_and_phrase_table(pr, pack):
-    table = pr.parse_zone_phrases("# mine\ncrows_feet: eye corners | laugh lines\ncrows_feet_left: left eye corner | one laugh line\nchin: dimples")
+    table = pr.parse_zone_phrases(
+        "# mine\ncrows_feet: eye corners | laugh lines\ncrows_feet_left: left eye corner | one laugh line\nchin: dimples"
+    )
     assert table["chin"] == ("chin", "dimples")
     assert pr.zone_phrase(("crows_feet_left", "crows_feet_right"), table) == ("eye corners", "laugh lines")
     assert pr.zone_phrase(("crows_feet_left",), table) == ("left eye corner", "one laugh line")

@@ -98,8 +98,12 @@ def test_strength_scales_the_fill(rp, ws):
 
 def test_small_face_is_declined_and_hidden_zones_are_skipped(rp):
     img, lm = face("grace_hopper.jpg")
-    small = torch.nn.functional.interpolate(torch.from_numpy(img).permute(2, 0, 1)[None], scale_factor=0.25,
-                                            mode="area")[0].permute(1, 2, 0).numpy().copy()
+    small = (
+        torch.nn.functional.interpolate(torch.from_numpy(img).permute(2, 0, 1)[None], scale_factor=0.25, mode="area")[0]
+        .permute(1, 2, 0)
+        .numpy()
+        .copy()
+    )
     out, mask, info = rp.smooth_face(small, lm * 0.25, {"forehead": 1.0})  # eye distance ~21 px < MIN_IOD
     assert info["declined"] and "too small" in info["note"] and np.array_equal(out, small) and mask.max() == 0
     # the lower half of the photo: the forehead lies outside it, the chin inside

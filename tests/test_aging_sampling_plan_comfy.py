@@ -19,7 +19,9 @@ from comfy_side import PRELUDE
 
 ROOT = Path(__file__).resolve().parent.parent
 
-SCRIPT = PRELUDE + r"""
+SCRIPT = (
+    PRELUDE
+    + r"""
 import torch
 import comfy.samplers
 from comfy_extras.nodes_differential_diffusion import DifferentialDiffusion
@@ -71,15 +73,23 @@ for scheduler in ("karras", "normal", "exponential", "simple", "sgm_uniform", "b
             checked += 1
 print("PLAN OK", checked)
 """
+)
 
 
 @pytest.mark.comfyui
 def test_short_run_releases_pixels_like_the_full_run(tmp_path):
     comfy_dir = Path(os.environ["COMFYUI_DIR"])
-    python = next((p for p in (comfy_dir / "venv" / "bin" / "python", comfy_dir / ".venv" / "bin" / "python")
-                   if p.is_file()), Path(sys.executable))
+    python = next(
+        (p for p in (comfy_dir / "venv" / "bin" / "python", comfy_dir / ".venv" / "bin" / "python") if p.is_file()),
+        Path(sys.executable),
+    )
     script = tmp_path / "plan_check.py"
     script.write_text(SCRIPT)
-    res = subprocess.run([str(python), str(script), str(comfy_dir), str(ROOT)], cwd=comfy_dir, capture_output=True,
-                         text=True, timeout=600)
+    res = subprocess.run(
+        [str(python), str(script), str(comfy_dir), str(ROOT)],
+        cwd=comfy_dir,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert res.returncode == 0 and "PLAN OK" in res.stdout, res.stdout[-2000:] + res.stderr[-4000:]

@@ -73,7 +73,10 @@ def test_normalize_accepts_groups_json_and_rejects_bad_input(zs):
     assert zs.normalize_scores(full) == full["scores"]
     assert zs.normalize_scores(json.dumps(full)) == full["scores"]
     # a canonical zone wins over its group whatever the key order
-    assert zs.normalize_scores({"under_eye_left": 0.1, "under_eye": -0.5}) == {"under_eye_left": 0.1, "under_eye_right": -0.5}
+    assert zs.normalize_scores({"under_eye_left": 0.1, "under_eye": -0.5}) == {
+        "under_eye_left": 0.1,
+        "under_eye_right": -0.5,
+    }
     with pytest.raises(ValueError, match="unknown aging zone"):
         zs.normalize_scores({"nose_tip": 0.3})
     with pytest.raises(ValueError, match="number"):
@@ -99,4 +102,9 @@ def test_zone_scores_node(pack):
     assert json.loads(text) == value  # JSON-serialisable, same content
     assert value["version"] == 1 and value["preset"] == "smile lines only"
     s = value["scores"]
-    assert s["nasolabial_left"] == -0.7 and s["chin"] == 0.3 and s["marionette_right"] == 0.5 and s["marionette_left"] == 0.0
+    assert (
+        s["nasolabial_left"] == -0.7
+        and s["chin"] == 0.3
+        and s["marionette_right"] == 0.5
+        and s["marionette_left"] == 0.0
+    )

@@ -13,9 +13,8 @@ import math
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from conftest import SINGLE_FACE_PHOTOS, landmarks_for, load_photo, photo_tensor
+from PIL import Image
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +28,7 @@ def face_of(name: str) -> dict:
     return landmarks_for(name)["frames"][0][0]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def face_of_variant(name: str, variant: str) -> dict:
     """The face of a mirrored ("flip") or rotated ("rot+20", "rot-20") copy of a photo."""
     from comfyui_facelab.nodes.face import detection
@@ -68,8 +67,16 @@ def test_closed_eye_geometry_is_judged_closed_on_the_right_side(an):
     assert an.eye_openness(lm, {"eyeBlinkLeft": 0.0, "eyeBlinkRight": 0.0})["left"]["openness"] == pytest.approx(0.5)
 
 
-@pytest.mark.parametrize("name,smiling", [("astronaut.png", True), ("obama.jpg", True), ("grace_hopper.jpg", False),
-                                          ("biden.jpg", False), ("obama3.jpg", False)])
+@pytest.mark.parametrize(
+    "name,smiling",
+    [
+        ("astronaut.png", True),
+        ("obama.jpg", True),
+        ("grace_hopper.jpg", False),
+        ("biden.jpg", False),
+        ("obama3.jpg", False),
+    ],
+)
 def test_smile_level_separates_smiles_from_neutral_mouths(an, name, smiling):
     face = face_of(name)
     s = an.smile_level(face["landmarks_xy"], face["blendshapes"])
@@ -84,7 +91,10 @@ def test_smile_level_separates_smiles_from_neutral_mouths(an, name, smiling):
 def test_asymmetric_smile_sides_agree_between_blendshapes_and_geometry(an):
     # obama2 smiles more on his own left: blendshape names and mouth-corner landmarks must agree on sides,
     # also after mirroring the photo (which moves the stronger side to the subject's right).
-    for face, strong, weak in ((face_of("obama2.jpg"), "left", "right"), (face_of_variant("obama2.jpg", "flip"), "right", "left")):
+    for face, strong, weak in (
+        (face_of("obama2.jpg"), "left", "right"),
+        (face_of_variant("obama2.jpg", "flip"), "right", "left"),
+    ):
         s = an.smile_level(face["landmarks_xy"], face["blendshapes"])
         bs = face["blendshapes"]
         assert bs[f"mouthSmile{strong.title()}"] > bs[f"mouthSmile{weak.title()}"] + 0.15
@@ -95,8 +105,10 @@ def test_asymmetric_smile_sides_agree_between_blendshapes_and_geometry(an):
 def test_yaw_and_roll_change_sign_on_a_mirrored_photo(an, name):
     face, mirrored = face_of(name), face_of_variant(name, "flip")
     for use_matrix in (True, False):
-        pose = [an.head_pose(f["landmarks_xy"], f["transformation_matrix"] if use_matrix else None, f["landmarks_3d"])
-                for f in (face, mirrored)]
+        pose = [
+            an.head_pose(f["landmarks_xy"], f["transformation_matrix"] if use_matrix else None, f["landmarks_3d"])
+            for f in (face, mirrored)
+        ]
         assert pose[0]["source"] == ("matrix" if use_matrix else "landmarks_3d")
         assert abs(pose[0]["yaw"]) > 8 and pose[0]["yaw"] * pose[1]["yaw"] < 0
         assert abs(pose[0]["yaw"] + pose[1]["yaw"]) < 5
@@ -118,8 +130,10 @@ def test_yaw_sign_follows_the_nose(an):
 def test_roll_follows_an_image_rotation_and_yaw_pitch_do_not(an, angle):
     face, turned = face_of("grace_hopper.jpg"), face_of_variant("grace_hopper.jpg", f"rot{angle:+d}")
     for use_matrix in (True, False):
-        a, b = (an.head_pose(f["landmarks_xy"], f["transformation_matrix"] if use_matrix else None, f["landmarks_3d"])
-                for f in (face, turned))
+        a, b = (
+            an.head_pose(f["landmarks_xy"], f["transformation_matrix"] if use_matrix else None, f["landmarks_3d"])
+            for f in (face, turned)
+        )
         assert b["roll"] - a["roll"] == pytest.approx(angle, abs=3)
         assert abs(b["yaw"] - a["yaw"]) < 3 and abs(b["pitch"] - a["pitch"]) < 3
 
@@ -228,7 +242,6 @@ def test_core_format_landmarks_are_accepted_by_select_faces(pack):
 
 def test_analysis_node_reports_every_face_and_selects_one(pack):
     import torch
-
     from comfyui_facelab.nodes.face import detection
     from comfyui_facelab.nodes.node_landmarks import FaceLabFaceAnalysis
 

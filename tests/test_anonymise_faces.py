@@ -27,7 +27,13 @@ pytest.importorskip("face_recognition_models")
 CROP = dict(context_factor=1.6, min_context=64, resolution="SDXL area (target size squared)", target_size=384,
             multiple_of="64", padding="shift inside image", align_eyes=True, face_index=-1)  # fmt: skip
 JAW_AND_TOP = (10, 109, 338, 152, 148, 176, 149, 150, 136, 172, 58, 377, 400, 378, 379, 365, 397, 288)
-SELECT = dict(threshold=-1.0, candidate_order="repeated (all faces, then all faces again)", blur_failed=True, feather=0.1, color_match=True)
+SELECT = dict(
+    threshold=-1.0,
+    candidate_order="repeated (all faces, then all faces again)",
+    blur_failed=True,
+    feather=0.1,
+    color_match=True,
+)
 
 
 @pytest.fixture(scope="module")
@@ -77,21 +83,28 @@ def resized(crops: torch.Tensor, hw) -> torch.Tensor:
 def select(nodes, original, candidates, plan, stitch, **kw):
     node_anonymise, _, model = nodes
     args = {**SELECT, **kw}
-    image, changed, ok, report = node_anonymise.FaceLabAnonymiseSelect().select(original, candidates, plan, model, stitch=stitch, **args)
+    image, changed, ok, report = node_anonymise.FaceLabAnonymiseSelect().select(
+        original, candidates, plan, model, stitch=stitch, **args
+    )
     return image, changed, ok, json.loads(report)
 
 
 @pytest.fixture(scope="module")
 def obama(nodes, detect):
     image, marks, mask, plan, crops, stitch, _ = prepare(nodes, detect, "obama.jpg")
-    others = {n: resized(prepare(nodes, detect, n)[4], crops.shape[1:3]) for n in ("biden.jpg", "grace_hopper.jpg", "obama2.jpg")}
+    others = {
+        n: resized(prepare(nodes, detect, n)[4], crops.shape[1:3])
+        for n in ("biden.jpg", "grace_hopper.jpg", "obama2.jpg")
+    }
     cat = resized(small("chelsea.png"), crops.shape[1:3])
     return image, marks, mask, plan, crops, stitch, others, cat
 
 
 # ---------------------------------------------------------------------------------------------------- plan
 def test_every_face_of_the_group_photo_is_planned_with_its_interior_masked(nodes, detect):
-    image, marks, mask, plan, crops, stitch, report = prepare(nodes, detect, "t1.jpg", photo_tensor("t1.jpg"), "small_faces")
+    image, marks, mask, plan, crops, stitch, report = prepare(
+        nodes, detect, "t1.jpg", photo_tensor("t1.jpg"), "small_faces"
+    )
     assert report["face_count"] == 6 and len(plan.faces[0]) == 6 and len(report["images"][0]["faces"]) == 6
     assert crops.shape[0] == 6 and len(stitch.entries) == 6
     m = mask[0].numpy()
@@ -106,7 +119,9 @@ def test_every_face_of_the_group_photo_is_planned_with_its_interior_masked(nodes
         outline = set(ConvexHull(lm[:468]).vertices) & set(JAW_AND_TOP)
         assert len(outline) >= 6
         assert max(m[int(round(lm[i, 1])), int(round(lm[i, 0]))] for i in outline) == 0.0
-    assert {labels[int(round(f["landmarks_xy"][1, 1])), int(round(f["landmarks_xy"][1, 0]))] for f in plan.faces[0]} == set(range(1, 7))
+    assert {
+        labels[int(round(f["landmarks_xy"][1, 1])), int(round(f["landmarks_xy"][1, 0]))] for f in plan.faces[0]
+    } == set(range(1, 7))
 
 
 def test_prompts_put_the_attributes_first(nodes):
@@ -114,7 +129,9 @@ def test_prompts_put_the_attributes_first(nodes):
     from comfyui_facelab.nodes.face import face_landmarks as fl
 
     image = small("chelsea.png")
-    _, plan, count, pos, neg, report = node_anonymise.FaceLabAnonymiseFaces().plan(image, fl.make_face_landmarks([[]], image.shape[1:3]), 6.0, 8.0, "an older man")
+    _, plan, count, pos, neg, report = node_anonymise.FaceLabAnonymiseFaces().plan(
+        image, fl.make_face_landmarks([[]], image.shape[1:3]), 6.0, 8.0, "an older man"
+    )
     assert pos.startswith("an older man, ") and "different person" in pos and "deformed" in neg
     assert count == 0 and "no face" in json.loads(report)["summary"]
 
@@ -197,7 +214,9 @@ def test_a_face_that_was_not_cropped_is_reported_and_blurred(nodes, obama):
     """Crop Face Region given an empty mask skips the face: it has no candidates, and must not be skipped silently."""
     node_compose = nodes[1]
     image, marks, mask, plan, _, _, _, _ = obama
-    crops, _, stitch, _ = node_compose.FaceLabCrop().crop(image, mask=torch.zeros_like(mask), face_landmarks=marks, **CROP)
+    crops, _, stitch, _ = node_compose.FaceLabCrop().crop(
+        image, mask=torch.zeros_like(mask), face_landmarks=marks, **CROP
+    )
     out, changed, ok, report = select(nodes, image, crops, plan, stitch)
     face = report["faces"][0]
     assert not ok and face["status"].startswith("FAILED: this face was not cropped") and face["blurred"]
@@ -211,7 +230,9 @@ def test_full_image_candidates_without_a_stitch_plan(nodes, obama):
     node_compose = nodes[1]
     image, _, _, plan, crops, stitch, others, _ = obama
     # A full-size candidate with another person's face: Biden's crop stitched into the photo.
-    other_face, _ = node_compose.FaceLabStitch().stitch(image, others["biden.jpg"], stitch, 0.1, "off", "replace with crop pixels")
+    other_face, _ = node_compose.FaceLabStitch().stitch(
+        image, others["biden.jpg"], stitch, 0.1, "off", "replace with crop pixels"
+    )
     out, changed, ok, report = select(nodes, image, torch.cat([image, other_face]), plan, None)
     face = report["faces"][0]
     assert report["candidates_are"] == "full images" and face["chosen"] == 1 and ok
@@ -249,13 +270,15 @@ def test_candidate_order_and_the_repeat_node_agree(nodes, pack):
 
 
 def test_wrong_candidate_count_and_wrong_plan_raise(nodes, obama):
-    from comfyui_facelab.nodes.compose import crop as crop_mod
     from comfyui_facelab.nodes.anonymise import anonymise_select
+    from comfyui_facelab.nodes.compose import crop as crop_mod
 
     image, _, _, plan, crops, stitch, _, _ = obama
     two = torch.zeros(1, 64, 64)
     two[0, 5:10, 5:10] = two[0, 50:55, 50:55] = 1.0  # two separate regions: two crops (slots)
-    _, _, two_slots = crop_mod.crop(torch.zeros(1, 64, 64, 3), two, None, crop_mod.CropSettings(min_context=16, resolution="keep", multiple=8))
+    _, _, two_slots = crop_mod.crop(
+        torch.zeros(1, 64, 64, 3), two, None, crop_mod.CropSettings(min_context=16, resolution="keep", multiple=8)
+    )
     assert len(two_slots.entries) == 2
     with pytest.raises(ValueError, match="3 candidates do not divide among the 2 crops"):
         anonymise_select._candidate_crops(torch.zeros(3, *two_slots.crop_hw, 3), two_slots, False, "repeated")

@@ -59,12 +59,18 @@ def test_real_server_partial_validation_names_the_missing_checkpoint(comfyui, qu
     """Issue 19.1 on the real server: one output valid, one depending on a checkpoint that is not installed.
     ComfyUI answers HTTP 200 with node_errors and queues the valid output; the client refuses (exit 4)."""
     graph = json.loads(json.dumps(SUCCESS_GRAPH))
-    graph["20"] = {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "not_installed.safetensors"},
-                   "_meta": {"title": "Load Checkpoint"}}
+    graph["20"] = {
+        "class_type": "CheckpointLoaderSimple",
+        "inputs": {"ckpt_name": "not_installed.safetensors"},
+        "_meta": {"title": "Load Checkpoint"},
+    }
     graph["21"] = {"class_type": "EmptyLatentImage", "inputs": {"width": 64, "height": 64, "batch_size": 1}}
     graph["22"] = {"class_type": "VAEDecode", "inputs": {"samples": ["21", 0], "vae": ["20", 2]}}
-    graph["23"] = {"class_type": "SaveImage", "inputs": {"images": ["22", 0], "filename_prefix": "never"},
-                   "_meta": {"title": "Save Decoded"}}
+    graph["23"] = {
+        "class_type": "SaveImage",
+        "inputs": {"images": ["22", 0], "filename_prefix": "never"},
+        "_meta": {"title": "Save Decoded"},
+    }
     photo = write_photo(tmp_path / "a.png")
     res = queue(write_workflow(tmp_path, graph), "--image", photo, "--server", comfyui.url)
     assert res.rc == 4, res.err + comfyui.log_tail()

@@ -45,8 +45,16 @@ def test_faulty_servers_every_photo_done_once_and_reruns(queue, tmp_path):
     folder = photo_folder(tmp_path)
     wf = write_workflow(tmp_path)
     with FakeComfyUI() as good, FakeComfyUI(die_after=1) as dying, FakeComfyUI(scenario="execution_error") as bad:
-        servers = ["--server", good.url, "--server", dying.url, "--server", bad.url,
-                   "--server", f"http://127.0.0.1:{closed_port()}"]
+        servers = [
+            "--server",
+            good.url,
+            "--server",
+            dying.url,
+            "--server",
+            bad.url,
+            "--server",
+            f"http://127.0.0.1:{closed_port()}",
+        ]
         res = queue(wf, "--image", folder, *servers)
         assert res.rc == 0, res.err
         records = manifest(folder)
@@ -132,8 +140,15 @@ def test_bad_server_lists(queue, tmp_path):
     web = ThreadingHTTPServer(("127.0.0.1", 0), SimpleHTTPRequestHandler)  # answers, but is no ComfyUI
     threading.Thread(target=web.serve_forever, daemon=True).start()
     try:
-        res = queue(wf, "--image", folder, "--server", f"http://127.0.0.1:{web.server_address[1]}",
-                    "--server", f"http://127.0.0.1:{closed_port()}")
+        res = queue(
+            wf,
+            "--image",
+            folder,
+            "--server",
+            f"http://127.0.0.1:{web.server_address[1]}",
+            "--server",
+            f"http://127.0.0.1:{closed_port()}",
+        )
     finally:
         web.shutdown()
         web.server_close()
@@ -143,8 +158,18 @@ def test_bad_server_lists(queue, tmp_path):
 def test_per_server_limit_and_json_events(queue, tmp_path):
     folder = photo_folder(tmp_path, 6)
     with FakeComfyUI(sample_time=0.1, scenario="progress") as a, FakeComfyUI(sample_time=0.1, scenario="progress") as b:
-        res = queue(write_workflow(tmp_path), "--image", folder, "--server", a.url, "--server", b.url,
-                    "--per-server", "2", "--json")
+        res = queue(
+            write_workflow(tmp_path),
+            "--image",
+            folder,
+            "--server",
+            a.url,
+            "--server",
+            b.url,
+            "--per-server",
+            "2",
+            "--json",
+        )
     assert res.rc == 0, res.err
     assert a.max_in_flight <= 2 and b.max_in_flight <= 2 and a.max_in_flight + b.max_in_flight >= 3
     events = [json.loads(line) for line in res.out.splitlines()]  # stdout is JSON lines only
@@ -160,8 +185,11 @@ def test_per_server_limit_and_json_events(queue, tmp_path):
 def test_ctrl_c_cancels_prompts_in_flight_and_keeps_the_manifest_consistent(queue, tmp_path):
     folder = photo_folder(tmp_path, 4)
     wf = write_workflow(tmp_path)
-    with FakeComfyUI(scenarios={"p2.png": "hang", "p3.png": "hang"}) as a, \
-            FakeComfyUI(scenarios={"p2.png": "hang", "p3.png": "hang"}) as b:
+    with (
+        FakeComfyUI(scenarios={"p2.png": "hang", "p3.png": "hang"}) as a,
+        FakeComfyUI(scenarios={"p2.png": "hang", "p3.png": "hang"}) as b,
+    ):
+
         def interrupt():
             while len(a.prompts) + len(b.prompts) < 4:
                 threading.Event().wait(0.05)
@@ -171,8 +199,12 @@ def test_ctrl_c_cancels_prompts_in_flight_and_keeps_the_manifest_consistent(queu
         threading.Thread(target=interrupt, daemon=True).start()
         res = queue(wf, "--image", folder, "--server", a.url, "--server", b.url)
         cancelled = [body["delete"][0] for fake in (a, b) for path, body in fake.cancels if path == "/queue"]
-        hung = [p["prompt_id"] for fake in (a, b) for p in fake.prompts
-                if p["prompt"]["1"]["inputs"]["image"] in ("p2.png", "p3.png")]
+        hung = [
+            p["prompt_id"]
+            for fake in (a, b)
+            for p in fake.prompts
+            if p["prompt"]["1"]["inputs"]["image"] in ("p2.png", "p3.png")
+        ]
         assert res.rc == 130, res.err
         assert sorted(cancelled) == sorted(hung) and len(hung) == 2
         records = manifest(folder)
@@ -197,8 +229,19 @@ def test_shipped_makeup_workflow_with_its_reference_over_two_servers(queue, tmp_
     ref = write_photo(tmp_path / "reference.png", "astronaut.png")
     wf = Path(__file__).resolve().parent.parent / "workflows" / "api" / "facelab_makeup_transfer.json"
     with FakeComfyUI() as a, FakeComfyUI() as b:
-        res = queue(wf, "--image", folder, "--server", a.url, "--server", b.url,
-                    "--input", f"Makeup Reference={ref}", "--steps", "4")
+        res = queue(
+            wf,
+            "--image",
+            folder,
+            "--server",
+            a.url,
+            "--server",
+            b.url,
+            "--input",
+            f"Makeup Reference={ref}",
+            "--steps",
+            "4",
+        )
     assert res.rc == 0, res.err
     sent = [p["prompt"] for fake in (a, b) for p in fake.prompts]
     assert sorted(g["2"]["inputs"]["image"] for g in sent) == ["p0.png", "p1.png", "p2.png"]

@@ -20,10 +20,16 @@ CKPT = "sd_xl_base_1.0_inpainting_0.1.safetensors"
 def with_checkpoint(graph: dict = SUCCESS_GRAPH) -> dict:
     """The recorded graph plus a checkpoint loader (node 4, the one fake_comfyui's "partial" scenario names)."""
     graph = json.loads(json.dumps(graph))
-    graph["4"] = {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": CKPT},
-                  "_meta": {"title": "Load Checkpoint (SDXL inpainting)"}}
-    graph["5"] = {"class_type": "KSampler", "_meta": {"title": "Base pass"},
-                  "inputs": {"model": ["4", 0], "seed": 1, "steps": 20, "cfg": 5.0, "denoise": 0.4}}
+    graph["4"] = {
+        "class_type": "CheckpointLoaderSimple",
+        "inputs": {"ckpt_name": CKPT},
+        "_meta": {"title": "Load Checkpoint (SDXL inpainting)"},
+    }
+    graph["5"] = {
+        "class_type": "KSampler",
+        "_meta": {"title": "Base pass"},
+        "inputs": {"model": ["4", 0], "seed": 1, "steps": 20, "cfg": 5.0, "denoise": 0.4},
+    }
     return graph
 
 
@@ -43,8 +49,9 @@ def test_node_errors_with_http_200_are_a_rejection_naming_the_model_folder(queue
 def test_allow_partial_runs_what_validated(queue, tmp_path):
     photo = write_photo(tmp_path / "a.png")
     with FakeComfyUI(scenario="partial") as fake:
-        res = queue(write_workflow(tmp_path, with_checkpoint()), "--image", photo, "--server", fake.url,
-                    "--allow-partial")
+        res = queue(
+            write_workflow(tmp_path, with_checkpoint()), "--image", photo, "--server", fake.url, "--allow-partial"
+        )
     assert res.rc == 0, res.err
     assert res.files == [tmp_path / "a_Save-Result_1.png"] and fake.cancels == []
 
@@ -56,33 +63,70 @@ def _history(fn):
 
 
 def _images(fn):
-    return _history(lambda e: {**e, "outputs": {nid: {**o, "images": [fn(r) for r in o["images"]]}
-                                                for nid, o in e["outputs"].items()}})
+    return _history(
+        lambda e: {
+            **e,
+            "outputs": {nid: {**o, "images": [fn(r) for r in o["images"]]} for nid, o in e["outputs"].items()},
+        }
+    )
 
 
 MALFORMED = {
     # case: (fake options, expected exit code, expected words in the error)
-    "400 node_errors as a list": ({"scenario": "node_errors",
-                                   "tamper": {"POST /prompt": lambda a: {**a, "node_errors": ["bad width"]}}},
-                                  4, "bad width"),
+    "400 node_errors as a list": (
+        {"scenario": "node_errors", "tamper": {"POST /prompt": lambda a: {**a, "node_errors": ["bad width"]}}},
+        4,
+        "bad width",
+    ),
     "200 node_errors as a list": ({"tamper": {"POST /prompt": lambda a: {**a, "node_errors": ["bad"]}}}, 4, "bad"),
     "history answer a list": ({"tamper": {"GET /history": lambda a: [a]}}, 7, "not a JSON object"),
     "history entry a list": ({"tamper": {"GET /history": _history(lambda e: [e])}}, 7, "entry that is a list"),
-    "outputs a list": ({"tamper": {"GET /history": _history(lambda e: {**e, "outputs": list(e["outputs"].values())})}},
-                       7, "outputs that are a list"),
-    "images not a list": ({"tamper": {"GET /history": _history(
-        lambda e: {**e, "outputs": {k: {"images": "x.png"} for k in e["outputs"]}})}}, 7, "malformed outputs"),
-    "string execution_error": ({"scenario": "execution_error", "tamper": {"GET /history": _history(
-        lambda e: {**e, "status": {**e["status"], "messages": [["execution_error", "CUDA out of memory"]]}})}},
-        1, "CUDA out of memory"),
-    "status a string": ({"tamper": {"GET /history": _history(lambda e: {**e, "status": "error"})}},
-                        7, "malformed status"),
-    "numeric filename": ({"tamper": {"GET /history": _images(lambda r: {**r, "filename": 12345})}},
-                         7, "malformed output file name"),
-    "NUL-terminated filename": ({"tamper": {"GET /history": _images(lambda r: {**r, "filename": r["filename"] + "\0"})}},
-                                7, "malformed output file name"),
-    "deeply nested JSON answer": ({"tamper": {"POST /prompt": lambda a: b"[" * 100_000 + b"]" * 100_000}},
-                                  7, "nested too deeply"),
+    "outputs a list": (
+        {"tamper": {"GET /history": _history(lambda e: {**e, "outputs": list(e["outputs"].values())})}},
+        7,
+        "outputs that are a list",
+    ),
+    "images not a list": (
+        {
+            "tamper": {
+                "GET /history": _history(lambda e: {**e, "outputs": {k: {"images": "x.png"} for k in e["outputs"]}})
+            }
+        },
+        7,
+        "malformed outputs",
+    ),
+    "string execution_error": (
+        {
+            "scenario": "execution_error",
+            "tamper": {
+                "GET /history": _history(
+                    lambda e: {**e, "status": {**e["status"], "messages": [["execution_error", "CUDA out of memory"]]}}
+                )
+            },
+        },
+        1,
+        "CUDA out of memory",
+    ),
+    "status a string": (
+        {"tamper": {"GET /history": _history(lambda e: {**e, "status": "error"})}},
+        7,
+        "malformed status",
+    ),
+    "numeric filename": (
+        {"tamper": {"GET /history": _images(lambda r: {**r, "filename": 12345})}},
+        7,
+        "malformed output file name",
+    ),
+    "NUL-terminated filename": (
+        {"tamper": {"GET /history": _images(lambda r: {**r, "filename": r["filename"] + "\0"})}},
+        7,
+        "malformed output file name",
+    ),
+    "deeply nested JSON answer": (
+        {"tamper": {"POST /prompt": lambda a: b"[" * 100_000 + b"]" * 100_000}},
+        7,
+        "nested too deeply",
+    ),
 }
 
 
@@ -147,8 +191,9 @@ def test_url_credentials_are_sent_as_basic_auth_and_never_shown(queue, tmp_path)
     assert res.rc == 1
     expected = "Basic " + base64.b64encode(b"alice:s@cret").decode()
     assert fake.headers and all(h.get("Authorization") == expected for h in fake.headers)
-    unreachable = queue(write_workflow(tmp_path), "--image", photo,
-                        "--server", f"http://alice:s3cret@127.0.0.1:{closed_port()}")
+    unreachable = queue(
+        write_workflow(tmp_path), "--image", photo, "--server", f"http://alice:s3cret@127.0.0.1:{closed_port()}"
+    )
     bad_port = queue(write_workflow(tmp_path), "--image", photo, "--server", "http://alice:s3cret@host:99999999")
     assert unreachable.rc == 3 and "cannot reach ComfyUI at http://***@127.0.0.1:" in unreachable.err
     assert bad_port.rc == 2 and "http://***@host:99999999" in bad_port.err
@@ -160,8 +205,19 @@ def test_url_credentials_are_sent_as_basic_auth_and_never_shown(queue, tmp_path)
 def test_checkpoint_steps_denoise_are_set_by_node_type(queue, tmp_path):
     photo = write_photo(tmp_path / "a.png")
     with FakeComfyUI() as fake:
-        res = queue(write_workflow(tmp_path, with_checkpoint()), "--image", photo, "--server", fake.url,
-                    "--checkpoint", "juggernaut.safetensors", "--steps", "8", "--denoise", "0.3")
+        res = queue(
+            write_workflow(tmp_path, with_checkpoint()),
+            "--image",
+            photo,
+            "--server",
+            fake.url,
+            "--checkpoint",
+            "juggernaut.safetensors",
+            "--steps",
+            "8",
+            "--denoise",
+            "0.3",
+        )
         missing = queue(write_workflow(tmp_path), "--image", photo, "--server", fake.url, "--steps", "8")
     assert res.rc == 0, res.err
     sent = fake.prompts[0]["prompt"]
@@ -198,8 +254,11 @@ def test_oversized_answers_are_refused(queue, tmp_path, monkeypatch, pack):
 # -- 19.6: every titled LoadImage uploadable ---------------------------------------------------------------------
 def test_input_uploads_a_second_image_by_title(queue, tmp_path):
     graph = json.loads(json.dumps(SUCCESS_GRAPH))
-    graph["3"] = {"class_type": "LoadImage", "inputs": {"image": "makeup_reference.png"},
-                  "_meta": {"title": "Makeup Reference"}}
+    graph["3"] = {
+        "class_type": "LoadImage",
+        "inputs": {"image": "makeup_reference.png"},
+        "_meta": {"title": "Makeup Reference"},
+    }
     photo = write_photo(tmp_path / "a.png")
     ref = write_photo(tmp_path / "ref.png", "astronaut.png")
     wf = write_workflow(tmp_path, graph)
@@ -227,8 +286,13 @@ def test_a_photo_that_cannot_be_read_is_a_usage_error(queue, tmp_path, monkeypat
 
     photo = write_photo(tmp_path / "a.png")
     real = _Path.read_bytes
-    monkeypatch.setattr(_Path, "read_bytes", lambda self: (_ for _ in ()).throw(PermissionError(13, "Permission denied"))
-                        if self.name == "a.png" else real(self))
+    monkeypatch.setattr(
+        _Path,
+        "read_bytes",
+        lambda self: (
+            (_ for _ in ()).throw(PermissionError(13, "Permission denied")) if self.name == "a.png" else real(self)
+        ),
+    )
     with FakeComfyUI() as fake:
         res = queue(write_workflow(tmp_path), "--image", photo, "--server", fake.url)
     assert res.rc == 2 and f"cannot read {str(photo)!r}: Permission denied" in res.err

@@ -13,7 +13,9 @@ import pytest
 from conftest import load_photo
 from fake_comfyui import FakeComfyUI, SilentServer, closed_port, contract
 
-SUCCESS_GRAPH = contract("run_success")["request"]["prompt"]  # LoadImage "Input Image" -> ImageInvert -> SaveImage "Save Result"
+SUCCESS_GRAPH = contract("run_success")["request"][
+    "prompt"
+]  # LoadImage "Input Image" -> ImageInvert -> SaveImage "Save Result"
 
 
 @dataclass
@@ -101,8 +103,10 @@ def test_progress_events_are_shown(queue, tmp_path):
 
 def test_folder_is_run_photo_by_photo_and_reruns_skip_outputs(queue, tmp_path):
     folder = tmp_path / "photos"
-    photos = [write_photo(folder / f"{n}.png", n2) for n, n2 in
-              (("b_astro", "astronaut.png"), ("a_hopper", "grace_hopper.jpg"), ("c_obama", "obama.jpg"))]
+    photos = [
+        write_photo(folder / f"{n}.png", n2)
+        for n, n2 in (("b_astro", "astronaut.png"), ("a_hopper", "grace_hopper.jpg"), ("c_obama", "obama.jpg"))
+    ]
     (folder / "notes.txt").write_text("not a photo")
     (folder / ".hidden.png").write_bytes(photos[0].read_bytes())
     wf = write_workflow(tmp_path)
@@ -184,8 +188,10 @@ def test_execution_error_shows_node_exception_and_traceback_tail(queue, tmp_path
     res, _ = queue_photo(queue, tmp_path, scenario="execution_error")
     assert res.rc == 1
     err = next(e["data"] for e in contract("run_execution_error")["ws_events"] if e["type"] == "execution_error")
-    assert (f"error: node #{err['node_id']} 'Input Image' ({err['node_type']}) raised {err['exception_type']}: "
-            f"{err['exception_message'].strip()}") in res.err
+    assert (
+        f"error: node #{err['node_id']} 'Input Image' ({err['node_type']}) raised {err['exception_type']}: "
+        f"{err['exception_message'].strip()}"
+    ) in res.err
     last_line = "".join(err["traceback"]).rstrip().splitlines()[-1]
     assert "traceback (last 8 lines):" in res.err and last_line in res.err
     assert res.files == [] and all_files(tmp_path) == ["a.png", "workflow_api.json"]
@@ -229,17 +235,49 @@ def test_folder_stops_at_a_failure_and_says_which_photos_are_done(queue, tmp_pat
 
 def test_set_and_conventional_options_reach_the_queued_graph(queue, tmp_path):
     graph = json.loads(json.dumps(SUCCESS_GRAPH))
-    graph["5"] = {"class_type": "KSampler", "_meta": {"title": "Sampler"},
-                  "inputs": {"seed": 0, "steps": 20, "cfg": 7.0, "denoise": 1.0, "model": ["4", 0]}}
-    graph["6"] = {"class_type": "CLIPTextEncode", "inputs": {"text": "", "clip": ["4", 1]}, "_meta": {"title": "Positive Prompt"}}
-    graph["7"] = {"class_type": "CLIPTextEncode", "inputs": {"text": "", "clip": ["4", 1]}, "_meta": {"title": "Negative Prompt"}}
-    graph["8"] = {"class_type": "PrimitiveStringMultiline", "inputs": {"value": "{}"}, "_meta": {"title": "Zone Scores"}}
+    graph["5"] = {
+        "class_type": "KSampler",
+        "_meta": {"title": "Sampler"},
+        "inputs": {"seed": 0, "steps": 20, "cfg": 7.0, "denoise": 1.0, "model": ["4", 0]},
+    }
+    graph["6"] = {
+        "class_type": "CLIPTextEncode",
+        "inputs": {"text": "", "clip": ["4", 1]},
+        "_meta": {"title": "Positive Prompt"},
+    }
+    graph["7"] = {
+        "class_type": "CLIPTextEncode",
+        "inputs": {"text": "", "clip": ["4", 1]},
+        "_meta": {"title": "Negative Prompt"},
+    }
+    graph["8"] = {
+        "class_type": "PrimitiveStringMultiline",
+        "inputs": {"value": "{}"},
+        "_meta": {"title": "Zone Scores"},
+    }
     photo = write_photo(tmp_path / "a.png")
     with FakeComfyUI() as fake:
-        res = queue(write_workflow(tmp_path, graph), "--image", photo, "--server", fake.url,
-                    "--set", "Save Result.filename_prefix=aging/run", "--set", "Sampler.steps=8",
-                    "--seed", "1234", "--strength", "0.35", "--prompt", "older skin", "--negative", "blurry",
-                    "--zone-scores", '{"forehead": 0.7}')
+        res = queue(
+            write_workflow(tmp_path, graph),
+            "--image",
+            photo,
+            "--server",
+            fake.url,
+            "--set",
+            "Save Result.filename_prefix=aging/run",
+            "--set",
+            "Sampler.steps=8",
+            "--seed",
+            "1234",
+            "--strength",
+            "0.35",
+            "--prompt",
+            "older skin",
+            "--negative",
+            "blurry",
+            "--zone-scores",
+            '{"forehead": 0.7}',
+        )
     assert res.rc == 0, res.err
     sent = fake.prompts[0]["prompt"]
     assert sent["9"]["inputs"]["filename_prefix"] == "aging/run"
@@ -283,7 +321,9 @@ def test_run_timeout_cancels_the_prompt(queue, tmp_path):
     prompt_id = fake.cancels[0][1]["delete"][0]
     assert prompt_id not in fake.history  # it never finished
     assert fake.cancels == [("/queue", {"delete": [prompt_id]}), ("/interrupt", {"prompt_id": prompt_id})]
-    assert "the time limit (--timeout) passed" in res.err and f"prompt {prompt_id} was cancelled on the server" in res.err
+    assert (
+        "the time limit (--timeout) passed" in res.err and f"prompt {prompt_id} was cancelled on the server" in res.err
+    )
     assert all_files(tmp_path) == ["a.png", "workflow_api.json"]
 
 

@@ -36,6 +36,7 @@ def server_frame(opcode: int, payload: bytes, fin: bool = True) -> bytes:
 
 def read_client_frame(sock: socket.socket) -> tuple[int, bytes]:
     """Read one masked client frame from the raw socket and unmask it by hand."""
+
     def exact(n: int) -> bytes:
         data = b""
         while len(data) < n:
@@ -77,12 +78,14 @@ def test_frames_round_trip_at_every_length_encoding(ws, size):
 def test_recv_handles_ping_fragments_binary_and_close(ws, pair):
     client, server = pair
     text = '{"type": "executed", "data": {"node": "9"}}'
-    server.sendall(server_frame(0x9, b"hello")  # ping: must be answered with the same payload
-                   + server_frame(0x1, text[:10].encode(), fin=False)
-                   + server_frame(0xA, b"")  # a control frame between fragments is allowed
-                   + server_frame(0x0, text[10:].encode())
-                   + server_frame(0x2, b"\x00\x00\x00\x01png")
-                   + server_frame(0x8, struct.pack("!H", 1001)))
+    server.sendall(
+        server_frame(0x9, b"hello")  # ping: must be answered with the same payload
+        + server_frame(0x1, text[:10].encode(), fin=False)
+        + server_frame(0xA, b"")  # a control frame between fragments is allowed
+        + server_frame(0x0, text[10:].encode())
+        + server_frame(0x2, b"\x00\x00\x00\x01png")
+        + server_frame(0x8, struct.pack("!H", 1001))
+    )
     assert client.recv(timeout=2) == text
     assert read_client_frame(server) == (0xA, b"hello")
     assert client.recv(timeout=2) == b"\x00\x00\x00\x01png"
@@ -144,8 +147,10 @@ def test_handshake_rejects_a_wrong_accept_key(ws):
     def serve():
         conn, _ = listener.accept()
         conn.recv(4096)
-        conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                     b"Sec-WebSocket-Accept: d3Jvbmc=\r\n\r\n")
+        conn.sendall(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Accept: d3Jvbmc=\r\n\r\n"
+        )
         conn.close()
 
     thread = threading.Thread(target=serve, daemon=True)

@@ -21,28 +21,69 @@ def sdxl_graph() -> dict:
     return {
         "1": {"class_type": "LoadImage", "inputs": {"image": "example.png"}, "_meta": {"title": "Input Image"}},
         "2": {"class_type": "LoadImage", "inputs": {"image": "mask.png"}, "_meta": {"title": "Load Image"}},
-        "3": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "sdxl-inpaint.safetensors"},
-              "_meta": {"title": "Load Checkpoint"}},
-        "4": {"class_type": "CLIPTextEncodeSDXL", "_meta": {"title": "Positive Prompt"},
-              "inputs": {"clip": ["3", 1], "width": 1024, "height": 1024, "crop_w": 0, "crop_h": 0,
-                         "target_width": 1024, "target_height": 1024, "text_g": "a face", "text_l": "a face"}},
-        "5": {"class_type": "CLIPTextEncode", "inputs": {"text": "blurry", "clip": ["3", 1]},
-              "_meta": {"title": "Negative Prompt"}},
-        "6": {"class_type": "KSampler", "_meta": {"title": "Sampler"},
-              "inputs": {"model": ["3", 0], "seed": 1, "steps": 20, "cfg": 6.5, "sampler_name": "euler",
-                         "scheduler": "normal", "positive": ["4", 0], "negative": ["5", 0],
-                         "latent_image": ["7", 0], "denoise": 0.4}},
-        "7": {"class_type": "EmptyLatentImage", "inputs": {"width": 1024, "height": 1024, "batch_size": 1},
-              "_meta": {"title": "Empty Latent Image"}},
-        "9": {"class_type": "SaveImage", "inputs": {"images": ["8", 0], "filename_prefix": "facelab"},
-              "_meta": {"title": "Save Result"}},
+        "3": {
+            "class_type": "CheckpointLoaderSimple",
+            "inputs": {"ckpt_name": "sdxl-inpaint.safetensors"},
+            "_meta": {"title": "Load Checkpoint"},
+        },
+        "4": {
+            "class_type": "CLIPTextEncodeSDXL",
+            "_meta": {"title": "Positive Prompt"},
+            "inputs": {
+                "clip": ["3", 1],
+                "width": 1024,
+                "height": 1024,
+                "crop_w": 0,
+                "crop_h": 0,
+                "target_width": 1024,
+                "target_height": 1024,
+                "text_g": "a face",
+                "text_l": "a face",
+            },
+        },
+        "5": {
+            "class_type": "CLIPTextEncode",
+            "inputs": {"text": "blurry", "clip": ["3", 1]},
+            "_meta": {"title": "Negative Prompt"},
+        },
+        "6": {
+            "class_type": "KSampler",
+            "_meta": {"title": "Sampler"},
+            "inputs": {
+                "model": ["3", 0],
+                "seed": 1,
+                "steps": 20,
+                "cfg": 6.5,
+                "sampler_name": "euler",
+                "scheduler": "normal",
+                "positive": ["4", 0],
+                "negative": ["5", 0],
+                "latent_image": ["7", 0],
+                "denoise": 0.4,
+            },
+        },
+        "7": {
+            "class_type": "EmptyLatentImage",
+            "inputs": {"width": 1024, "height": 1024, "batch_size": 1},
+            "_meta": {"title": "Empty Latent Image"},
+        },
+        "9": {
+            "class_type": "SaveImage",
+            "inputs": {"images": ["8", 0], "filename_prefix": "facelab"},
+            "_meta": {"title": "Save Result"},
+        },
     }
 
 
 def test_set_by_title_converts_to_the_widget_type(wi):
     g = sdxl_graph()
-    for text in ("Sampler.seed=42", "Sampler.cfg=7", "Sampler.sampler_name=dpmpp_2m", "Negative Prompt.text=123",
-                 "Sampler.steps=30.0"):
+    for text in (
+        "Sampler.seed=42",
+        "Sampler.cfg=7",
+        "Sampler.sampler_name=dpmpp_2m",
+        "Negative Prompt.text=123",
+        "Sampler.steps=30.0",
+    ):
         wi.set_input(g, *wi.parse_assignment(text))
     s = g["6"]["inputs"]
     assert s["seed"] == 42 and type(s["seed"]) is int
@@ -123,8 +164,11 @@ def test_a_seed_node_wins_over_the_sampler(wi):
 
 def test_advanced_sampler_seed_and_missing_denoise(wi):
     g = sdxl_graph()
-    g["6"] = {"class_type": "KSamplerAdvanced", "_meta": {"title": "Sampler"},
-              "inputs": {"noise_seed": 0, "steps": 20, "start_at_step": 0, "end_at_step": 10000}}
+    g["6"] = {
+        "class_type": "KSamplerAdvanced",
+        "_meta": {"title": "Sampler"},
+        "inputs": {"noise_seed": 0, "steps": 20, "start_at_step": 0, "end_at_step": 10000},
+    }
     assert wi.apply_convention(g, "seed", 4) == [("6", "noise_seed")]
     with pytest.raises(ValueError, match="--strength: node #6 'Sampler' .* has none of the inputs denoise"):
         wi.apply_convention(g, "strength", 0.3)
@@ -174,7 +218,9 @@ def test_face_edit_node_takes_prompts_and_strength(wi):
 def test_zone_scores_set_sliders_and_side_overrides(wi):
     g = sdxl_graph()
     g["12"] = zone_scores_node()
-    scores = wi.parse_zone_scores('{"forehead": 0.6, "under_eye": -0.5, "crows_feet_left": 0.3, "nasolabial_right": -0.25}')
+    scores = wi.parse_zone_scores(
+        '{"forehead": 0.6, "under_eye": -0.5, "crows_feet_left": 0.3, "nasolabial_right": -0.25}'
+    )
     done = wi.apply_zone_scores(g, scores)
     assert done == [("12", "forehead"), ("12", "under_eye"), ("12", "side_overrides")]
     inputs = g["12"]["inputs"]
@@ -194,8 +240,12 @@ def test_zone_scores_as_json_text_and_bad_values(wi):
     g["12"] = {"class_type": "PrimitiveStringMultiline", "inputs": {"value": "{}"}, "_meta": {"title": "Zone Scores"}}
     assert wi.apply_zone_scores(g, wi.parse_zone_scores('{"forehead": 0.6, "chin": 1}')) == [("12", "value")]
     assert json.loads(g["12"]["inputs"]["value"]) == {"forehead": 0.6, "chin": 1}
-    for bad, why in (("{forehead: 1}", "not valid JSON"), ("[0.5]", "JSON object"), ('{"chin": "high"}', "JSON object"),
-                     ('{"chin": true}', "JSON object")):
+    for bad, why in (
+        ("{forehead: 1}", "not valid JSON"),
+        ("[0.5]", "JSON object"),
+        ('{"chin": "high"}', "JSON object"),
+        ('{"chin": true}', "JSON object"),
+    ):
         with pytest.raises(ValueError, match=why):
             wi.parse_zone_scores(bad)
     del g["12"]
@@ -250,6 +300,12 @@ def test_file_labels_are_safe_names(wi):
 
 def test_seed_of_an_inversion_workflow_is_the_ddpm_invert_seed(wi):
     """The inversion workflows sample with DisableNoise (no seed on their Sampler): --seed sets DDPM Invert's."""
-    g = {"5": {"class_type": "FaceLabDDPMInvert", "_meta": {"title": "DDPM Invert"}, "inputs": {"seed": 42, "skip": 0.4}},
-         "6": {"class_type": "SamplerCustomAdvanced", "_meta": {"title": "Sampler"}, "inputs": {"noise": ["7", 0]}}}
+    g = {
+        "5": {
+            "class_type": "FaceLabDDPMInvert",
+            "_meta": {"title": "DDPM Invert"},
+            "inputs": {"seed": 42, "skip": 0.4},
+        },
+        "6": {"class_type": "SamplerCustomAdvanced", "_meta": {"title": "Sampler"}, "inputs": {"noise": ["7", 0]}},
+    }
     assert wi.apply_convention(g, "seed", 9) == [("5", "seed")] and g["5"]["inputs"]["seed"] == 9

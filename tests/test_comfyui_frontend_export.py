@@ -18,10 +18,19 @@ from workflow_schemas import wc  # noqa: F401  (fixture)
 pytestmark = pytest.mark.comfyui
 
 ROOT = Path(__file__).resolve().parent.parent
-UI_WORKFLOWS = sorted((ROOT / "workflows").glob("*.json")) + sorted((ROOT / "tests" / "data" / "workflows").glob("*.json"))
+UI_WORKFLOWS = sorted((ROOT / "workflows").glob("*.json")) + sorted(
+    (ROOT / "tests" / "data" / "workflows").glob("*.json")
+)
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync"]
+BROWSER_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 EXPORT_JS = """async (wf) => {
     await window.app.loadGraphData(wf);
     const { workflow, output } = await window.app.graphToPrompt();
@@ -38,11 +47,13 @@ def page(comfyui):
     status, _ = comfyui.request("/settings/Comfy.TutorialCompleted", True)
     assert status == 200
     with sync_api.sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(tempfile.mkdtemp(prefix="facelab-chromium-"), headless=True,
-                                                        executable_path=CHROMIUM, args=BROWSER_ARGS)
+        context = pw.chromium.launch_persistent_context(
+            tempfile.mkdtemp(prefix="facelab-chromium-"), headless=True, executable_path=CHROMIUM, args=BROWSER_ARGS
+        )
         # Nothing but the local ComfyUI may be reached.
-        context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(comfyui.url)
-                      else route.abort())
+        context.route(
+            "**/*", lambda route: route.continue_() if route.request.url.startswith(comfyui.url) else route.abort()
+        )
         tab = context.new_page()
         tab.goto(comfyui.url)
         tab.wait_for_function("window.app && window.app.graph", timeout=120_000)
@@ -66,9 +77,14 @@ def _differences(wc, ours: dict, theirs: dict) -> list[str]:
         if a["class_type"] != b["class_type"] or a["_meta"] != b["_meta"]:
             diffs.append(f"node {node_id}: {a['class_type']} {a['_meta']} vs {b['class_type']} {b['_meta']}")
         for name in sorted(set(a["inputs"]) | set(b["inputs"])):
-            if name not in a["inputs"] or name not in b["inputs"] or not wc.same_value(a["inputs"][name], b["inputs"][name]):
-                diffs.append(f"node {node_id} input {name}: ours {a['inputs'].get(name)!r}, "
-                             f"frontend {b['inputs'].get(name)!r}")
+            if (
+                name not in a["inputs"]
+                or name not in b["inputs"]
+                or not wc.same_value(a["inputs"][name], b["inputs"][name])
+            ):
+                diffs.append(
+                    f"node {node_id} input {name}: ours {a['inputs'].get(name)!r}, frontend {b['inputs'].get(name)!r}"
+                )
     return diffs
 
 

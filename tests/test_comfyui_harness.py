@@ -44,7 +44,9 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    return subprocess.run(["ps", "-o", "stat=", "-p", str(pid)], capture_output=True, text=True).stdout.strip()[:1] != "Z"
+    return (
+        subprocess.run(["ps", "-o", "stat=", "-p", str(pid)], capture_output=True, text=True).stdout.strip()[:1] != "Z"
+    )
 
 
 def test_command_line_and_temporary_pack_link(tmp_path):
@@ -112,8 +114,11 @@ def test_crash_at_start_reports_exit_code_and_log(tmp_path):
 
 
 def test_start_timeout_reports_log_and_stops_the_process(tmp_path):
-    comfy = _fake_comfy(tmp_path, "import os, time\nopen('pid', 'w').write(str(os.getpid()))\n"
-                                  "print('loading custom nodes...', flush=True)\ntime.sleep(600)\n")
+    comfy = _fake_comfy(
+        tmp_path,
+        "import os, time\nopen('pid', 'w').write(str(os.getpid()))\n"
+        "print('loading custom nodes...', flush=True)\ntime.sleep(600)\n",
+    )
     with pytest.raises(ComfyUIError, match=r"(?s)did not answer /object_info within 3s.*loading custom nodes"):
         with start_comfyui(comfy, tmp_path / "work", python=sys.executable, startup_timeout=3):
             pass
@@ -123,9 +128,10 @@ def test_start_timeout_reports_log_and_stops_the_process(tmp_path):
 def test_import_failures_are_found_only_for_this_pack(tmp_path):
     log = tmp_path / "comfyui.log"
     log.write_text(
-        "Traceback (most recent call last):\n  File \"/c/custom_nodes/OtherPack/__init__.py\", line 1\nImportError: x\n\n"
+        'Traceback (most recent call last):\n  File "/c/custom_nodes/OtherPack/__init__.py", line 1\nImportError: x\n\n'
         "Cannot import /c/custom_nodes/ComfyUI-FaceLab module for custom nodes: No module named 'skimage'\n\n"
-        "Import times for custom nodes:\n   0.0 seconds (IMPORT FAILED): /c/custom_nodes/OtherPack\n\n")
+        "Import times for custom nodes:\n   0.0 seconds (IMPORT FAILED): /c/custom_nodes/OtherPack\n\n"
+    )
     server = ComfyUIServer("http://127.0.0.1:1", tmp_path, tmp_path, log, None, tmp_path, tmp_path, "ComfyUI-FaceLab")
     failures = server.import_failures()
     assert len(failures) == 1 and "No module named 'skimage'" in failures[0]
@@ -134,10 +140,12 @@ def test_import_failures_are_found_only_for_this_pack(tmp_path):
 
 
 def test_quick_run_uses_the_test_checkpoint_and_one_step():
-    prompt = {"1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "real.safetensors"}},
-              "2": {"class_type": "KSampler", "inputs": {"steps": 30, "seed": 1}},
-              "3": {"class_type": "KSampler", "inputs": {"steps": ["9", 0]}},
-              "4": {"class_type": "FaceLabCrop", "inputs": {"target_size": 1024, "min_context": ["9", 1]}}}
+    prompt = {
+        "1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "real.safetensors"}},
+        "2": {"class_type": "KSampler", "inputs": {"steps": 30, "seed": 1}},
+        "3": {"class_type": "KSampler", "inputs": {"steps": ["9", 0]}},
+        "4": {"class_type": "FaceLabCrop", "inputs": {"target_size": 1024, "min_context": ["9", 1]}},
+    }
     quick = for_quick_run(prompt, checkpoint="random.safetensors", steps=1)
     assert quick["4"]["inputs"] == {"target_size": 256, "min_context": ["9", 1]}
     assert quick["1"]["inputs"]["ckpt_name"] == "random.safetensors"

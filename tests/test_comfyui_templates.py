@@ -16,9 +16,16 @@ pytestmark = pytest.mark.comfyui
 
 ROOT = Path(__file__).resolve().parent.parent
 # Image templates built only from core nodes whose definitions have not changed since they were saved.
-TEMPLATES = ("sdxl_simple_example", "sdxl_refiner_prompt_example", "sdxlturbo_example", "sdxl_revision_text_prompts",
-             "basic_mask_operations_and_compositing", "flux_fill_outpaint_example", "flux_canny_model_example",
-             "sd3.5_simple_example")
+TEMPLATES = (
+    "sdxl_simple_example",
+    "sdxl_refiner_prompt_example",
+    "sdxlturbo_example",
+    "sdxl_revision_text_prompts",
+    "basic_mask_operations_and_compositing",
+    "flux_fill_outpaint_example",
+    "flux_canny_model_example",
+    "sd3.5_simple_example",
+)
 
 
 def _templates_dir() -> Path:
@@ -37,10 +44,16 @@ def test_official_template_validates_and_converts(wc, schemas, name):
     workflow = json.loads(path.read_text())
     assert [str(i) for i in wc.errors(wc.validate_ui(workflow, schemas))] == []
     prompt, _ = wc.ui_to_api(workflow, schemas)
-    real = {str(n["id"]) for n in workflow["nodes"]
-            if n["type"] not in ("Note", "MarkdownNote", "Reroute", "PrimitiveNode") and n.get("mode", 0) not in (2, 4)}
+    real = {
+        str(n["id"])
+        for n in workflow["nodes"]
+        if n["type"] not in ("Note", "MarkdownNote", "Reroute", "PrimitiveNode") and n.get("mode", 0) not in (2, 4)
+    }
     assert set(prompt) == real
-    sampler_seeds = [n["inputs"].get("seed", n["inputs"].get("noise_seed")) for n in prompt.values()
-                     if n["class_type"] in ("KSampler", "KSamplerAdvanced", "RandomNoise")]
+    sampler_seeds = [
+        n["inputs"].get("seed", n["inputs"].get("noise_seed"))
+        for n in prompt.values()
+        if n["class_type"] in ("KSampler", "KSamplerAdvanced", "RandomNoise")
+    ]
     # The seed is the number before its control value in widgets_values, never the control string itself.
     assert all(isinstance(s, int) or isinstance(s, list) for s in sampler_seeds), sampler_seeds

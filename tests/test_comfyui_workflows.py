@@ -29,7 +29,8 @@ pytestmark = [pytest.mark.comfyui, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parent.parent
 API_WORKFLOWS = sorted((ROOT / "workflows" / "api").glob("*.json")) + sorted(
-    (ROOT / "tests" / "data" / "workflows" / "api").glob("*.json"))
+    (ROOT / "tests" / "data" / "workflows" / "api").glob("*.json")
+)
 # Small, but not a multiple of 64, and a face big enough for the landmarker.
 INPUT_SIZE = (296, 256)  # (H, W)
 
@@ -53,8 +54,10 @@ def _hand_drawn_mask() -> np.ndarray:
 def test_checkpoint(comfyui):
     names = comfyui.object_info()["CheckpointLoaderSimple"]["input"]["required"]["ckpt_name"][0]
     if TEST_CHECKPOINT not in names:
-        pytest.skip(f"{TEST_CHECKPOINT} is not in {comfyui.comfy_dir}/models/checkpoints: build it with "
-                    "tools/setup_comfyui.sh (or set FACELAB_TEST_CHECKPOINT); see docs/testing.md")
+        pytest.skip(
+            f"{TEST_CHECKPOINT} is not in {comfyui.comfy_dir}/models/checkpoints: build it with "
+            "tools/setup_comfyui.sh (or set FACELAB_TEST_CHECKPOINT); see docs/testing.md"
+        )
     return TEST_CHECKPOINT
 
 
@@ -107,11 +110,13 @@ def test_api_workflow_runs_and_keeps_pixels_outside_the_mask(comfyui, test_check
         outside, core = edit == 0, edit >= 128
         assert core.any() and outside.any(), (
             f"{path.name}: the edit mask is {'empty' if outside.all() else 'full'}, so the edit path was not tested; "
-            "make the test photo need an edit through QUICK_RUN_INPUTS in tests/comfyui_server.py")
+            "make the test photo need an edit through QUICK_RUN_INPUTS in tests/comfyui_server.py"
+        )
         delta = np.abs(image.astype(np.int16) - portrait.astype(np.int16)).max(axis=2)
         # Exact: a blend weight below 1/255 shows as black in an 8-bit mask, so it must not change a pixel either.
         assert not delta[outside].any(), (
             f"{path.name}: {int((delta[outside] > 0).sum())} pixels where the edit mask is black differ from the "
-            f"input (by up to {int(delta[outside].max())} levels)")
+            f"input (by up to {int(delta[outside].max())} levels)"
+        )
         # The random-weight model paints noise: the masked region must have been replaced, not passed through.
         assert (delta[core] > 0).mean() > 0.5, f"{path.name}: the edit region was left unchanged"

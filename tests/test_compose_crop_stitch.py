@@ -7,9 +7,8 @@ import math
 import numpy as np
 import pytest
 import torch
-from scipy import ndimage
-
 from conftest import landmarks_for, photo_tensor
+from scipy import ndimage
 from test_compose_helpers import (
     assert_bit_identical_outside,
     noise_like,
@@ -117,20 +116,24 @@ def test_padding_replicates_edges_never_mirrors(compose):
     image = photo_tensor("astronaut.png")
     mask = torch.zeros(1, 512, 512)
     mask[0, 0:20, 0:20] = 1
-    crops, crop_masks, plan = crop_mod.crop(image, mask, None, _settings(compose, padding="replicate", resolution="keep", min_context=128))
+    crops, crop_masks, plan = crop_mod.crop(
+        image, mask, None, _settings(compose, padding="replicate", resolution="keep", min_context=128)
+    )
     x0, y0 = (int(round(v)) for v in plan.entries[0].crop_to_image[:2, 2])
     assert x0 < 0 and y0 < 0  # the box sticks out of the image at the top-left
     crop = crops[0]
     inner = crop[-y0:, -x0:]
     assert torch.equal(inner, image[0, : inner.shape[0], : inner.shape[1]])  # an exact copy inside
     # Outside: each padded row repeats the image's first row (not rows 1, 2, ... as a mirror would).
-    assert torch.equal(crop[: -y0, -x0:], image[0, :1, : inner.shape[1]].expand(-y0, -1, -1))
-    assert torch.equal(crop[-y0:, : -x0], image[0, : inner.shape[0], :1].expand(-1, -x0, -1))
+    assert torch.equal(crop[:-y0, -x0:], image[0, :1, : inner.shape[1]].expand(-y0, -1, -1))
+    assert torch.equal(crop[-y0:, :-x0], image[0, : inner.shape[0], :1].expand(-1, -x0, -1))
     # "replicate edge, mask the padding" also marks the padded area for repainting.
-    _, masks2, _ = crop_mod.crop(image, mask, None, _settings(compose, padding="replicate_masked", resolution="keep", min_context=128))
-    assert (masks2[0, : -y0] == 1).all() and (masks2[0, :, : -x0] == 1).all()
+    _, masks2, _ = crop_mod.crop(
+        image, mask, None, _settings(compose, padding="replicate_masked", resolution="keep", min_context=128)
+    )
+    assert (masks2[0, :-y0] == 1).all() and (masks2[0, :, :-x0] == 1).all()
     # The mask is edge-replicated like the image: a mask touching the border continues past it.
-    assert torch.equal(crop_masks[0, : -y0, -x0:], mask[0, :1, : inner.shape[1]].expand(-y0, -1))
+    assert torch.equal(crop_masks[0, :-y0, -x0:], mask[0, :1, : inner.shape[1]].expand(-y0, -1))
 
 
 def test_keep_resolution_crop_is_an_exact_copy(compose):
@@ -138,7 +141,9 @@ def test_keep_resolution_crop_is_an_exact_copy(compose):
     image = photo_tensor("grace_hopper.jpg")
     mask = torch.zeros(1, 600, 512)
     mask[0, 250:330, 180:300] = 1
-    crops, crop_masks, plan = crop_mod.crop(image, mask, None, _settings(compose, resolution="keep", multiple=8, min_context=64))
+    crops, crop_masks, plan = crop_mod.crop(
+        image, mask, None, _settings(compose, resolution="keep", multiple=8, min_context=64)
+    )
     x0, y0 = (int(round(v)) for v in plan.entries[0].crop_to_image[:2, 2])
     h, w = crops.shape[1:3]
     assert h % 8 == 0 and w % 8 == 0 and h >= 80 * 1.5 and w >= 120 * 1.5
@@ -162,7 +167,12 @@ def _two_face_scene():
 
 SCENES = {
     "mask regions": lambda: (photo_tensor("grace_hopper.jpg"), random_blobs(600, 512, seed=7, count=3)[None], None, {}),
-    "keep resolution": lambda: (photo_tensor("astronaut.png"), random_blobs(512, 512, seed=8)[None], None, {"resolution": "keep"}),
+    "keep resolution": lambda: (
+        photo_tensor("astronaut.png"),
+        random_blobs(512, 512, seed=8)[None],
+        None,
+        {"resolution": "keep"},
+    ),
     "rotated face": _rotated_face_scene,
     "two faces": _two_face_scene,
 }
@@ -336,7 +346,9 @@ def test_seam_colour_drift_is_invisible_with_feather_and_colour_match_but_not_wh
     hard, _ = stitch_mod.stitch(image, drifted, plan, feather=0.0, color_match=False, mode="replace")
     ratio_smooth = _boundary_energy(smooth, band) / reference
     ratio_hard = _boundary_energy(hard, band) / reference
-    print(f"{photo}: boundary gradient energy vs original: feather+colour match {ratio_smooth:.2f}x, hard paste {ratio_hard:.2f}x")
+    print(
+        f"{photo}: boundary gradient energy vs original: feather+colour match {ratio_smooth:.2f}x, hard paste {ratio_hard:.2f}x"
+    )
     assert ratio_smooth <= 1.5
     assert ratio_hard > 1.5
 

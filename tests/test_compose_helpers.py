@@ -6,9 +6,8 @@ import functools
 
 import numpy as np
 import torch
-from PIL import Image
-
 from conftest import load_photo
+from PIL import Image
 
 
 def facelab_modules():
@@ -32,7 +31,7 @@ def detect(rgb: np.ndarray) -> dict:
     return fl.make_face_landmarks([faces], rgb.shape[:2])
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def tilted_portrait(angle: float = 20.0):
     """obama.jpg at 440 px wide, rotated by `angle` degrees (counter-clockwise), and its landmarks."""
     im = Image.fromarray(load_photo("obama.jpg"))
@@ -41,7 +40,7 @@ def tilted_portrait(angle: float = 20.0):
     return rgb, detect(rgb)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def two_face_canvas():
     """astronaut.png and grace_hopper.jpg side by side (512 px high), and their landmarks.
 

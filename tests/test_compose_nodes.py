@@ -5,12 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from PIL import Image
-
 from conftest import PHOTOS, landmarks_for, photo_tensor
+from PIL import Image
 from test_compose_helpers import assert_bit_identical_outside, noise_like, skin_mask
 
-NODES = ("FaceLabCrop", "FaceLabStitch", "FaceLabTileSplit", "FaceLabTileMerge", "FaceLabSweepGrid", "FaceLabSweepStrengths")
+NODES = (
+    "FaceLabCrop",
+    "FaceLabStitch",
+    "FaceLabTileSplit",
+    "FaceLabTileMerge",
+    "FaceLabSweepGrid",
+    "FaceLabSweepStrengths",
+)
 
 
 def _defaults(cls) -> dict:
@@ -78,7 +84,9 @@ def test_crop_node_scales_landmarks_found_on_a_resized_copy(pack):
     half = {
         **lm,
         "image_size": (300, 256),
-        "frames": [[{**f, "landmarks_xy": f["landmarks_xy"] * 0.5, "bbox_xyxy": f["bbox_xyxy"] * 0.5} for f in lm["frames"][0]]],
+        "frames": [
+            [{**f, "landmarks_xy": f["landmarks_xy"] * 0.5, "bbox_xyxy": f["bbox_xyxy"] * 0.5} for f in lm["frames"][0]]
+        ],
     }
     kw = _defaults(FaceLabCrop) | {"target_size": 512}
     full_crops, _, full_plan, _ = FaceLabCrop().crop(image, face_landmarks=lm, **kw)

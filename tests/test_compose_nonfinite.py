@@ -102,4 +102,6 @@ def test_an_all_nan_tile_keeps_the_original_and_a_partly_nan_tile_only_its_finit
     assert torch.isfinite(out).all()
     y, x = plan.ys[plan.tiles[1][1]], plan.xs[plan.tiles[1][2]]
     assert torch.equal(out[0, y : y + 100, x : x + 256], image[0, y : y + 100, x : x + 256])
-    assert (out[0, y + 100 : y + 200, x + 64 : x + 192] - image[0, y + 100 : y + 200, x + 64 : x + 192]).abs().mean() > 0.1
+    assert (
+        out[0, y + 100 : y + 200, x + 64 : x + 192] - image[0, y + 100 : y + 200, x + 64 : x + 192]
+    ).abs().mean() > 0.1

@@ -7,9 +7,8 @@ import math
 import numpy as np
 import pytest
 import torch
-from scipy import ndimage
-
 from conftest import photo_tensor
+from scipy import ndimage
 from test_compose_helpers import disc_mask
 
 
@@ -90,4 +89,6 @@ def test_colour_match_removes_a_colour_drift_measured_in_the_ring(parts):
     print(f"mean colour error outside the mask: {before * 255:.1f}/255 drifted, {after * 255:.1f}/255 matched")
     assert after < before / 4
     assert (fixed[mask > 0][:, 0] > 0.8).all()  # the intended red survives
-    assert torch.equal(color_match.match_to_reference(drifted, ref, torch.zeros_like(ring)), drifted)  # no ring: unchanged
+    assert torch.equal(
+        color_match.match_to_reference(drifted, ref, torch.zeros_like(ring)), drifted
+    )  # no ring: unchanged

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from conftest import photo_tensor
 
 
@@ -21,7 +20,17 @@ def sweep(pack):
 #   and keep the last steps + 1 sigmas.
 @pytest.mark.parametrize(
     "steps, denoise, expected",
-    [(20, 1.0, 20), (20, 0.99995, 20), (20, 0.5, 40), (20, 0.3, 66), (20, 0.75, 26), (4, 0.52, 7), (4, 0.55, 7), (30, 0.0, 0), (1, 0.01, 100)],
+    [
+        (20, 1.0, 20),
+        (20, 0.99995, 20),
+        (20, 0.5, 40),
+        (20, 0.3, 66),
+        (20, 0.75, 26),
+        (4, 0.52, 7),
+        (4, 0.55, 7),
+        (30, 0.0, 0),
+        (1, 0.01, 100),
+    ],
 )
 def test_schedule_length_follows_comfyui_ksampler(sweep, steps, denoise, expected):
     assert sweep.schedule_length(steps, denoise) == expected

@@ -6,7 +6,6 @@ import math
 
 import pytest
 import torch
-
 from conftest import photo_tensor
 from test_compose_helpers import assert_bit_identical_outside, noise_like, random_blobs
 
@@ -52,7 +51,9 @@ def test_overlaps_blend_smoothly_without_a_hard_edge(tiles):
     largest_offset_step = offsets.diff().abs().max() * (len(plan.xs) + 1)  # neighbours differ by 1 or by a row
     # A raised-cosine ramp over 64 px changes by at most (difference) * pi / (2 * 64) per pixel.
     bound = float(largest_offset_step) * math.pi / (2 * 64) + 1e-6
-    print(f"largest per-pixel step of the merged change: {steps.max():.5f} (ramp bound {bound:.5f}, hard edge would be {offsets.diff().abs().max():.3f})")
+    print(
+        f"largest per-pixel step of the merged change: {steps.max():.5f} (ramp bound {bound:.5f}, hard edge would be {offsets.diff().abs().max():.3f})"
+    )
     assert steps.max() <= bound
 
 

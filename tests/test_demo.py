@@ -9,17 +9,17 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
-
 from conftest import MODELS_DIR, PHOTOS
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_demo(*args: str, models_dir: Path = MODELS_DIR) -> subprocess.CompletedProcess:
     env = dict(os.environ, FACELAB_MODELS_DIR=str(models_dir), FACELAB_OFFLINE="1")
-    return subprocess.run([sys.executable, "-m", "facelab", "demo", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "facelab", "demo", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def _centroid_x(path: Path) -> float:
@@ -49,10 +49,25 @@ def test_demo_on_the_bundled_sample_writes_masks_preview_and_report(tmp_path):
 
 
 def test_demo_selected_zones_and_settings(tmp_path):
-    res = run_demo(str(PHOTOS / "obama.jpg"), "--out", str(tmp_path), "--zones", "crows_feet, lips",
-                   "--grow", "10", "--feather", "20", "--subtract", "eyes")
+    res = run_demo(
+        str(PHOTOS / "obama.jpg"),
+        "--out",
+        str(tmp_path),
+        "--zones",
+        "crows_feet, lips",
+        "--grow",
+        "10",
+        "--feather",
+        "20",
+        "--subtract",
+        "eyes",
+    )
     assert res.returncode == 0, res.stdout + res.stderr
-    assert sorted(p.name for p in (tmp_path / "masks").iterdir()) == ["crows_feet_left.png", "crows_feet_right.png", "lips.png"]
+    assert sorted(p.name for p in (tmp_path / "masks").iterdir()) == [
+        "crows_feet_left.png",
+        "crows_feet_right.png",
+        "lips.png",
+    ]
     lips = np.asarray(Image.open(tmp_path / "masks" / "lips.png"))
     assert 0 < ((lips > 0) & (lips < 255)).sum()  # feathered
     report = json.loads((tmp_path / "report.json").read_text())

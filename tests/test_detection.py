@@ -13,10 +13,10 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 import torch
+from conftest import NO_FACE_PHOTOS, PHOTOS, SINGLE_FACE_PHOTOS, load_photo, photo_tensor
 from PIL import Image
 
 import facelab
-from conftest import NO_FACE_PHOTOS, PHOTOS, SINGLE_FACE_PHOTOS, load_photo, photo_tensor
 
 facelab.load_pack()
 from comfyui_facelab.nodes.face.detection import box_iou  # noqa: E402
@@ -29,14 +29,16 @@ def det(pack):
     return detection
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def detected(name: str, mode: str = "standard", order: str = "left_to_right", reject: bool = True) -> tuple:
     from comfyui_facelab.nodes.face import detection
 
-    return tuple(detection.detect(photo_tensor(name), mode=mode, order=order, reject_false_positives=reject)["frames"][0])
+    return tuple(
+        detection.detect(photo_tensor(name), mode=mode, order=order, reject_false_positives=reject)["frames"][0]
+    )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def dlib_boxes(name: str) -> list[tuple]:
     """dlib HOG face boxes (no upsampling), run on a copy at most 1024 px long to keep the test quick."""
     import dlib
@@ -44,8 +46,13 @@ def dlib_boxes(name: str) -> list[tuple]:
     rgb = load_photo(name)
     k = min(1.0, 1024 / max(rgb.shape[:2]))
     if k < 1.0:
-        rgb = np.asarray(Image.fromarray(rgb).resize((round(rgb.shape[1] * k), round(rgb.shape[0] * k)), Image.BILINEAR))
-    return [tuple(v / k for v in (r.left(), r.top(), r.right(), r.bottom())) for r in dlib.get_frontal_face_detector()(rgb, 0)]
+        rgb = np.asarray(
+            Image.fromarray(rgb).resize((round(rgb.shape[1] * k), round(rgb.shape[0] * k)), Image.BILINEAR)
+        )
+    return [
+        tuple(v / k for v in (r.left(), r.top(), r.right(), r.bottom()))
+        for r in dlib.get_frontal_face_detector()(rgb, 0)
+    ]
 
 
 def _centre(b):
@@ -106,7 +113,9 @@ def test_standard_mode_misses_t1_small_faces_and_auto_falls_back(det):
     # faces are ~8%, so standard finds none and auto (standard, then small_faces if nothing) finds all six.
     assert detected("t1.jpg", "standard") == ()
     auto = detected("t1.jpg", "auto")
-    assert [tuple(np.round(f["bbox_xyxy"])) for f in auto] == [tuple(np.round(f["bbox_xyxy"])) for f in detected("t1.jpg", "small_faces")]
+    assert [tuple(np.round(f["bbox_xyxy"])) for f in auto] == [
+        tuple(np.round(f["bbox_xyxy"])) for f in detected("t1.jpg", "small_faces")
+    ]
 
 
 @pytest.mark.parametrize("name", NO_FACE_PHOTOS)
@@ -261,7 +270,9 @@ def test_face_landmarks_node_outputs(pack):
     face = landmarks["frames"][0][0]
     box = bboxes[0][0]
     assert bboxes[1] == [] and box["label"] == "face" and box["score"] == pytest.approx(face["score"])
-    assert (box["x"], box["y"], box["x"] + box["width"], box["y"] + box["height"]) == pytest.approx(tuple(face["bbox_xyxy"]))
+    assert (box["x"], box["y"], box["x"] + box["width"], box["y"] + box["height"]) == pytest.approx(
+        tuple(face["bbox_xyxy"])
+    )
     data = json.loads(report)
     assert data["summary"] == "1 face(s) in 2 image(s)" and data["mode"] == "standard"
     assert data["images"][1]["faces"] == []

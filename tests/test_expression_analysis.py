@@ -46,7 +46,10 @@ def paint_eyes_shut(rgb: np.ndarray, lm: np.ndarray, sides, zone_atlas, iod: flo
         ImageDraw.Draw(canvas).polygon([tuple(p) for p in ring - shift], fill=255)
         opening = ndimage.binary_dilation(np.asarray(canvas) > 0, iterations=max(2, round(iod * 0.04)))
         ys, xs = np.nonzero(opening)
-        above = [roi[np.clip(ys - d, 0, roi.shape[0] - 1), xs] for d in range(int(iod * 0.15), int(iod * 0.3), max(1, int(iod * 0.04)))]
+        above = [
+            roi[np.clip(ys - d, 0, roi.shape[0] - 1), xs]
+            for d in range(int(iod * 0.15), int(iod * 0.3), max(1, int(iod * 0.04)))
+        ]
         roi[ys, xs] = np.median(np.concatenate(above), axis=0)
         soft = ndimage.gaussian_filter(opening.astype(np.float32), iod * 0.02)[..., None]
         roi[:] = roi * (1 - soft) + ndimage.gaussian_filter(roi, sigma=(iod * 0.02, iod * 0.02, 0)) * soft
@@ -77,7 +80,15 @@ def closed_eyes_photo(name: str, mods, sides=("left", "right")):
 
 
 def analyse(node_expression, image, marks, fix="eyes", **kw):
-    args = dict(ear_threshold=0.22, blink_threshold=0.5, smile_threshold=0.3, eye_dilation=10.0, mouth_dilation=10.0, feather=10.0, face_index=-1)
+    args = dict(
+        ear_threshold=0.22,
+        blink_threshold=0.5,
+        smile_threshold=0.3,
+        eye_dilation=10.0,
+        mouth_dilation=10.0,
+        feather=10.0,
+        face_index=-1,
+    )
     args.update(kw)
     mask, needs_fix, report, pos, neg = node_expression.FaceLabExpressionAnalysis().analyse(image, marks, fix, **args)
     return mask, needs_fix, json.loads(report), pos, neg
@@ -122,7 +133,9 @@ def test_squinting_smile_is_not_called_closed_thanks_to_the_blendshape(mods):
     _, needs_fix, report, _, _ = analyse(mods[0], photo_tensor("obama.jpg"), landmarks_for("obama.jpg"))
     eye = report["images"][0]["faces"][0]["eyes"]["left"]
     assert eye["ear"] < 0.22 and eye["blink"] < 0.5 and not eye["closed"] and "squint" in eye["decision"]
-    _, needs_fix_ear_only, _, _, _ = analyse(mods[0], photo_tensor("obama.jpg"), landmarks_for("obama.jpg"), blink_threshold=0.0)
+    _, needs_fix_ear_only, _, _, _ = analyse(
+        mods[0], photo_tensor("obama.jpg"), landmarks_for("obama.jpg"), blink_threshold=0.0
+    )
     assert needs_fix is False and needs_fix_ear_only is True
 
 
@@ -183,8 +196,16 @@ def test_ear_alone_decides_without_blendshapes(mods):
     face = report["images"][0]["faces"][0]
     assert needs_fix and face["has_blendshapes"] is False
     assert all(face["eyes"][s]["blink"] is None and face["eyes"][s]["closed"] for s in ("left", "right"))
-    _, open_fix, _, _, _ = analyse(node_expression, photo_tensor("biden.jpg"), {
-        **landmarks_for("biden.jpg"), "frames": [[{k: v for k, v in f.items() if k != "blendshapes"} for f in landmarks_for("biden.jpg")["frames"][0]]]})
+    _, open_fix, _, _, _ = analyse(
+        node_expression,
+        photo_tensor("biden.jpg"),
+        {
+            **landmarks_for("biden.jpg"),
+            "frames": [
+                [{k: v for k, v in f.items() if k != "blendshapes"} for f in landmarks_for("biden.jpg")["frames"][0]]
+            ],
+        },
+    )
     assert open_fix is False
 
 
@@ -229,7 +250,9 @@ def test_batch_masks_only_the_image_that_needs_it(mods):
     node_expression, fl = mods[0], mods[1]
     image, marks, _ = closed_eyes_photo("grace_hopper.jpg", mods)
     batch = torch.cat([photo_tensor("grace_hopper.jpg"), image])
-    both = fl.make_face_landmarks([landmarks_for("grace_hopper.jpg")["frames"][0], marks["frames"][0]], image.shape[1:3])
+    both = fl.make_face_landmarks(
+        [landmarks_for("grace_hopper.jpg")["frames"][0], marks["frames"][0]], image.shape[1:3]
+    )
     mask, needs_fix, report, _, _ = analyse(node_expression, batch, both)
     assert mask.shape == (2, *image.shape[1:3]) and needs_fix
     assert float(mask[0].max()) == 0.0 and float(mask[1].max()) == 1.0
@@ -244,8 +267,12 @@ def test_two_faces_in_one_image_only_the_closed_one_is_masked(mods):
     closed, marks, _ = closed_eyes_photo("grace_hopper.jpg", mods)
     image = torch.cat([photo_tensor("grace_hopper.jpg"), closed], dim=2)
     w = closed.shape[2]
-    right = [dict(f, landmarks_xy=np.asarray(f["landmarks_xy"]) + [w, 0], bbox_xyxy=np.asarray(f["bbox_xyxy"]) + [w, 0, w, 0])
-             for f in marks["frames"][0]]
+    right = [
+        dict(
+            f, landmarks_xy=np.asarray(f["landmarks_xy"]) + [w, 0], bbox_xyxy=np.asarray(f["bbox_xyxy"]) + [w, 0, w, 0]
+        )
+        for f in marks["frames"][0]
+    ]
     both = fl.make_face_landmarks([right + landmarks_for("grace_hopper.jpg")["frames"][0]], image.shape[1:3])
     mask, needs_fix, report, _, _ = analyse(node_expression, image, both)
     faces = report["images"][0]["faces"]

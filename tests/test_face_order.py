@@ -91,14 +91,16 @@ def test_crop_face_index(pack, two_faces, order):
 
     image, lms, _ = two_faces
     node = node_compose.FaceLabCrop()
-    _, _, plan, _ = node.crop(image, 1.5, 64, "keep resolution", 1024, "8", "shift inside image", False, 0,
-                              face_landmarks=lms[order])
+    _, _, plan, _ = node.crop(
+        image, 1.5, 64, "keep resolution", 1024, "8", "shift inside image", False, 0, face_landmarks=lms[order]
+    )
     (entry,) = [e for e in plan.entries if not e.empty]
     x0, y0, x1, y1 = entry.roi
     assert _inside(_box(lms[order], 0), ((x0 + x1) / 2, (y0 + y1) / 2)) and entry.label == "image 0 face 0"
     # every face: crops come in the landmarks' order too
-    _, _, plan_all, _ = node.crop(image, 1.5, 64, "keep resolution", 1024, "8", "shift inside image", False, -1,
-                                  face_landmarks=lms[order])
+    _, _, plan_all, _ = node.crop(
+        image, 1.5, 64, "keep resolution", 1024, "8", "shift inside image", False, -1, face_landmarks=lms[order]
+    )
     centres = [((e.roi[0] + e.roi[2]) / 2, (e.roi[1] + e.roi[3]) / 2) for e in plan_all.entries]
     assert [_inside(_box(lms[order], k), c) for k, c in enumerate(centres)] == [True, True]
 
@@ -157,7 +159,16 @@ def test_makeup_face_index(pack, two_faces, order):
     image, lms, _ = two_faces
     reference = image[:, :, GRACE_X:]  # grace's portrait: a clear frontal reference face
     _, mask, _, _, report = node_makeup.FaceLabMakeupTransfer().transfer(
-        image, reference, 0, 1.0, 0.0, 0.0, 0.0, 0.0, 8.0, source_landmarks=lms[order],
+        image,
+        reference,
+        0,
+        1.0,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+        8.0,
+        source_landmarks=lms[order],
         reference_landmarks=landmarks_for("grace_hopper.jpg"),
     )
     assert float(mask.max()) > 0.5, report

@@ -81,5 +81,7 @@ def test_pyproject_registry_metadata():
     assert data["project"]["name"] == "comfyui-facelab"
     comfy = data["tool"]["comfy"]
     assert comfy["DisplayName"] == "FaceLab" and comfy["PublisherId"] and comfy["Icon"]
-    reqs = [l.strip() for l in (ROOT / "requirements.txt").read_text().splitlines() if l.strip() and not l.startswith("#")]
+    reqs = [
+        l.strip() for l in (ROOT / "requirements.txt").read_text().splitlines() if l.strip() and not l.startswith("#")
+    ]
     assert sorted(reqs) == sorted(data["project"]["dependencies"])

@@ -33,7 +33,10 @@ def build_model(path, *, batch="N", mxnet_style=False, out_dim=512, size=112, se
     inits = [numpy_helper.from_array(w_conv, "w_conv"), numpy_helper.from_array(w_proj, "w_proj")]
     nodes, x = [], "data"
     if mxnet_style:  # MXNet exports normalise inside the graph: these take raw 0..255 pixels
-        inits += [numpy_helper.from_array(np.array(127.5, np.float32), "mean"), numpy_helper.from_array(np.array(1 / 127.5, np.float32), "scale")]
+        inits += [
+            numpy_helper.from_array(np.array(127.5, np.float32), "mean"),
+            numpy_helper.from_array(np.array(1 / 127.5, np.float32), "scale"),
+        ]
         nodes += [
             helper.make_node("Sub", ["data", "mean"], ["centred"], name="_minusscalar0"),
             helper.make_node("Mul", ["centred", "scale"], ["normed"], name="_mulscalar0"),
@@ -45,7 +48,8 @@ def build_model(path, *, batch="N", mxnet_style=False, out_dim=512, size=112, se
         helper.make_node("MatMul", ["flat", "w_proj"], ["fc1"], name="fc1"),
     ]
     graph = helper.make_graph(
-        nodes, "arcface_like",
+        nodes,
+        "arcface_like",
         [helper.make_tensor_value_info("data", TensorProto.FLOAT, [batch, 3, size, size])],
         [helper.make_tensor_value_info("fc1", TensorProto.FLOAT, [batch, out_dim])],
         initializer=inits,
@@ -64,7 +68,15 @@ def reference_embedding(rgb, landmarks_xy, weights, *, raw_pixels=False, bgr=Fal
     lm = np.asarray(landmarks_xy, dtype=np.float64)
     points = lm[[468, 473, 1, 61, 291]]
     tform = SimilarityTransform.from_estimate(points, ARCFACE_DST)
-    chip = warp(rgb.astype(np.float64), tform.inverse, output_shape=(112, 112), order=1, mode="constant", cval=0.0, preserve_range=True)
+    chip = warp(
+        rgb.astype(np.float64),
+        tform.inverse,
+        output_shape=(112, 112),
+        order=1,
+        mode="constant",
+        cval=0.0,
+        preserve_range=True,
+    )
     if bgr:
         chip = chip[..., ::-1]
     x = chip if raw_pixels else (chip - 127.5) / 127.5
@@ -139,9 +151,7 @@ def test_embedding_equals_independent_reference(pack, models_dir, mxnet_style):
 def test_fixed_batch_model_and_detection_without_landmarks(pack, models_dir):
     """Two faces detected here (MediaPipe), left to right; a batch-1 model gives the same vectors as a batch-N one."""
     import torch
-
     from comfyui_facelab.nodes.identity import embedding
-
     from PIL import Image
 
     def at_height(name, h=400):
@@ -169,7 +179,11 @@ def test_first_node_names_reader_matches_onnx(pack, tmp_path):
 
     build_model(tmp_path / "m.onnx", mxnet_style=True)
     expected = [n.name for n in onnx.load(str(tmp_path / "m.onnx")).graph.node[:8]]
-    assert arcface_onnx.first_node_names(tmp_path / "m.onnx") == expected == ["_minusscalar0", "_mulscalar0", "conv0", "flatten0", "fc1"]
+    assert (
+        arcface_onnx.first_node_names(tmp_path / "m.onnx")
+        == expected
+        == ["_minusscalar0", "_mulscalar0", "conv0", "flatten0", "fc1"]
+    )
 
 
 def test_recognition_model_found_by_interface_not_name(pack, models_dir):
@@ -231,7 +245,9 @@ def test_pack_one_level_too_high(pack, models_dir):
 def test_missing_recognition_model(pack, models_dir):
     build_model(models_dir / "antelopev2" / "scrfd_10g_bnkps.onnx", out_dim=10, size=64)
     msg = _error()
-    assert "no face recognition model" in msg and "scrfd_10g_bnkps.onnx: input ['N', 3, 64, 64] -> output ['N', 10]" in msg
+    assert (
+        "no face recognition model" in msg and "scrfd_10g_bnkps.onnx: input ['N', 3, 64, 64] -> output ['N', 10]" in msg
+    )
 
 
 def test_wrong_interface_under_the_usual_name(pack, models_dir):
@@ -253,16 +269,19 @@ def test_typed_onnx_path(pack, tmp_path, models_dir):
     from comfyui_facelab.nodes.identity import model_loading
 
     build_model(tmp_path / "custom" / "rec.onnx")
-    (model,) = node_identity.FaceLabIdentityModelLoader().load("arcface", "antelopev2", "auto", str(tmp_path / "custom" / "rec.onnx"))
+    (model,) = node_identity.FaceLabIdentityModelLoader().load(
+        "arcface", "antelopev2", "auto", str(tmp_path / "custom" / "rec.onnx")
+    )
     assert model.name == "rec.onnx"
     build_model(tmp_path / "custom" / "det.onnx", out_dim=10, size=64)
     with pytest.raises(model_loading.IdentityModelError, match="is not an ArcFace recognition model"):
-        node_identity.FaceLabIdentityModelLoader().load("arcface", "antelopev2", "auto", str(tmp_path / "custom" / "det.onnx"))
+        node_identity.FaceLabIdentityModelLoader().load(
+            "arcface", "antelopev2", "auto", str(tmp_path / "custom" / "det.onnx")
+        )
 
 
 def test_provider_choice_is_validated(pack, antelopev2):
     import onnxruntime
-
     from comfyui_facelab.nodes import node_identity
     from comfyui_facelab.nodes.identity import embedding, model_loading
 
@@ -270,8 +289,13 @@ def test_provider_choice_is_validated(pack, antelopev2):
     listed = node_identity.FaceLabIdentityModelLoader.INPUT_TYPES()["required"]["provider"][0]
     assert listed == ["auto", *available]
     assert model_loading.resolve_providers("CPUExecutionProvider") == ["CPUExecutionProvider"]
-    assert embedding.load_identity_model("arcface", "antelopev2", "auto").session.get_providers()[-1] == "CPUExecutionProvider"
-    missing = next(p for p in ("CUDAExecutionProvider", "ROCMExecutionProvider", "NoSuchExecutionProvider") if p not in available)
+    assert (
+        embedding.load_identity_model("arcface", "antelopev2", "auto").session.get_providers()[-1]
+        == "CPUExecutionProvider"
+    )
+    missing = next(
+        p for p in ("CUDAExecutionProvider", "ROCMExecutionProvider", "NoSuchExecutionProvider") if p not in available
+    )
     with pytest.raises(ValueError, match=f"{missing}' is not available.*Available: {available[0]}"):
         embedding.load_identity_model("arcface", "antelopev2", missing)
 
@@ -288,5 +312,7 @@ def test_insightface_is_never_imported(pack, antelopev2):
     from comfyui_facelab.nodes import node_identity
 
     (model,) = node_identity.FaceLabIdentityModelLoader().load("arcface", "antelopev2", "auto")
-    node_identity.FaceLabIdentityEmbed().embed(model, photo_tensor("grace_hopper.jpg"), -1, landmarks_for("grace_hopper.jpg"))
+    node_identity.FaceLabIdentityEmbed().embed(
+        model, photo_tensor("grace_hopper.jpg"), -1, landmarks_for("grace_hopper.jpg")
+    )
     assert "insightface" not in sys.modules

@@ -100,12 +100,13 @@ def test_similarity_node_on_images(dlib_model):
 
 def test_similarity_node_on_identities_and_batches(dlib_model, identities):
     import torch
-
     from comfyui_facelab.nodes import node_identity
     from comfyui_facelab.nodes.identity import embedding
 
     node = node_identity.FaceLabIdentitySimilarity()
-    _, dist, same, _ = node.compare(-1.0, identity_a=identities["obama.jpg"]["hog"], identity_b=identities["biden.jpg"]["hog"])
+    _, dist, same, _ = node.compare(
+        -1.0, identity_a=identities["obama.jpg"]["hog"], identity_b=identities["biden.jpg"]["hog"]
+    )
     assert not same and dist > 0.6
     # A batch of two same-size images against one reference: one pair per image; the worst pair decides.
     batch = embedding.embed_images(dlib_model, torch.cat([letterbox("obama2.jpg"), letterbox("biden.jpg")]))
@@ -124,7 +125,11 @@ def test_no_face_is_reported_not_compared(dlib_model):
     assert (sim, dist, same) == (-1.0, 2.0, False) and data["pairs"] == []
     assert "no face found in image b" in data["message"]
     ident, count, embed_report = node_identity.FaceLabIdentityEmbed().embed(dlib_model, photo_tensor("coffee.png"), -1)
-    assert count == 0 and ident["frames"] == [[]] and "no face found in image(s) [0]" in json.loads(embed_report)["message"]
+    assert (
+        count == 0
+        and ident["frames"] == [[]]
+        and "no face found in image(s) [0]" in json.loads(embed_report)["message"]
+    )
 
 
 def test_bad_inputs_give_clear_errors(dlib_model, identities):
@@ -136,21 +141,31 @@ def test_bad_inputs_give_clear_errors(dlib_model, identities):
         node.compare(-1.0, None, letterbox("obama.jpg"), letterbox("obama2.jpg"))
     with pytest.raises(ValueError, match="either image_a or identity_a"):
         node.compare(
-            -1.0, dlib_model, letterbox("obama.jpg"), identity_a=identities["obama.jpg"]["hog"], identity_b=identities["biden.jpg"]["hog"]
+            -1.0,
+            dlib_model,
+            letterbox("obama.jpg"),
+            identity_a=identities["obama.jpg"]["hog"],
+            identity_b=identities["biden.jpg"]["hog"],
         )
     arcface_like = dict(identities["obama.jpg"]["hog"], backend="arcface", model="antelopev2/glintr100.onnx")
     with pytest.raises(ValueError, match="different models"):
         similarity.compare_identities(arcface_like, identities["biden.jpg"]["hog"])
     with pytest.raises(ValueError, match="landmarks were detected on a .*another aspect ratio"):
-        node_identity.FaceLabIdentityEmbed().embed(dlib_model, photo_tensor("biden.jpg"), -1, landmarks_for("obama.jpg"))
+        node_identity.FaceLabIdentityEmbed().embed(
+            dlib_model, photo_tensor("biden.jpg"), -1, landmarks_for("obama.jpg")
+        )
 
 
 def test_face_index_picks_one_face(dlib_model):
     from comfyui_facelab.nodes import node_identity
 
-    ident, count, _ = node_identity.FaceLabIdentityEmbed().embed(dlib_model, photo_tensor("obama.jpg"), 0, landmarks_for("obama.jpg"))
+    ident, count, _ = node_identity.FaceLabIdentityEmbed().embed(
+        dlib_model, photo_tensor("obama.jpg"), 0, landmarks_for("obama.jpg")
+    )
     assert count == 1 and ident["frames"][0][0]["face_index"] == 0
-    ident, count, _ = node_identity.FaceLabIdentityEmbed().embed(dlib_model, photo_tensor("obama.jpg"), 3, landmarks_for("obama.jpg"))
+    ident, count, _ = node_identity.FaceLabIdentityEmbed().embed(
+        dlib_model, photo_tensor("obama.jpg"), 3, landmarks_for("obama.jpg")
+    )
     assert count == 0
 
 

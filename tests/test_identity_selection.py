@@ -81,7 +81,9 @@ def test_pixel_change_measures_edits(sel):
     rgba = torch.cat([original, torch.ones(1, 8, 8, 1)], dim=-1)  # alpha is ignored; sizes may differ
     assert sel.pixel_change(rgba, torch.full((1, 4, 4, 3), 0.25)) == pytest.approx([0.25])
     gray = torch.full((1, 8, 8, 1), 0.5)  # one channel counts as gray RGB
-    assert sel.pixel_change(gray, torch.stack([torch.full((8, 8, 3), 0.5), torch.zeros(8, 8, 3)])) == pytest.approx([0.0, 0.5])
+    assert sel.pixel_change(gray, torch.stack([torch.full((8, 8, 3), 0.5), torch.zeros(8, 8, 3)])) == pytest.approx(
+        [0.0, 0.5]
+    )
 
 
 # --------------------------------------------------------------------------------- node on real photos (dlib)
@@ -95,7 +97,10 @@ def dlib_model(pack):
 
 @pytest.fixture(scope="module")
 def photos():
-    return {n: letterbox(n) for n in ("obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg", "grace_hopper.jpg", "chelsea.png", "coffee.png")}
+    return {
+        n: letterbox(n)
+        for n in ("obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg", "grace_hopper.jpg", "chelsea.png", "coffee.png")
+    }
 
 
 def _select(model, original, variants, mode, strengths="", threshold=-1.0, face_index=-1):
@@ -149,7 +154,9 @@ def test_no_face_in_original_passes_it_through(dlib_model, photos):
 
 
 def test_anonymise_rejects_variants_that_lost_the_face(dlib_model, photos):
-    image, index, passed, report = _select(dlib_model, photos["obama.jpg"], [photos["coffee.png"], photos["chelsea.png"]], "anonymise")
+    image, index, passed, report = _select(
+        dlib_model, photos["obama.jpg"], [photos["coffee.png"], photos["chelsea.png"]], "anonymise"
+    )
     assert index == -1 and not passed and torch.equal(image, photos["obama.jpg"])
     assert [v["faces_found"] for v in report["variants"]] == [0, 0] and "NOT anonymised" in report["reason"]
 
@@ -162,6 +169,7 @@ def test_original_must_be_one_image(dlib_model, photos):
 
 def test_face_index_chooses_which_faces_are_guarded(dlib_model, photos):
     """Two-person photos: the right-hand person is swapped in variant 0, the left-hand one re-shot in variant 1."""
+
     def pair(left, right):
         return torch.cat([photos[left], photos[right]], dim=2)
 

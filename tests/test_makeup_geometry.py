@@ -8,9 +8,8 @@ from collections import Counter
 import numpy as np
 import pytest
 import torch
-from PIL import Image
-
 from conftest import landmarks_for, load_photo
+from PIL import Image
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,9 @@ def test_nan_pixels_on_the_lips_are_repaired_and_reported_the_rest_is_exact(pack
     ref = _recolour("grace_hopper.jpg", "lips", DEEP_RED)[None]
     ref[0, :2, :2] = float("nan")  # the reference too, outside its face
     # Before the fix the NaN block went into the skin/lip statistics and the fit (a crash or NaN everywhere).
-    result = transfer_batch(src, ref, landmarks_for("obama.jpg"), landmarks_for("grace_hopper.jpg"), strengths=LIPS_ONLY)
+    result = transfer_batch(
+        src, ref, landmarks_for("obama.jpg"), landmarks_for("grace_hopper.jpg"), strengths=LIPS_ONLY
+    )
     changed = result.mask[0] > 0
     assert changed[ys, xs].all() and torch.isfinite(result.image[0][changed]).all()
     assert torch.equal(result.image[0][~changed], src[0][~changed]) or np.array_equal(

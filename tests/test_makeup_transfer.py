@@ -12,9 +12,8 @@ import json
 import numpy as np
 import pytest
 import torch
-from PIL import Image
-
 from conftest import landmarks_for, photo_tensor
+from PIL import Image
 
 DEEP_RED = (38.0, 55.0, 30.0)  # Lab of a deep red lipstick
 BRONZE = (45.0, 17.0, 33.0)  # Lab of a bronze eye shadow
@@ -74,7 +73,9 @@ def transfer_batch(pack):
 @pytest.fixture(scope="module")
 def lips_on_obama(red_lips, transfer_batch):
     src = photo_tensor("obama.jpg")
-    return transfer_batch(src, red_lips[None], landmarks_for("obama.jpg"), landmarks_for("grace_hopper.jpg"), strengths=LIPS_ONLY)
+    return transfer_batch(
+        src, red_lips[None], landmarks_for("obama.jpg"), landmarks_for("grace_hopper.jpg"), strengths=LIPS_ONLY
+    )
 
 
 def _lips_error_drop(result_image, red_lips):
@@ -106,9 +107,8 @@ def test_pixels_outside_the_mask_are_bit_identical(lips_on_obama):
 
 
 def test_luminance_structure_is_kept(lips_on_obama):
-    from skimage.metrics import structural_similarity
-
     from comfyui_facelab.nodes.base.colorspace import rgb_to_lab
+    from skimage.metrics import structural_similarity
 
     src_l = rgb_to_lab(photo_tensor("obama.jpg")[0])[..., 0].numpy()
     out_l = rgb_to_lab(lips_on_obama.image[0])[..., 0].numpy()
@@ -130,9 +130,7 @@ def _cropped_smaller(img: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(np.asarray(pil).astype(np.float32) / 255.0)
 
 
-@pytest.mark.parametrize(
-    "variant", ["mirrored", "rotated 18 deg", "cropped to the face and scaled to 60%"]
-)
+@pytest.mark.parametrize("variant", ["mirrored", "rotated 18 deg", "cropped to the face and scaled to 60%"])
 def test_reference_size_and_pose_do_not_matter(variant, red_lips, transfer_batch):
     ref = {
         "mirrored": lambda r: torch.flip(r, dims=[1]),
@@ -192,7 +190,9 @@ def _eye_openings(name, image_size):
 def test_strength_zero_returns_the_source_exactly(red_lips, transfer_batch):
     src = photo_tensor("obama.jpg")
     zero = {k: 0.0 for k in LIPS_ONLY}
-    result = transfer_batch(src, red_lips[None], landmarks_for("obama.jpg"), landmarks_for("grace_hopper.jpg"), strengths=zero)
+    result = transfer_batch(
+        src, red_lips[None], landmarks_for("obama.jpg"), landmarks_for("grace_hopper.jpg"), strengths=zero
+    )
     assert torch.equal(result.image, src)
     assert not result.mask.any()
     assert result.prompt == ""
@@ -213,7 +213,17 @@ def test_node_outputs_batch_and_json(pack, red_lips):
     grace = photo_tensor("grace_hopper.jpg")
     lm = landmarks_for("grace_hopper.jpg")  # one frame of landmarks applies to every image of the batch
     image, mask, makeup, prompt, report = node.transfer(
-        torch.cat([grace, grace]), red_lips[None], -1, 1.0, 0.8, 0.6, 0.5, 0.0, 8.0, source_landmarks=lm, reference_landmarks=lm
+        torch.cat([grace, grace]),
+        red_lips[None],
+        -1,
+        1.0,
+        0.8,
+        0.6,
+        0.5,
+        0.0,
+        8.0,
+        source_landmarks=lm,
+        reference_landmarks=lm,
     )
     assert image.shape == (2, 600, 512, 3) and mask.shape == (2, 600, 512)
     assert torch.equal(image[0], image[1]) and not torch.equal(image[0], grace[0])
@@ -225,14 +235,22 @@ def test_node_outputs_batch_and_json(pack, red_lips):
     assert report.count("applied") == 2
     # RGBA input is accepted (alpha ignored) and gives the same result as RGB
     rgba = torch.cat([grace, torch.ones_like(grace[..., :1])], dim=-1)
-    out_rgba = node.transfer(rgba, red_lips[None], 0, 1.0, 0.8, 0.6, 0.5, 0.0, 8.0, source_landmarks=lm, reference_landmarks=lm)[0]
+    out_rgba = node.transfer(
+        rgba, red_lips[None], 0, 1.0, 0.8, 0.6, 0.5, 0.0, 8.0, source_landmarks=lm, reference_landmarks=lm
+    )[0]
     assert torch.equal(out_rgba[0], image[0])
 
 
 def test_reference_landmarks_of_a_resized_copy_give_the_same_result(lips_on_obama, red_lips, transfer_batch):
     lm = landmarks_for("grace_hopper.jpg")  # 512 x 600: the half-size copy is 256 x 300, an exact factor
-    half = {**lm, "image_size": (300, 256), "frames": [[{**f, "landmarks_xy": f["landmarks_xy"] * 0.5} for f in lm["frames"][0]]]}
-    result = transfer_batch(photo_tensor("obama.jpg"), red_lips[None], landmarks_for("obama.jpg"), half, strengths=LIPS_ONLY)
+    half = {
+        **lm,
+        "image_size": (300, 256),
+        "frames": [[{**f, "landmarks_xy": f["landmarks_xy"] * 0.5} for f in lm["frames"][0]]],
+    }
+    result = transfer_batch(
+        photo_tensor("obama.jpg"), red_lips[None], landmarks_for("obama.jpg"), half, strengths=LIPS_ONLY
+    )
     assert torch.equal(result.image, lips_on_obama.image) and torch.equal(result.mask, lips_on_obama.mask)
 
 

@@ -48,8 +48,9 @@ def test_a_face_without_a_box_gets_one_from_its_landmarks(fl, grace, pack):
     assert "bbox_xyxy" not in no_box["frames"][0][0]  # the input value is not modified
     mask, _ = node_zones.FaceLabZoneMask().make_mask(image, no_box, "nose", 0, 0.0, 0.0, "none")
     assert mask.max() == 1.0  # FaceLab's own boxes are the landmark extent: same mask
-    crops, *_ = node_compose.FaceLabCrop().crop(image, 1.5, 64, "keep resolution", 1024, "8", "shift inside image",
-                                                False, 0, face_landmarks=no_box)
+    crops, *_ = node_compose.FaceLabCrop().crop(
+        image, 1.5, 64, "keep resolution", 1024, "8", "shift inside image", False, 0, face_landmarks=no_box
+    )
     assert crops.shape[0] == 1
 
 
@@ -101,17 +102,31 @@ def test_core_mediapipe_format_is_accepted_as_is(fl, grace):
     presence, a 4x4 transformation_matrix, landmarks_3d, 52 blendshapes, connection_sets; image_size (H, W)."""
     _, lms, face = grace
     core_face = {
-        "bbox_xyxy": np.asarray(face["bbox_xyxy"], np.float32), "blendshapes": {"eyeBlinkLeft": np.float32(0.1)},
-        "landmarks_xy": np.asarray(face["landmarks_xy"], np.float32), "landmarks_3d": np.zeros((478, 3), np.float32),
-        "presence": np.float32(0.99), "score": np.float32(0.9), "transformation_matrix": np.eye(4),
+        "bbox_xyxy": np.asarray(face["bbox_xyxy"], np.float32),
+        "blendshapes": {"eyeBlinkLeft": np.float32(0.1)},
+        "landmarks_xy": np.asarray(face["landmarks_xy"], np.float32),
+        "landmarks_3d": np.zeros((478, 3), np.float32),
+        "presence": np.float32(0.99),
+        "score": np.float32(0.9),
+        "transformation_matrix": np.eye(4),
     }
     core = {"frames": [[core_face]], "image_size": (600, 512), "connection_sets": {"lips": frozenset({(0, 1)})}}
     out = fl.fit_landmarks_to_image(core, (600, 512), 1)
     assert out["connection_sets"] == core["connection_sets"] and out["image_size"] == (600, 512)
     assert np.array_equal(out["frames"][0][0]["landmarks_xy"], core_face["landmarks_xy"])
     assert out["frames"][0][0]["transformation_matrix"] is core_face["transformation_matrix"]
-    as_tensors = {**core, "frames": [[dict(core_face, landmarks_xy=torch.from_numpy(core_face["landmarks_xy"]),
-                                           bbox_xyxy=torch.from_numpy(core_face["bbox_xyxy"]))]]}
+    as_tensors = {
+        **core,
+        "frames": [
+            [
+                dict(
+                    core_face,
+                    landmarks_xy=torch.from_numpy(core_face["landmarks_xy"]),
+                    bbox_xyxy=torch.from_numpy(core_face["bbox_xyxy"]),
+                )
+            ]
+        ],
+    }
     again = fl.validate(as_tensors)["frames"][0][0]  # a custom node's torch tensors are read too
     assert isinstance(again["landmarks_xy"], np.ndarray) and np.array_equal(again["bbox_xyxy"], core_face["bbox_xyxy"])
 
@@ -123,8 +138,9 @@ def test_crop_refuses_nan_landmarks_clearly(pack, grace):
     image, lms, face = grace
     broken = _with_face(lms, landmarks_xy=np.full_like(face["landmarks_xy"], np.nan))
     with pytest.raises(ValueError, match="FaceLab Crop Face Region: face_landmarks image 0 face 0: .*NaN"):
-        node_compose.FaceLabCrop().crop(image, 1.5, 64, "keep resolution", 1024, "8", "shift inside image", False, -1,
-                                        face_landmarks=broken)
+        node_compose.FaceLabCrop().crop(
+            image, 1.5, 64, "keep resolution", 1024, "8", "shift inside image", False, -1, face_landmarks=broken
+        )
 
 
 @pytest.mark.parametrize("offset", [1e6, -1e6])
@@ -206,8 +222,9 @@ def test_frame_count_must_match_the_batch(pack, grace):
     image, lms, _ = grace
     two = {**lms, "frames": lms["frames"] * 2}
     with pytest.raises(ValueError, match="2 frames but the image batch has 3 images"):
-        node_expression.FaceLabExpressionAnalysis().analyse(image.repeat(3, 1, 1, 1), two, "eyes", 0.22, 0.5, 0.3,
-                                                            10.0, 10.0, 10.0, -1)
+        node_expression.FaceLabExpressionAnalysis().analyse(
+            image.repeat(3, 1, 1, 1), two, "eyes", 0.22, 0.5, 0.3, 10.0, 10.0, 10.0, -1
+        )
 
 
 # ------------------------------------------------------------------------------------------- other node inputs
@@ -260,10 +277,12 @@ def test_out_of_list_combo_values_are_named(pack, grace):
 
     image, lms, _ = grace
     with pytest.raises(ValueError, match="resolution 'huge' is not one of: SDXL area"):
-        node_compose.FaceLabCrop().crop(image, 1.5, 64, "huge", 1024, "8", "shift inside image", False, -1,
-                                        face_landmarks=lms)
-    crops, _, plan, _ = node_compose.FaceLabCrop().crop(image, 1.5, 64, "keep resolution", 1024, "8",
-                                                        "shift inside image", False, -1, face_landmarks=lms)
+        node_compose.FaceLabCrop().crop(
+            image, 1.5, 64, "huge", 1024, "8", "shift inside image", False, -1, face_landmarks=lms
+        )
+    crops, _, plan, _ = node_compose.FaceLabCrop().crop(
+        image, 1.5, 64, "keep resolution", 1024, "8", "shift inside image", False, -1, face_landmarks=lms
+    )
     with pytest.raises(ValueError, match="blend 'mix' is not one of"):
         node_compose.FaceLabStitch().stitch(image, crops, plan, 0.1, "off", "mix")
 
@@ -284,7 +303,14 @@ def test_nan_widget_values_are_refused(pack):
     with pytest.raises(ValueError, match="preset_strength is nan"):
         node_aging.FaceLabZoneScores().build("age +10y", NAN)
     vec = np.ones(128, np.float32) / math.sqrt(128)
-    face = {"embedding": vec, "raw": vec, "box": [0.0, 0.0, 10.0, 10.0], "face_index": 0, "backend": "dlib", "model": "m"}
+    face = {
+        "embedding": vec,
+        "raw": vec,
+        "box": [0.0, 0.0, 10.0, 10.0],
+        "face_index": 0,
+        "backend": "dlib",
+        "model": "m",
+    }
     ident = {"backend": "dlib", "model": "m", "dim": 128, "detector": "x", "image_size": (10, 10), "frames": [[face]]}
     node = node_identity.FaceLabIdentitySimilarity()
     assert node.compare(-1.0, identity_a=ident, identity_b=ident)[2] is True  # identical: the same person

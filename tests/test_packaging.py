@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import builtins
 import re
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 

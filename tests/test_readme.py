@@ -12,8 +12,12 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
 def test_node_reference_is_current():
-    res = subprocess.run([sys.executable, str(ROOT / "tools" / "gen_node_reference.py"), "--check"],
-                         capture_output=True, text=True, timeout=300)
+    res = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "gen_node_reference.py"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert res.returncode == 0, res.stderr[-2000:]
 
 

@@ -155,8 +155,13 @@ def test_inversion_and_identity_guider_in_real_comfyui(tmp_path):
 
     script = tmp_path / "sampling_in_comfyui.py"
     script.write_text(SCRIPT)
-    res = subprocess.run([comfyui_python(comfy_dir), str(script), str(comfy_dir), str(ROOT)], cwd=comfy_dir,
-                         capture_output=True, text=True, timeout=900)
+    res = subprocess.run(
+        [comfyui_python(comfy_dir), str(script), str(comfy_dir), str(ROOT)],
+        cwd=comfy_dir,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     out = res.stdout + res.stderr[-4000:]
     assert res.returncode == 0, out
     for line in ("RECONSTRUCTION", "MASK OK", "ERRORS OK", "GUIDER OK"):

@@ -25,12 +25,17 @@ def mods(pack):
 def latent(batch=1, size=16, seed=3):
     # A latent-like image: smooth structure plus texture, range about +-3 as SDXL latents (x0.13 inside ComfyUI)
     g = torch.Generator().manual_seed(seed)
-    base = torch.nn.functional.interpolate(torch.randn(batch, 4, 4, 4, generator=g), size=(size, size),
-                                           mode="bilinear", align_corners=False)
+    base = torch.nn.functional.interpolate(
+        torch.randn(batch, 4, 4, 4, generator=g), size=(size, size), mode="bilinear", align_corners=False
+    )
     return base * 2 + 0.3 * torch.randn(batch, 4, size, size, generator=g)
 
 
-POS, NEG, EDIT = torch.tensor([0.2, -0.1, 0.0, 0.3]), torch.tensor([0.0, 0.0, 0.0, 0.0]), torch.tensor([-0.5, 0.4, 0.3, -0.2])
+POS, NEG, EDIT = (
+    torch.tensor([0.2, -0.1, 0.0, 0.3]),
+    torch.tensor([0.0, 0.0, 0.0, 0.0]),
+    torch.tensor([-0.5, 0.4, 0.3, -0.2]),
+)
 
 
 def invert_and_regenerate(mods, model, lat, sigmas, skip, cfg=1.0, seed=7, regen_pos=POS, regen_model=None):
@@ -41,8 +46,15 @@ def invert_and_regenerate(mods, model, lat, sigmas, skip, cfg=1.0, seed=7, regen
     guider.set_conds(regen_pos, NEG)
     guider.set_cfg(cfg)
     steps = []
-    out = guider.sample(torch.zeros_like(lat["samples"]), lat["samples"], sampler, sigmas,
-                        denoise_mask=lat.get("noise_mask"), callback=lambda *a: steps.append(a[0]), seed=0)
+    out = guider.sample(
+        torch.zeros_like(lat["samples"]),
+        lat["samples"],
+        sampler,
+        sigmas,
+        denoise_mask=lat.get("noise_mask"),
+        callback=lambda *a: steps.append(a[0]),
+        seed=0,
+    )
     return inv, out, steps
 
 
@@ -93,8 +105,13 @@ def test_edit_keeps_more_of_the_image_than_fresh_noise(mods):
     sigmas = karras_sigmas(20)
     _, edit, _ = invert_and_regenerate(mods, model, {"samples": x0}, sigmas, 0.3, regen_pos=EDIT)
     inv = ddpm.invert(lambda x, s: model(x, s, EDIT), x0, sigmas, 6, ddpm.seeded_noise(11, x0.shape))
-    fresh = ddpm.Inversion(x_start=x0 + sigmas[6] * torch.randn_like(x0), noise_start=x0,
-                           zs=[torch.randn_like(x0) for _ in inv.zs], sigmas=inv.sigmas, start=6)
+    fresh = ddpm.Inversion(
+        x_start=x0 + sigmas[6] * torch.randn_like(x0),
+        noise_start=x0,
+        zs=[torch.randn_like(x0) for _ in inv.zs],
+        sigmas=inv.sigmas,
+        start=6,
+    )
     unrelated = ddpm.regenerate(lambda x, s: model(x, s, EDIT), fresh)
     assert (edit - x0).abs().mean() < 0.5 * (unrelated - x0).abs().mean()
 
@@ -124,8 +141,9 @@ def test_skip_outside_0_1_fails_validation(mods):
     for bad in (-0.1, 1.5, "x"):
         assert "skip" in node_sampling.FaceLabDDPMInvert.VALIDATE_INPUTS(skip=bad)
     with pytest.raises(ValueError, match="skip must be between 0 and 1"):
-        node_sampling.FaceLabDDPMInvert().invert(TinyDenoiser(), POS, NEG, 1.0, {"samples": latent()},
-                                                 karras_sigmas(4), 1.2, 0)
+        node_sampling.FaceLabDDPMInvert().invert(
+            TinyDenoiser(), POS, NEG, 1.0, {"samples": latent()}, karras_sigmas(4), 1.2, 0
+        )
     with pytest.raises(ddpm.InversionError, match="sigmas must decrease"):
         ddpm.step_coefficients(1.0, 2.0)
     assert ddpm.start_index(karras_sigmas(10), 1.0) == 9  # skip 1 still regenerates the last step

@@ -45,8 +45,9 @@ def photo(name: str, hw=INPUT_HW) -> torch.Tensor:
 
 def dry_run(pack, name: str, image: torch.Tensor, overrides=QUICK) -> DryRun:
     images = {bw.EXAMPLE_IMAGE: image, "makeup_reference.png": photo("astronaut.png", (256, 256))}
-    return DryRun(load_api_workflow(bw.WORKFLOWS / "api" / f"{name}.json"), pack.NODE_CLASS_MAPPINGS, images,
-                  overrides).run()
+    return DryRun(
+        load_api_workflow(bw.WORKFLOWS / "api" / f"{name}.json"), pack.NODE_CLASS_MAPPINGS, images, overrides
+    ).run()
 
 
 def saved(run: DryRun, title: str) -> list[torch.Tensor]:
@@ -72,8 +73,11 @@ def links_into(workflow: dict, node_id: int) -> dict[str, dict]:
     nodes = {n["id"]: n for n in workflow["nodes"]}
     links = {link[0]: link for link in workflow["links"]}
     node = nodes[node_id]
-    return {s.get("widget", {}).get("name", s["name"]): nodes[links[s["link"]][1]]
-            for s in node["inputs"] if s.get("link") is not None}
+    return {
+        s.get("widget", {}).get("name", s["name"]): nodes[links[s["link"]][1]]
+        for s in node["inputs"]
+        if s.get("link") is not None
+    }
 
 
 def ancestors(workflow: dict, node_id: int) -> set[int]:
@@ -126,8 +130,10 @@ def test_conventions_scripts_and_tests_rely_on(name):
         source = links_into(wf, source["id"])["edited"]
     assert source["type"] == "MaskToImage"
     producer = links_into(wf, source["id"])["mask"]
-    assert (producer["type"], source_slot(wf, source["id"], "mask")) in (("FaceLabStitch", 1),
-                                                                          ("FaceLabAnonymiseSelect", 1))
+    assert (producer["type"], source_slot(wf, source["id"], "mask")) in (
+        ("FaceLabStitch", 1),
+        ("FaceLabAnonymiseSelect", 1),
+    )
     assert producer["id"] in ancestors(wf, result["id"]), "Save Result must come from the node giving the mask"
     samplers = [n for n in wf["nodes"] if n["type"] in ("KSampler", "SamplerCustomAdvanced")]
     assert samplers and all(s.get("title") == "Sampler" for s in samplers)
@@ -136,40 +142,45 @@ def test_conventions_scripts_and_tests_rely_on(name):
         # KSampler takes the model; SamplerCustomAdvanced's guider does (possibly through an identity adapter)
         model = inputs["model"] if s["type"] == "KSampler" else links_into(wf, inputs["guider"]["id"])["model"]
         assert model["type"] == "DifferentialDiffusion" or any(
-            wf_node["type"] == "DifferentialDiffusion" for wf_node in wf["nodes"]
-            if wf_node["id"] in ancestors(wf, model["id"]))
+            wf_node["type"] == "DifferentialDiffusion"
+            for wf_node in wf["nodes"]
+            if wf_node["id"] in ancestors(wf, model["id"])
+        )
         latent = inputs["latent_image"]
         if latent["type"] == "SetLatentNoiseMask":  # a noise mask of its own (Aging Zone Conditioning's short run)
             latent = links_into(wf, latent["id"])["samples"]
         assert latent["type"] == "InpaintModelConditioning"
     notes = [n for n in wf["nodes"] if n["type"] in NOTE_TYPES]
-    assert any(bw.CHECKPOINT in n["widgets_values"][0] and "**Knobs that matter**" in n["widgets_values"][0]
-               for n in notes), "a note must name the checkpoint to load and the knobs that matter"
+    assert any(
+        bw.CHECKPOINT in n["widgets_values"][0] and "**Knobs that matter**" in n["widgets_values"][0] for n in notes
+    ), "a note must name the checkpoint to load and the knobs that matter"
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_layout_is_tidy(name):
     """No two nodes or groups overlap, and every node but the notes sits inside a group on the canvas."""
     wf = ui(name)
-    boxes = {n["id"]: (n["pos"][0], n["pos"][1], n["pos"][0] + n["size"][0], n["pos"][1] + n["size"][1])
-             for n in wf["nodes"]}
+    boxes = {
+        n["id"]: (n["pos"][0], n["pos"][1], n["pos"][0] + n["size"][0], n["pos"][1] + n["size"][1]) for n in wf["nodes"]
+    }
     title_bar = 30  # LiteGraph draws a node's title above its pos
     ids = sorted(boxes)
     for i, a in enumerate(ids):
-        for b in ids[i + 1:]:
+        for b in ids[i + 1 :]:
             (ax0, ay0, ax1, ay1), (bx0, by0, bx1, by1) = boxes[a], boxes[b]
             overlap = ax0 < bx1 and bx0 < ax1 and ay0 - title_bar < by1 and by0 - title_bar < ay1
             assert not overlap, f"nodes {a} and {b} overlap"
     groups = [g["bounding"] for g in wf["groups"]]
     for i, (ax, ay, aw, ah) in enumerate(groups):
-        for bx, by, bw_, bh in groups[i + 1:]:
+        for bx, by, bw_, bh in groups[i + 1 :]:
             assert not (ax < bx + bw_ and bx < ax + aw and ay < by + bh and by < ay + ah), "groups overlap"
     for n in wf["nodes"]:
         if n["type"] in NOTE_TYPES:
             continue
         x0, y0, x1, y1 = boxes[n["id"]]
-        assert any(gx <= x0 and gy <= y0 - title_bar and x1 <= gx + gw and y1 <= gy + gh
-                   for gx, gy, gw, gh in groups), f"node {n['id']} ({n['type']}) is in no group"
+        assert any(
+            gx <= x0 and gy <= y0 - title_bar and x1 <= gx + gw and y1 <= gy + gh for gx, gy, gw, gh in groups
+        ), f"node {n['id']} ({n['type']}) is in no group"
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -204,13 +215,21 @@ def test_wrinkle_reduction_edits_the_face_zones_at_low_strength(pack):
     assert call["steps"] < 24 and call["denoise"] < 1.0
     report = json.loads(run.outputs[run.titled("Wrinkle Change (prior alone)")[0]][0][0])
     assert report["forehead"]["after"] < report["forehead"]["before"]  # the prior alone already removes lines
-    (photo_faces,) = [nid for nid, n in run.prompt.items() if n["class_type"] == "FaceLabFaceLandmarks"
-                      and "crop" not in n.get("_meta", {}).get("title", "")]  # not the crop's landmarks
+    (photo_faces,) = [
+        nid
+        for nid, n in run.prompt.items()
+        if n["class_type"] == "FaceLabFaceLandmarks" and "crop" not in n.get("_meta", {}).get("title", "")
+    ]  # not the crop's landmarks
     x0, y0, x1, y1 = run.outputs[photo_faces][0][0]["frames"][0][0]["bbox_xyxy"]
     ys, xs = np.nonzero(saved(run, bw.EDIT_MASK_TITLE)[0].amax(dim=-1).numpy())
     # Local: within the face box, widened by the stitch's feathered edge; the forehead zone reaches above the mesh.
     w, h = x1 - x0, y1 - y0
-    assert xs.min() >= x0 - 0.25 * w and xs.max() <= x1 + 0.25 * w and ys.min() >= y0 - 0.5 * h and ys.max() <= y1 + 0.2 * h
+    assert (
+        xs.min() >= x0 - 0.25 * w
+        and xs.max() <= x1 + 0.25 * w
+        and ys.min() >= y0 - 0.5 * h
+        and ys.max() <= y1 + 0.2 * h
+    )
     report = json.loads(run.outputs[run.titled("Wrinkle Change")[0]][0][0])
     assert {"forehead", "under_eye_left", "nasolabial_right", "chin"} <= set(report)
 
@@ -225,7 +244,8 @@ def test_sweep_runs_each_strength_with_each_seed_and_labels_the_grid(pack):
     run = dry_run(pack, "facelab_strength_seed_sweep", image)
     # one KSampler run per strength and seed, each with its own seed (not two batch draws from one seed)
     assert [(c["denoise"], c["seed"], c["batch"]) for c in run.calls["KSampler"]] == [
-        (s, seed, 1) for s in (0.18, 0.25, 0.32) for seed in (42, 1234)]
+        (s, seed, 1) for s in (0.18, 0.25, 0.32) for seed in (42, 1234)
+    ]
     results = saved(run, bw.RESULT_TITLE)
     assert len(results) == 6
     assert not torch.equal(results[0], results[1]), "the two seed columns must differ"

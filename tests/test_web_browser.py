@@ -52,11 +52,14 @@ window.fl = {
 @pytest.fixture(scope="module")
 def loaded(page, comfyui):  # noqa: F811
     page.evaluate(JS_HELPERS)
-    workflow = page.evaluate("""async (url) => {
+    workflow = page.evaluate(
+        """async (url) => {
         const wf = await (await fetch(url)).json();
         await window.app.loadGraphData(wf);
         return wf;
-    }""", f"/api/workflow_templates/{comfyui.pack_folder}/{WORKFLOW}.json")
+    }""",
+        f"/api/workflow_templates/{comfyui.pack_folder}/{WORKFLOW}.json",
+    )
     page.wait_for_timeout(500)
     return workflow
 
@@ -90,7 +93,9 @@ def test_widgets_appear_on_the_nodes_that_take_zones_and_scores(page, loaded, pa
     assert page.locator(".facelab-zp").count() == len(with_zones)
     assert page.locator(".facelab-sp").count() == types.count("FaceLabZoneScores") == 1
     diagram = json.loads((ROOT / "web" / "zone_diagram.json").read_text())
-    shown = set(page.locator(".facelab-zp").first.locator("path.fl-zone").evaluate_all("ps => ps.map(p => p.dataset.zone)"))
+    shown = set(
+        page.locator(".facelab-zp").first.locator("path.fl-zone").evaluate_all("ps => ps.map(p => p.dataset.zone)")
+    )
     assert shown == set(diagram["zones"]) - {"face_oval", "skin"}  # those two are chips
 
 
@@ -133,7 +138,9 @@ def test_score_panel_edits_the_real_widgets(page, loaded):  # noqa: F811
         assert float(panel.locator(f'input[data-score="{name}"]').input_value()) == pytest.approx(widget_value)
     panel.locator('input[data-score="forehead"]').fill("-0.4")
     assert page.evaluate("() => fl.value('FaceLabZoneScores', 'forehead')") == pytest.approx(-0.4)
-    assert panel.locator('input[data-score="forehead"]').locator("xpath=..").get_attribute("data-direction") == "younger"
+    assert (
+        panel.locator('input[data-score="forehead"]').locator("xpath=..").get_attribute("data-direction") == "younger"
+    )
     panel.locator('[data-action="reset-all"]').click()
     values = page.evaluate(f"() => {json.dumps(list(AGING_GROUPS))}.map(n => fl.value('FaceLabZoneScores', n))")
     assert values == [0] * len(AGING_GROUPS)
@@ -187,7 +194,9 @@ def test_screenshot_of_picker_and_sliders(page, loaded, tmp_path):  # noqa: F811
     png = page.screenshot(clip=bounds)
     (tmp_path / "web_picker.png").write_bytes(png)
 
-    drawing = np.asarray(Image.open(io.BytesIO(page.locator(".facelab-zp svg").first.screenshot())).convert("RGB")).astype(int)
+    drawing = np.asarray(
+        Image.open(io.BytesIO(page.locator(".facelab-zp svg").first.screenshot())).convert("RGB")
+    ).astype(int)
     selected_blue = drawing[..., 2] - drawing[..., 0] > 100  # the selected zones' fill
     assert selected_blue.mean() > 0.02, "no selected zone is drawn in the picker"
     assert page.locator(".facelab-sp .fl-row[data-direction=younger]").count() == 3
@@ -218,5 +227,10 @@ def test_linked_inputs_are_shown_read_only(page, loaded):  # noqa: F811
             foreheadDisabled: panel.querySelector('input[data-score="forehead"]').disabled,
         };
     }""")
-    assert state == {"pickerDisabled": True, "status": "The zones come from a link: the picker only shows them.",
-                     "chinRowLinked": True, "chinWidgetHidden": False, "foreheadDisabled": False}
+    assert state == {
+        "pickerDisabled": True,
+        "status": "The zones come from a link: the picker only shows them.",
+        "chinRowLinked": True,
+        "chinWidgetHidden": False,
+        "foreheadDisabled": False,
+    }

@@ -32,8 +32,9 @@ def _node_args() -> list[str]:
 @pytest.mark.skipif(NODE is None, reason="Node.js is not on PATH: the JS unit tests in tests/js/ were NOT run")
 def test_js_unit_tests_pass():
     assert JS_TESTS, "no tests/js/*.test.mjs found"
-    result = subprocess.run([NODE, *_node_args(), "--test", *map(str, JS_TESTS)], cwd=ROOT, capture_output=True,
-                            text=True, timeout=300)
+    result = subprocess.run(
+        [NODE, *_node_args(), "--test", *map(str, JS_TESTS)], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
     report = result.stdout[-8000:] + result.stderr[-2000:]
     assert result.returncode == 0, report
     passed = re.search(r"^# pass (\d+)", result.stdout, re.M)

@@ -76,9 +76,14 @@ def test_diagram_has_the_anatomy_the_picker_shows(diagram):
         left, right = _centroid(zones[f"{base}_left"]), _centroid(zones[f"{base}_right"])
         assert left[0] > width / 2 > right[0], f"{base}: the subject's left must be on the image's right"
         # The drawing is exactly symmetric: each left outline is the mirror image of the right one.
-        mirrored = [np.column_stack([width - np.asarray(r)[:, 0], np.asarray(r)[:, 1]]) for r in zones[f"{base}_right"]["rings"]]
+        mirrored = [
+            np.column_stack([width - np.asarray(r)[:, 0], np.asarray(r)[:, 1]]) for r in zones[f"{base}_right"]["rings"]
+        ]
         assert np.allclose(np.concatenate(mirrored).mean(axis=0), left, atol=0.003), base
-    y = {name: _centroid(zones[name])[1] for name in ("hairline", "forehead", "glabella", "eye_left", "nose", "upper_lip", "lips", "chin")}
+    y = {
+        name: _centroid(zones[name])[1]
+        for name in ("hairline", "forehead", "glabella", "eye_left", "nose", "upper_lip", "lips", "chin")
+    }
     order = sorted(y, key=y.get)
     assert order == ["hairline", "forehead", "glabella", "eye_left", "nose", "upper_lip", "lips", "chin"], y
     for name in ("glabella", "inter_ocular", "nose", "upper_lip", "lips", "chin", "forehead"):

@@ -20,8 +20,10 @@ def test_api_cycle_is_reported(wc, schemas):
     api["2"]["inputs"]["clip"] = ["5", 0]  # VAEDecode -> CLIPTextEncode -> KSampler -> VAEDecode
     msgs = _messages(wc.validate_api(api, schemas))
     cycles = [m for m in msgs if "dependency cycle" in m]
-    assert cycles == ["error: workflow: dependency cycle: node 2 <- 5 <- 4 <- 2 (each takes an input from the next); "
-                      "ComfyUI refuses such a prompt"]
+    assert cycles == [
+        "error: workflow: dependency cycle: node 2 <- 5 <- 4 <- 2 (each takes an input from the next); "
+        "ComfyUI refuses such a prompt"
+    ]
     assert not any("dependency cycle" in m for m in _messages(wc.validate_api(HAND_MADE_API, schemas)))
 
 
@@ -39,23 +41,36 @@ def test_ui_cycle_is_reported(wc, schemas):
 
 def _set(path):
     """A mutation putting `value` at `path` (keys/indices) of the hand-made UI workflow."""
+
     def apply(ui, value):
         target = ui
         for key in path[:-1]:
             target = target[key]
         target[path[-1]] = value
+
     return apply
 
 
 # Records of the hand-made workflow that the checker reads, each replaced by values of the wrong shape.
 PATHS = {  # each of these made the checker raise before (KeyError, IndexError, TypeError, AttributeError)
-    "nodes": ("nodes",), "links": ("links",), "a node": ("nodes", 3), "node type": ("nodes", 3, "type"),
-    "inputs": ("nodes", 3, "inputs"), "an input": ("nodes", 3, "inputs", 0),
-    "input link": ("nodes", 3, "inputs", 0, "link"), "outputs": ("nodes", 0, "outputs"),
-    "an output": ("nodes", 0, "outputs", 1), "output links": ("nodes", 0, "outputs", 1, "links"),
-    "widgets_values": ("nodes", 3, "widgets_values"), "primitive values": ("nodes", 7, "widgets_values"),
-    "reroute inputs": ("nodes", 8, "inputs"), "a link": ("links", 2), "link id": ("links", 2, 0),
-    "link slot": ("links", 2, 2), "link target slot": ("links", 2, 4), "definitions": ("definitions",),
+    "nodes": ("nodes",),
+    "links": ("links",),
+    "a node": ("nodes", 3),
+    "node type": ("nodes", 3, "type"),
+    "inputs": ("nodes", 3, "inputs"),
+    "an input": ("nodes", 3, "inputs", 0),
+    "input link": ("nodes", 3, "inputs", 0, "link"),
+    "outputs": ("nodes", 0, "outputs"),
+    "an output": ("nodes", 0, "outputs", 1),
+    "output links": ("nodes", 0, "outputs", 1, "links"),
+    "widgets_values": ("nodes", 3, "widgets_values"),
+    "primitive values": ("nodes", 7, "widgets_values"),
+    "reroute inputs": ("nodes", 8, "inputs"),
+    "a link": ("links", 2),
+    "link id": ("links", 2, 0),
+    "link slot": ("links", 2, 2),
+    "link target slot": ("links", 2, 4),
+    "definitions": ("definitions",),
 }
 BAD_VALUES = [None, "x", 7, -1, 10**9, [], [None], {}, {"a": 1}, True, 1.5, [[["deep"]]]]
 
@@ -85,19 +100,26 @@ def test_specific_malformed_records_are_named(wc, schemas):
     assert "error: node 4 (KSampler): 'inputs' is not a list; ignored" in msgs
     api = copy.deepcopy(HAND_MADE_API)
     api["3"]["class_type"] = ["EmptyLatentImage"]
-    assert "error: node 3: class_type ['EmptyLatentImage'] is not a node type name" in _messages(wc.validate_api(api, schemas))
+    assert "error: node 3: class_type ['EmptyLatentImage'] is not a node type name" in _messages(
+        wc.validate_api(api, schemas)
+    )
 
 
 def test_long_reroute_chain_and_deep_json(wc, schemas, tmp_path):
     """A 100 000-node Reroute chain (RecursionError before: resolve() recursed per reroute) and a 100 000-deep
     JSON file."""
     n = 100_000
-    nodes = [_node(1, "EmptyImage", outputs=[{"name": "IMAGE", "type": "IMAGE", "links": [1]}],
-                   widgets=[64, 64, 1, 0])]
+    nodes = [_node(1, "EmptyImage", outputs=[{"name": "IMAGE", "type": "IMAGE", "links": [1]}], widgets=[64, 64, 1, 0])]
     links = []
     for i in range(n):
-        nodes.append(_node(i + 2, "Reroute", inputs=[{"name": "", "type": "*", "link": i + 1}],
-                           outputs=[{"name": "", "type": "IMAGE", "links": [i + 2]}]))
+        nodes.append(
+            _node(
+                i + 2,
+                "Reroute",
+                inputs=[{"name": "", "type": "*", "link": i + 1}],
+                outputs=[{"name": "", "type": "IMAGE", "links": [i + 2]}],
+            )
+        )
         links.append([i + 1, i + 1, 0, i + 2, 0, "IMAGE"])
     nodes.append(_node(n + 2, "SaveImage", inputs=[{"name": "images", "type": "IMAGE", "link": n + 1}], widgets=["x"]))
     links.append([n + 1, n + 1, 0, n + 2, 0, "IMAGE"])

@@ -19,8 +19,9 @@ SHIPPED = sorted((ROOT / "workflows").glob("*.json"))
 @pytest.mark.parametrize("folder", FOLDERS, ids=[f.relative_to(ROOT).as_posix() for f in FOLDERS])
 def test_workflows_and_api_copies_are_valid(wc, schemas, folder):
     report = wc.validate_folder(folder, schemas)
-    problems = [f"{Path(path).relative_to(ROOT)}: {issue}" for path, issues in report.items()
-                for issue in wc.errors(issues)]
+    problems = [
+        f"{Path(path).relative_to(ROOT)}: {issue}" for path, issues in report.items() for issue in wc.errors(issues)
+    ]
     assert not problems, "\n".join(problems)
 
 
@@ -54,9 +55,12 @@ def test_facelab_inputs_of_frontend_widget_types_are_sockets(pack, wc):
     from comfyui_facelab.workflow_check.schema import schema_from_class
 
     primitives = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
-    offenders = [f"{name}.{spec.name} ({spec.type})" for name, cls in pack.NODE_CLASS_MAPPINGS.items()
-                 for spec in schema_from_class(name, cls).inputs.values()
-                 if spec.is_widget and spec.widget_type not in primitives]
+    offenders = [
+        f"{name}.{spec.name} ({spec.type})"
+        for name, cls in pack.NODE_CLASS_MAPPINGS.items()
+        for spec in schema_from_class(name, cls).inputs.values()
+        if spec.is_widget and spec.widget_type not in primitives
+    ]
     assert not offenders, f"add 'forceInput': True to {offenders}"
 
 

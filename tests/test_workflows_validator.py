@@ -16,8 +16,18 @@ SMOKE_API = ROOT / "tests" / "data" / "workflows" / "api" / "core_inpaint_smoke.
 
 
 def _node(nid, type_, inputs=(), outputs=(), widgets=None, mode=0, title=None):
-    node = {"id": nid, "type": type_, "pos": [0, 0], "size": [200, 100], "flags": {}, "order": nid, "mode": mode,
-            "inputs": [dict(i) for i in inputs], "outputs": [dict(o) for o in outputs], "properties": {}}
+    node = {
+        "id": nid,
+        "type": type_,
+        "pos": [0, 0],
+        "size": [200, 100],
+        "flags": {},
+        "order": nid,
+        "mode": mode,
+        "inputs": [dict(i) for i in inputs],
+        "outputs": [dict(o) for o in outputs],
+        "properties": {},
+    }
     if widgets is not None:
         node["widgets_values"] = widgets
     if title:
@@ -29,39 +39,94 @@ def _hand_made_ui() -> dict:
     """Checkpoint -> text -> KSampler (seed from a PrimitiveNode, model through a Reroute) -> VAEDecode ->
     bypassed ImageInvert -> SaveImage; plus a Note and a muted PreviewImage."""
     links = [
-        [1, 1, 0, 9, 0, "MODEL"], [2, 9, 0, 4, 0, "MODEL"], [3, 1, 1, 2, 0, "CLIP"], [4, 2, 0, 4, 1, "CONDITIONING"],
-        [5, 2, 0, 4, 2, "CONDITIONING"], [6, 3, 0, 4, 3, "LATENT"], [7, 8, 0, 4, 4, "INT"], [8, 4, 0, 5, 0, "LATENT"],
-        [9, 1, 2, 5, 1, "VAE"], [10, 5, 0, 10, 0, "IMAGE"], [11, 10, 0, 6, 0, "IMAGE"], [12, 5, 0, 11, 0, "IMAGE"],
+        [1, 1, 0, 9, 0, "MODEL"],
+        [2, 9, 0, 4, 0, "MODEL"],
+        [3, 1, 1, 2, 0, "CLIP"],
+        [4, 2, 0, 4, 1, "CONDITIONING"],
+        [5, 2, 0, 4, 2, "CONDITIONING"],
+        [6, 3, 0, 4, 3, "LATENT"],
+        [7, 8, 0, 4, 4, "INT"],
+        [8, 4, 0, 5, 0, "LATENT"],
+        [9, 1, 2, 5, 1, "VAE"],
+        [10, 5, 0, 10, 0, "IMAGE"],
+        [11, 10, 0, 6, 0, "IMAGE"],
+        [12, 5, 0, 11, 0, "IMAGE"],
     ]
     nodes = [
-        _node(1, "CheckpointLoaderSimple", outputs=[{"name": "MODEL", "type": "MODEL", "links": [1]},
-                                                    {"name": "CLIP", "type": "CLIP", "links": [3]},
-                                                    {"name": "VAE", "type": "VAE", "links": [9]}],
-              widgets=["some_model.safetensors"]),
-        _node(2, "CLIPTextEncode", inputs=[{"name": "clip", "type": "CLIP", "link": 3}],
-              outputs=[{"name": "CONDITIONING", "type": "CONDITIONING", "links": [4, 5]}], widgets=["a portrait"],
-              title="Prompt"),
-        _node(3, "EmptyLatentImage", outputs=[{"name": "LATENT", "type": "LATENT", "links": [6]}], widgets=[512, 384, 1]),
-        _node(4, "KSampler",
-              inputs=[{"name": "model", "type": "MODEL", "link": 2}, {"name": "positive", "type": "CONDITIONING", "link": 4},
-                      {"name": "negative", "type": "CONDITIONING", "link": 5},
-                      {"name": "latent_image", "type": "LATENT", "link": 6},
-                      {"name": "seed", "type": "INT", "widget": {"name": "seed"}, "link": 7}],
-              outputs=[{"name": "LATENT", "type": "LATENT", "links": [8]}],
-              widgets=[7, "randomize", 20, 6.5, "euler", "karras", 0.4]),
-        _node(5, "VAEDecode", inputs=[{"name": "samples", "type": "LATENT", "link": 8}, {"name": "vae", "type": "VAE", "link": 9}],
-              outputs=[{"name": "IMAGE", "type": "IMAGE", "links": [10, 12]}]),
+        _node(
+            1,
+            "CheckpointLoaderSimple",
+            outputs=[
+                {"name": "MODEL", "type": "MODEL", "links": [1]},
+                {"name": "CLIP", "type": "CLIP", "links": [3]},
+                {"name": "VAE", "type": "VAE", "links": [9]},
+            ],
+            widgets=["some_model.safetensors"],
+        ),
+        _node(
+            2,
+            "CLIPTextEncode",
+            inputs=[{"name": "clip", "type": "CLIP", "link": 3}],
+            outputs=[{"name": "CONDITIONING", "type": "CONDITIONING", "links": [4, 5]}],
+            widgets=["a portrait"],
+            title="Prompt",
+        ),
+        _node(
+            3, "EmptyLatentImage", outputs=[{"name": "LATENT", "type": "LATENT", "links": [6]}], widgets=[512, 384, 1]
+        ),
+        _node(
+            4,
+            "KSampler",
+            inputs=[
+                {"name": "model", "type": "MODEL", "link": 2},
+                {"name": "positive", "type": "CONDITIONING", "link": 4},
+                {"name": "negative", "type": "CONDITIONING", "link": 5},
+                {"name": "latent_image", "type": "LATENT", "link": 6},
+                {"name": "seed", "type": "INT", "widget": {"name": "seed"}, "link": 7},
+            ],
+            outputs=[{"name": "LATENT", "type": "LATENT", "links": [8]}],
+            widgets=[7, "randomize", 20, 6.5, "euler", "karras", 0.4],
+        ),
+        _node(
+            5,
+            "VAEDecode",
+            inputs=[{"name": "samples", "type": "LATENT", "link": 8}, {"name": "vae", "type": "VAE", "link": 9}],
+            outputs=[{"name": "IMAGE", "type": "IMAGE", "links": [10, 12]}],
+        ),
         _node(6, "SaveImage", inputs=[{"name": "images", "type": "IMAGE", "link": 11}], widgets=["hand_made"]),
         _node(7, "Note", widgets=["a note"]),
-        _node(8, "PrimitiveNode", outputs=[{"name": "connect to widget input", "type": "INT", "links": [7],
-                                            "widget": {"name": "seed"}}], widgets=[123, "fixed"], title="Seed"),
-        _node(9, "Reroute", inputs=[{"name": "", "type": "*", "link": 1}], outputs=[{"name": "", "type": "MODEL", "links": [2]}]),
-        _node(10, "ImageInvert", inputs=[{"name": "image", "type": "IMAGE", "link": 10}],
-              outputs=[{"name": "IMAGE", "type": "IMAGE", "links": [11]}], mode=4),
+        _node(
+            8,
+            "PrimitiveNode",
+            outputs=[{"name": "connect to widget input", "type": "INT", "links": [7], "widget": {"name": "seed"}}],
+            widgets=[123, "fixed"],
+            title="Seed",
+        ),
+        _node(
+            9,
+            "Reroute",
+            inputs=[{"name": "", "type": "*", "link": 1}],
+            outputs=[{"name": "", "type": "MODEL", "links": [2]}],
+        ),
+        _node(
+            10,
+            "ImageInvert",
+            inputs=[{"name": "image", "type": "IMAGE", "link": 10}],
+            outputs=[{"name": "IMAGE", "type": "IMAGE", "links": [11]}],
+            mode=4,
+        ),
         _node(11, "PreviewImage", inputs=[{"name": "images", "type": "IMAGE", "link": 12}], mode=2),
     ]
-    return {"last_node_id": 11, "last_link_id": 12, "nodes": nodes, "links": links, "groups": [], "config": {},
-            "extra": {}, "version": 0.4}
+    return {
+        "last_node_id": 11,
+        "last_link_id": 12,
+        "nodes": nodes,
+        "links": links,
+        "groups": [],
+        "config": {},
+        "extra": {},
+        "version": 0.4,
+    }
 
 
 # Written by hand from ComfyUI's node definitions, not from the converter's output.
@@ -69,9 +134,21 @@ HAND_MADE_API = {
     "1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "some_model.safetensors"}},
     "2": {"class_type": "CLIPTextEncode", "inputs": {"text": "a portrait", "clip": ["1", 1]}},
     "3": {"class_type": "EmptyLatentImage", "inputs": {"width": 512, "height": 384, "batch_size": 1}},
-    "4": {"class_type": "KSampler", "inputs": {
-        "seed": 123, "steps": 20, "cfg": 6.5, "sampler_name": "euler", "scheduler": "karras", "denoise": 0.4,
-        "model": ["1", 0], "positive": ["2", 0], "negative": ["2", 0], "latent_image": ["3", 0]}},
+    "4": {
+        "class_type": "KSampler",
+        "inputs": {
+            "seed": 123,
+            "steps": 20,
+            "cfg": 6.5,
+            "sampler_name": "euler",
+            "scheduler": "karras",
+            "denoise": 0.4,
+            "model": ["1", 0],
+            "positive": ["2", 0],
+            "negative": ["2", 0],
+            "latent_image": ["3", 0],
+        },
+    },
     "5": {"class_type": "VAEDecode", "inputs": {"samples": ["4", 0], "vae": ["1", 2]}},
     "6": {"class_type": "SaveImage", "inputs": {"filename_prefix": "hand_made", "images": ["5", 0]}},
 }
@@ -105,9 +182,20 @@ def test_object_style_links_give_the_same_graph(wc, schemas):
 
 def test_upload_button_value_is_optional_and_not_sent(wc, schemas):
     for widgets in (["face.png", "image"], ["face.png"]):
-        ui = {"nodes": [_node(1, "LoadImage", outputs=[{"name": "IMAGE", "type": "IMAGE", "links": []},
-                                                      {"name": "MASK", "type": "MASK", "links": []}], widgets=widgets)],
-              "links": []}
+        ui = {
+            "nodes": [
+                _node(
+                    1,
+                    "LoadImage",
+                    outputs=[
+                        {"name": "IMAGE", "type": "IMAGE", "links": []},
+                        {"name": "MASK", "type": "MASK", "links": []},
+                    ],
+                    widgets=widgets,
+                )
+            ],
+            "links": [],
+        }
         prompt, issues = wc.ui_to_api(ui, schemas)
         assert wc.errors(issues) == [] and prompt["1"]["inputs"] == {"image": "face.png"}
 
@@ -124,6 +212,7 @@ def test_smoke_workflow_and_its_api_copy_are_valid_and_match(wc, schemas):
 
 
 # --- one small failing case per mistake ---------------------------------------------------------------------
+
 
 def _smoke():
     return json.loads(SMOKE_UI.read_text()), json.loads(SMOKE_API.read_text())
@@ -152,8 +241,10 @@ def test_catches_wrong_link_type(wc, schemas):
 
     api[str(sampler["id"])]["inputs"]["model"] = [str(ckpt["id"]), 1]
     msgs = _messages(wc.validate_api(api, schemas))
-    assert msgs == [f"error: node {sampler['id']} (KSampler) input 'model': expects MODEL but is linked to CLIP "
-                    f"(output 1 'CLIP' of node {ckpt['id']})"]
+    assert msgs == [
+        f"error: node {sampler['id']} (KSampler) input 'model': expects MODEL but is linked to CLIP "
+        f"(output 1 'CLIP' of node {ckpt['id']})"
+    ]
 
 
 def test_catches_unknown_node(wc, schemas):
@@ -166,11 +257,15 @@ def test_catches_unknown_node(wc, schemas):
     assert any("unknown node type" in m for m in _messages(wc.validate_api(api, schemas)))
 
 
-@pytest.mark.parametrize("index, value, expected", [(2, 0, "below the minimum 1"), (6, 1.5, "above the maximum 1.0"),
-                                                    (3, "8", "is not a number")])
+@pytest.mark.parametrize(
+    "index, value, expected",
+    [(2, 0, "below the minimum 1"), (6, 1.5, "above the maximum 1.0"), (3, "8", "is not a number")],
+)
 def test_catches_out_of_range_or_mistyped_widget(wc, schemas, index, value, expected):
     ui, _ = _smoke()
-    _ui_node(ui, "KSampler")["widgets_values"][index] = value  # [seed, control, steps, cfg, sampler, scheduler, denoise]
+    _ui_node(ui, "KSampler")["widgets_values"][index] = (
+        value  # [seed, control, steps, cfg, sampler, scheduler, denoise]
+    )
     msgs = _messages(wc.validate_ui(ui, schemas))
     assert len(msgs) == 1 and expected in msgs[0], msgs
 
@@ -182,7 +277,10 @@ def test_catches_bad_combo_value(wc, schemas):
     assert len(msgs) == 1 and "input 'sampler_name'" in msgs[0] and "'euler_magic' is not one of" in msgs[0]
     node_id = next(k for k, v in api.items() if v["class_type"] == "LoadImageMask")
     api[node_id]["inputs"]["channel"] = "purple"
-    assert any("'purple' is not one of ['alpha', 'red', 'green', 'blue']" in m for m in _messages(wc.validate_api(api, schemas)))
+    assert any(
+        "'purple' is not one of ['alpha', 'red', 'green', 'blue']" in m
+        for m in _messages(wc.validate_api(api, schemas))
+    )
 
 
 def test_model_files_are_accepted_by_extension_only(wc, schemas):
@@ -197,7 +295,8 @@ def test_catches_missing_required_input(wc, schemas):
     decode_id = next(k for k, v in api.items() if v["class_type"] == "VAEDecode")
     del api[decode_id]["inputs"]["vae"]
     assert _messages(wc.validate_api(api, schemas)) == [
-        f"error: node {decode_id} (VAEDecode) input 'vae': required input is missing"]
+        f"error: node {decode_id} (VAEDecode) input 'vae': required input is missing"
+    ]
     decode = _ui_node(ui, "VAEDecode")
     link_id = decode["inputs"][1]["link"]
     decode["inputs"][1]["link"] = None
@@ -229,10 +328,14 @@ def test_catches_ui_api_mismatch(wc, schemas):
     sampler_id = next(k for k, v in api.items() if v["class_type"] == "KSampler")
     api[sampler_id]["inputs"]["seed"] = 43
     assert _messages(wc.compare_ui_api(ui, api, schemas)) == [
-        f"error: node {sampler_id} (KSampler) input 'seed': UI has 42, API has 43"]
+        f"error: node {sampler_id} (KSampler) input 'seed': UI has 42, API has 43"
+    ]
     ui, api = _smoke()
     diff_id = next(k for k, v in api.items() if v["class_type"] == "DifferentialDiffusion")
-    api[sampler_id]["inputs"]["model"] = [next(k for k, v in api.items() if v["class_type"] == "CheckpointLoaderSimple"), 0]
+    api[sampler_id]["inputs"]["model"] = [
+        next(k for k, v in api.items() if v["class_type"] == "CheckpointLoaderSimple"),
+        0,
+    ]
     del api[diff_id]
     msgs = _messages(wc.compare_ui_api(ui, api, schemas))
     assert any("DifferentialDiffusion is in the UI workflow but not in the API workflow" in m for m in msgs)
@@ -276,7 +379,9 @@ def test_validate_folder_pairs_ui_and_api_copies(wc, schemas, tmp_path):
     (tmp_path / "orphan.json").write_text(json.dumps(ui))
     (tmp_path / "api" / "stray.json").write_text(json.dumps(api))
     (tmp_path / "broken.json").write_text("{not json")
-    report = {Path(k).relative_to(tmp_path).as_posix(): _messages(v) for k, v in wc.validate_folder(tmp_path, schemas).items()}
+    report = {
+        Path(k).relative_to(tmp_path).as_posix(): _messages(v) for k, v in wc.validate_folder(tmp_path, schemas).items()
+    }
     assert report["edit.json"] == [] and report["api/edit.json"] == []
     assert any("missing API copy" in m for m in report["orphan.json"])
     assert any("without a UI workflow" in m for m in report["api/stray.json"])
@@ -290,18 +395,30 @@ def test_builder_lays_out_sockets_and_widgets_like_the_frontend(wc, schemas):
     ckpt = wf.add("CheckpointLoaderSimple", ckpt_name="m.safetensors")
     latent = wf.add("EmptyLatentImage", width=512)
     seed = wf.add("PrimitiveInt", value=5)
-    wf.add("KSampler", model=ckpt["MODEL"], positive=wf.add("CLIPTextEncode", clip=ckpt["CLIP"], text="x")[0],
-           negative=wf.add("ConditioningZeroOut", conditioning=wf.add("CLIPTextEncode", clip=ckpt[1])[0])[0],
-           latent_image=latent[0], seed=seed[0], steps=3)
+    wf.add(
+        "KSampler",
+        model=ckpt["MODEL"],
+        positive=wf.add("CLIPTextEncode", clip=ckpt["CLIP"], text="x")[0],
+        negative=wf.add("ConditioningZeroOut", conditioning=wf.add("CLIPTextEncode", clip=ckpt[1])[0])[0],
+        latent_image=latent[0],
+        seed=seed[0],
+        steps=3,
+    )
     ui = wf.workflow()
     sampler = ui["nodes"][-1]
     # Socket-only inputs first, then the widget turned socket; seed's control value follows it in widgets_values.
     assert [(s["name"], "widget" in s) for s in sampler["inputs"]] == [
-        ("model", False), ("positive", False), ("negative", False), ("latent_image", False), ("seed", True)]
+        ("model", False),
+        ("positive", False),
+        ("negative", False),
+        ("latent_image", False),
+        ("seed", True),
+    ]
     assert sampler["widgets_values"] == [0, "fixed", 3, 8.0, "euler", "simple", 1.0]  # 0.33's KSampler defaults
     assert ui["nodes"][1]["widgets_values"] == [512, 512, 1]
     assert [i.message for i in wc.errors(wc.validate_ui(ui, schemas))] == [  # valid, but nothing saves a result
-        "no output node (e.g. SaveImage): ComfyUI refuses such a prompt"]
+        "no output node (e.g. SaveImage): ComfyUI refuses such a prompt"
+    ]
     assert wc.ui_to_api(ui, schemas)[0][str(sampler["id"])]["inputs"]["seed"] == [str(seed.id), 0]
 
 

@@ -47,7 +47,7 @@ def skin_zone(zm, rgb, lm, zone, **kw) -> np.ndarray:
     return zm.face_zone_mask(lm, [zone], rgb.shape[:2], skin=visible_skin.face_skin(rgb, lm), **kw)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def base_scores(name: str) -> dict:
     import facelab
 
@@ -77,7 +77,9 @@ def draw_wrinkles(zm, rgb, lm, zone, n=8, depth=0.08, half_width_iod=0.015):
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     dark = np.zeros((h, w), np.float32)
     for k in range(n):
-        centre = ys.min() + (k + 0.5) * (ys.max() - ys.min()) / n + 0.04 * iod * np.sin(2 * np.pi * xx / (0.6 * iod) + k)
+        centre = (
+            ys.min() + (k + 0.5) * (ys.max() - ys.min()) / n + 0.04 * iod * np.sin(2 * np.pi * xx / (0.6 * iod) + k)
+        )
         dark = np.maximum(dark, np.clip(1 - np.abs(yy - centre) / (half_width_iod * iod), 0, 1))
     return rgb * (1 - depth * dark * inside)[..., None]
 
@@ -102,8 +104,12 @@ def test_synthetic_forehead_wrinkles_raise_forehead_only(ws, zm, name):
 
 def test_fainter_wrinkles_score_lower_than_deeper_ones(ws, zm):
     lm, rgb = landmarks_xy("obama.jpg"), rgb_of("obama.jpg")
-    scores = [ws.face_wrinkle_scores(draw_wrinkles(zm, rgb, lm, "forehead", depth=d), lm, landmarks_3d=landmarks_3d("obama.jpg"))
-              ["forehead"] for d in (0.04, 0.08, 0.16)]
+    scores = [
+        ws.face_wrinkle_scores(
+            draw_wrinkles(zm, rgb, lm, "forehead", depth=d), lm, landmarks_3d=landmarks_3d("obama.jpg")
+        )["forehead"]
+        for d in (0.04, 0.08, 0.16)
+    ]
     assert base_scores("obama.jpg")["forehead"] < scores[0] < scores[1] < scores[2]
 
 
@@ -121,7 +127,9 @@ def test_smoothing_a_zone_lowers_its_score(ws, zm, name):
 def test_score_is_resolution_independent(ws, pack, name):
     """2x bicubic upscale, measured through the node with the ORIGINAL landmarks (they are rescaled to the image)."""
     rgb = torch.from_numpy(rgb_of(name))
-    up = torch.nn.functional.interpolate(rgb.permute(2, 0, 1)[None], scale_factor=2, mode="bicubic", align_corners=False)
+    up = torch.nn.functional.interpolate(
+        rgb.permute(2, 0, 1)[None], scale_factor=2, mode="bicubic", align_corners=False
+    )
     up = up.clamp(0, 1).permute(0, 2, 3, 1)
     text, _, _ = pack.NODE_CLASS_MAPPINGS["FaceLabWrinkleScore"]().score(up, landmarks_for(name), 0, "mean")
     big, small = json.loads(text), base_scores(name)
@@ -192,7 +200,14 @@ def test_relative_target_and_compare_helpers(ws):
     with pytest.raises(ValueError, match="30% smoother"):
         ws.relative_target(20.0, 30)
     rows = ws.compare_scores({"forehead": 20.0, "chin": 10.0}, {"forehead": 12.0, "chin": 9.5}, 0.3)
-    assert rows["forehead"] == {"before": 20.0, "after": 12.0, "change": -8.0, "change_pct": -40.0, "target": 14.0, "reached": True}
+    assert rows["forehead"] == {
+        "before": 20.0,
+        "after": 12.0,
+        "change": -8.0,
+        "change_pct": -40.0,
+        "target": 14.0,
+        "reached": True,
+    }
     assert rows["chin"]["reached"] is False and rows["chin"]["target"] == 7.0
     aged = ws.compare_scores({"chin": 10.0}, {"chin": 13.0}, -0.2)
     assert aged["chin"]["reached"] is True and aged["chin"]["change_pct"] == 30.0
@@ -229,7 +244,9 @@ def test_near_zero_start_cannot_explode_the_relative_change(ws):
     assert ws.group_mean({"a": 2.0, "b": None, "c": 4.0}, "mean") == pytest.approx(3.0)
 
 
-def paint_strands(rgb: np.ndarray, lm: np.ndarray, iod: float, colour=(0.1, 0.08, 0.07)) -> tuple[np.ndarray, np.ndarray]:
+def paint_strands(
+    rgb: np.ndarray, lm: np.ndarray, iod: float, colour=(0.1, 0.08, 0.07)
+) -> tuple[np.ndarray, np.ndarray]:
     """Dark, hair-like wavy strands (3 % of the eye distance wide) hanging over the forehead like a fringe."""
     from PIL import Image, ImageDraw
 

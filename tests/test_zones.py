@@ -6,10 +6,9 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from conftest import SINGLE_FACE_PHOTOS, landmarks_for, load_photo
 from PIL import Image, ImageDraw
 from scipy import ndimage
-
-from conftest import SINGLE_FACE_PHOTOS, landmarks_for, load_photo
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +49,16 @@ def test_atlas_has_the_interface_zones_and_groups(za):
     ).split()
     assert list(za.ZONE_NAMES) == expected
     assert all(name in za.ZONES and za.ZONES[name].definition for name in za.ZONE_NAMES)
-    for group in ("crows_feet", "under_eye", "nasolabial", "marionette", "cheeks", "eyes", "eyebrows", "all_wrinkle_zones"):
+    for group in (
+        "crows_feet",
+        "under_eye",
+        "nasolabial",
+        "marionette",
+        "cheeks",
+        "eyes",
+        "eyebrows",
+        "all_wrinkle_zones",
+    ):
         assert za.ZONE_GROUPS[group] and set(za.ZONE_GROUPS[group]) <= set(za.ZONES)
 
 
@@ -91,7 +99,13 @@ def test_left_zones_are_mirrors_of_right_zones(za):
 
 
 def test_resolve_zones_groups_order_duplicates_aliases(za):
-    assert za.resolve_zones("crows_feet, lips eyes;LIPS") == ["crows_feet_left", "crows_feet_right", "lips", "eye_left", "eye_right"]
+    assert za.resolve_zones("crows_feet, lips eyes;LIPS") == [
+        "crows_feet_left",
+        "crows_feet_right",
+        "lips",
+        "eye_left",
+        "eye_right",
+    ]
     assert za.resolve_zones(["under_eye_left", "under_eye"]) == ["under_eye_left", "under_eye_right"]
     assert za.resolve_zones("Tear-Trough") == ["under_eye_left", "under_eye_right"]
     assert za.resolve_zones("all") == list(za.ZONE_NAMES)
@@ -108,7 +122,13 @@ def test_resolve_zones_unknown_name_lists_valid_names(za):
 
 def test_resolve_subtract_presets_and_names(za):
     assert za.resolve_subtract("none") == [] and za.resolve_subtract(None) == []
-    assert set(za.resolve_subtract("eyes+brows+lips")) == {"eye_left", "eye_right", "eyebrow_left", "eyebrow_right", "mouth"}
+    assert set(za.resolve_subtract("eyes+brows+lips")) == {
+        "eye_left",
+        "eye_right",
+        "eyebrow_left",
+        "eyebrow_right",
+        "mouth",
+    }
     assert za.resolve_subtract("eyes+nostrils") == ["eye_left", "eye_right", "nostril_left", "nostril_right"]
     with pytest.raises(ValueError, match="Presets"):
         za.resolve_subtract("eyes+ears")
@@ -201,7 +221,11 @@ def test_anatomical_order(name, za, zone_masks_of):
         # crow's feet: lateral to the outer eye corner
         assert sign * np.dot(c[f"crows_feet_{side}"] - lm[outer], lateral) > 0
         # nasolabial: from the nose wing down to the mouth corner, lateral to the upper lip
-        assert h["nose"] > h[f"nasolabial_{side}"] > float(np.dot(lm[61 if side == "right" else 291], up)) - 0.05 * np.linalg.norm(lm[10] - lm[152])
+        assert (
+            h["nose"]
+            > h[f"nasolabial_{side}"]
+            > float(np.dot(lm[61 if side == "right" else 291], up)) - 0.05 * np.linalg.norm(lm[10] - lm[152])
+        )
         assert sign * np.dot(c[f"nasolabial_{side}"] - c["upper_lip"], lateral) > 0
         # marionette: below the mouth corner, lateral to the chin centre
         assert h[f"marionette_{side}"] < float(np.dot(lm[61 if side == "right" else 291], up))
@@ -223,11 +247,17 @@ def _non_adjacent_edge_crossings(poly: np.ndarray) -> list[tuple[int, int]]:
     n = len(poly)
 
     def orient(p, q, r):  # sign of the turn p -> q -> r, broadcast over (n, n)
-        return np.sign((q[..., 0] - p[..., 0]) * (r[..., 1] - p[..., 1]) - (q[..., 1] - p[..., 1]) * (r[..., 0] - p[..., 0]))
+        return np.sign(
+            (q[..., 0] - p[..., 0]) * (r[..., 1] - p[..., 1]) - (q[..., 1] - p[..., 1]) * (r[..., 0] - p[..., 0])
+        )
 
     def on_segment(p, q, r):  # r on segment p-q, given p, q, r collinear
-        return (np.minimum(p[..., 0], q[..., 0]) <= r[..., 0]) & (r[..., 0] <= np.maximum(p[..., 0], q[..., 0])) & (
-            np.minimum(p[..., 1], q[..., 1]) <= r[..., 1]) & (r[..., 1] <= np.maximum(p[..., 1], q[..., 1]))
+        return (
+            (np.minimum(p[..., 0], q[..., 0]) <= r[..., 0])
+            & (r[..., 0] <= np.maximum(p[..., 0], q[..., 0]))
+            & (np.minimum(p[..., 1], q[..., 1]) <= r[..., 1])
+            & (r[..., 1] <= np.maximum(p[..., 1], q[..., 1]))
+        )
 
     p1, p2, p3, p4 = a[:, None], b[:, None], a[None, :], b[None, :]
     d1, d2, d3, d4 = orient(p3, p4, p1), orient(p3, p4, p2), orient(p1, p2, p3), orient(p1, p2, p4)
@@ -325,7 +355,10 @@ def test_feather_band_exact_zero_outside_and_one_inside(zm):
         assert band.sum() > 0  # a real soft edge
         # the soft edge is as wide as asked: values cross 0.5 near the grown outline
         half = m >= 0.5
-        assert abs(half.sum() - (zm.face_zone_mask(lm, "under_eye_left", size, grow=grow) >= 0.5).sum()) < 0.06 * half.sum()
+        assert (
+            abs(half.sum() - (zm.face_zone_mask(lm, "under_eye_left", size, grow=grow) >= 0.5).sum())
+            < 0.06 * half.sum()
+        )
 
 
 @pytest.mark.parametrize("name", SINGLE_FACE_PHOTOS)
@@ -362,7 +395,10 @@ def test_settings_are_relative_to_face_size(zm):
 
 def test_subtract_removes_protected_features(zm):
     lm, size = face_of("grace_hopper.jpg")
-    for zones, subtract, feature in (("under_eye_left, eye_left", "eyes", "eye_left"), ("upper_lip, lips", "eyes+brows+lips", "mouth")):
+    for zones, subtract, feature in (
+        ("under_eye_left, eye_left", "eyes", "eye_left"),
+        ("upper_lip, lips", "eyes+brows+lips", "mouth"),
+    ):
         plain = zm.face_zone_mask(lm, zones, size, feather=15)
         cut = zm.face_zone_mask(lm, zones, size, feather=15, subtract=subtract)
         inside = zm.face_zone_mask(lm, feature, size) > 0

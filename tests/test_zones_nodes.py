@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from conftest import landmarks_for, load_photo, photo_tensor
 
 
@@ -108,8 +107,11 @@ def test_mask_node_accepts_core_format_and_rgba_gray(nodes):
     """Core's MediaPipeFaceLandmarker faces carry the same keys; blendshapes may be empty. RGBA/gray images work."""
     lms = landmarks_for("grace_hopper.jpg")
     face = lms["frames"][0][0]
-    core_like = {"frames": [[{"bbox_xyxy": face["bbox_xyxy"], "landmarks_xy": face["landmarks_xy"], "blendshapes": {}}]],
-                 "image_size": lms["image_size"], "connection_sets": {}}
+    core_like = {
+        "frames": [[{"bbox_xyxy": face["bbox_xyxy"], "landmarks_xy": face["landmarks_xy"], "blendshapes": {}}]],
+        "image_size": lms["image_size"],
+        "connection_sets": {},
+    }
     rgb = photo_tensor("grace_hopper.jpg")
     rgba = torch.cat([rgb, torch.ones_like(rgb[..., :1])], dim=-1)
     gray = rgb.mean(dim=-1, keepdim=True)
@@ -159,9 +161,8 @@ def test_preview_no_face_passes_through_unchanged(nodes):
 
 def test_contact_sheet_tiles_are_the_painted_face_cropped():
     """Each tile is the face painted with one zone, cropped and scaled: the same as painting the whole photo."""
-    from PIL import Image
-
     from comfyui_facelab.nodes.face import zone_preview
+    from PIL import Image
 
     rgb = load_photo("grace_hopper.jpg")
     face = landmarks_for("grace_hopper.jpg")["frames"][0][0]

@@ -57,5 +57,9 @@ def test_the_old_columns_did_overlap_here(group):
     label_w = 100  # 'crows_feet_right' at the 10 px minimum font
     right_cols = [(f[2] + iod_gap, f[1], f[2] + iod_gap + label_w, f[3]) for f in fb]
     left_cols = [(f[0] - iod_gap - label_w, f[1], f[0] - iod_gap, f[3]) for f in fb]
-    assert any(_intersects(right_cols[i], left_cols[j]) or _intersects(right_cols[i], fb[j])
-               for i in range(len(fb)) for j in range(len(fb)) if i != j)
+    assert any(
+        _intersects(right_cols[i], left_cols[j]) or _intersects(right_cols[i], fb[j])
+        for i in range(len(fb))
+        for j in range(len(fb))
+        if i != j
+    )

@@ -11,8 +11,14 @@ from conftest import landmarks_for, load_photo, photo_tensor
 
 PORTRAITS = ["grace_hopper.jpg", "astronaut.png", "obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg"]
 # The cheek on the lit, camera-facing side of each portrait (checked by eye: clean skin, no hair, no beard).
-LIT_CHEEK = {"grace_hopper.jpg": "cheek_left", "astronaut.png": "cheek_left", "obama.jpg": "cheek_right",
-             "obama2.jpg": "cheek_left", "obama3.jpg": "cheek_right", "biden.jpg": "cheek_right"}
+LIT_CHEEK = {
+    "grace_hopper.jpg": "cheek_left",
+    "astronaut.png": "cheek_left",
+    "obama.jpg": "cheek_right",
+    "obama2.jpg": "cheek_left",
+    "obama3.jpg": "cheek_right",
+    "biden.jpg": "cheek_right",
+}
 TONES = {
     "as photographed": lambda x: x,
     "darkened x0.35": lambda x: x * 0.35,  # obama3's skin (L* 54) -> L* 18, darker than any face we have
@@ -128,8 +134,9 @@ def test_strongly_turned_face_in_a_group_photo(zm, vs):
 
     rgb = load_photo("t1.jpg")
     faces = detection.detect(rgb, mode="small_faces")["frames"][0]
-    yaws = [analysis.head_pose(f["landmarks_xy"], f.get("transformation_matrix"), f["landmarks_3d"])["yaw"]
-            for f in faces]
+    yaws = [
+        analysis.head_pose(f["landmarks_xy"], f.get("transformation_matrix"), f["landmarks_3d"])["yaw"] for f in faces
+    ]
     face = faces[int(np.argmax(np.abs(yaws)))]
     assert abs(max(yaws, key=abs)) > 35
     lm = np.asarray(face["landmarks_xy"], np.float64)

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from conftest import SINGLE_FACE_PHOTOS, load_photo
+from PIL import Image
 
 GROW, FEATHER = 10.0, 10.0
 ROTATION_DEG = 20.0

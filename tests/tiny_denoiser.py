@@ -15,8 +15,11 @@ class TinyModelSampling:
     sigma_max, sigma_min = 14.6, 0.03
 
     def noise_scaling(self, sigma, noise, latent_image, max_denoise=False):
-        return latent_image + noise * sigma.reshape(-1, *([1] * (noise.ndim - 1))) if torch.is_tensor(sigma) \
+        return (
+            latent_image + noise * sigma.reshape(-1, *([1] * (noise.ndim - 1)))
+            if torch.is_tensor(sigma)
             else latent_image + noise * sigma
+        )
 
     def inverse_noise_scaling(self, sigma, latent):
         return latent

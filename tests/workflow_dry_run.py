@@ -80,8 +80,16 @@ class CoreStandIns:
         return positive, negative, latent
 
     def KSampler(self, model, seed, steps, cfg, sampler_name, scheduler, positive, negative, latent_image, denoise):
-        self.calls["KSampler"].append({"denoise": denoise, "batch": latent_image["samples"].shape[0],
-                                       "model": model, "positive": positive, "seed": seed, "steps": steps})
+        self.calls["KSampler"].append(
+            {
+                "denoise": denoise,
+                "batch": latent_image["samples"].shape[0],
+                "model": model,
+                "positive": positive,
+                "seed": seed,
+                "steps": steps,
+            }
+        )
         samples = latent_image["samples"]
         noise = torch.rand(samples.shape, generator=self.generator)
         inside = (latent_image["noise_mask"] > 0)[..., None].expand_as(samples)
@@ -96,10 +104,19 @@ class CoreStandIns:
     def CFGGuider(self, model, positive, negative, cfg):
         return ({"model": model, "positive": positive, "cfg": cfg},)
 
-    def FaceLabIdentityGuider(self, model, positive, negative, cfg, identity_scale, start_percent, end_percent,
-                              identity_model=None):
-        return ({"model": model, "positive": positive, "cfg": cfg, "identity_model": identity_model,
-                 "identity_scale": identity_scale}, "note")
+    def FaceLabIdentityGuider(
+        self, model, positive, negative, cfg, identity_scale, start_percent, end_percent, identity_model=None
+    ):
+        return (
+            {
+                "model": model,
+                "positive": positive,
+                "cfg": cfg,
+                "identity_model": identity_model,
+                "identity_scale": identity_scale,
+            },
+            "note",
+        )
 
     def FaceLabDDPMInvert(self, model, positive, negative, cfg, latent, sigmas, skip, seed):
         self.calls["FaceLabDDPMInvert"].append({"batch": latent["samples"].shape[0], "model": model, "skip": skip})
@@ -109,8 +126,9 @@ class CoreStandIns:
         return ({"inversion": inversion},)
 
     def SamplerCustomAdvanced(self, noise, guider, sampler, sigmas, latent_image):
-        self.calls["SamplerCustomAdvanced"].append({"batch": latent_image["samples"].shape[0], "guider": guider,
-                                                    "sampler": sampler, "noise": noise})
+        self.calls["SamplerCustomAdvanced"].append(
+            {"batch": latent_image["samples"].shape[0], "guider": guider, "sampler": sampler, "noise": noise}
+        )
         samples = latent_image["samples"]
         painted = torch.rand(samples.shape, generator=self.generator)
         inside = (latent_image["noise_mask"] > 0)[..., None].expand_as(samples)
@@ -169,7 +187,9 @@ def rebatch_images(images: list, batch_size: list) -> list:
 class DryRun:
     """Executes one API prompt. `outputs[node_id]` holds each output as a list (as ComfyUI keeps them)."""
 
-    def __init__(self, prompt: dict, node_classes: dict, images: dict[str, torch.Tensor], overrides: dict | None = None):
+    def __init__(
+        self, prompt: dict, node_classes: dict, images: dict[str, torch.Tensor], overrides: dict | None = None
+    ):
         self.prompt = json.loads(json.dumps(prompt))
         for class_type, values in (overrides or {}).items():
             for node in self.prompt.values():
@@ -191,7 +211,7 @@ class DryRun:
         """The images a SaveImage/PreviewImage node received, one tensor [H,W,3] per image, in run order."""
         return [img for batch in self.outputs[node_id][0] for img in batch]
 
-    def run(self) -> "DryRun":
+    def run(self) -> DryRun:
         for node_id in sorted(self.prompt, key=int):
             if self._is_output(self.prompt[node_id]["class_type"]):
                 self._evaluate(node_id, ())
@@ -206,8 +226,12 @@ class DryRun:
         if cls is None:
             return set()
         declared = cls.INPUT_TYPES()
-        return {name for section in ("required", "optional") for name, spec in (declared.get(section) or {}).items()
-                if len(spec) > 1 and isinstance(spec[1], dict) and spec[1].get("lazy")}
+        return {
+            name
+            for section in ("required", "optional")
+            for name, spec in (declared.get(section) or {}).items()
+            if len(spec) > 1 and isinstance(spec[1], dict) and spec[1].get("lazy")
+        }
 
     def _evaluate(self, node_id: str, stack: tuple) -> None:
         if node_id in self.outputs:
@@ -220,8 +244,10 @@ class DryRun:
             if name not in lazy:
                 self._evaluate(source, (*stack, node_id))
         if lazy:
-            known = {name: (self.outputs[v[0]][v[1]][0] if v[0] in self.outputs else None) if _is_link(v) else v
-                     for name, v in node["inputs"].items()}
+            known = {
+                name: (self.outputs[v[0]][v[1]][0] if v[0] in self.outputs else None) if _is_link(v) else v
+                for name, v in node["inputs"].items()
+            }
             for name in self.node_classes[node["class_type"]]().check_lazy_status(**known):
                 self._evaluate(links[name][0], (*stack, node_id))
         self._execute(node_id, node)
@@ -229,8 +255,10 @@ class DryRun:
     def _execute(self, node_id: str, node: dict) -> None:
         class_type = node["class_type"]
         # A lazy input that was not needed stays None, as in ComfyUI.
-        inputs = {name: (self.outputs[v[0]][v[1]] if v[0] in self.outputs else [None]) if _is_link(v) else [v]
-                  for name, v in node["inputs"].items()}
+        inputs = {
+            name: (self.outputs[v[0]][v[1]] if v[0] in self.outputs else [None]) if _is_link(v) else [v]
+            for name, v in node["inputs"].items()
+        }
         if class_type == "RebatchImages":
             self.outputs[node_id] = [rebatch_images(**inputs)]
             self.runs[node_id] = 1
@@ -249,8 +277,10 @@ class DryRun:
             count = max((len(v) for v in inputs.values()), default=1)
             results = [func(**{k: v[min(i, len(v) - 1)] for k, v in inputs.items()}) for i in range(count)]
         output_is_list = output_is_list or (False,) * len(results[0])
-        self.outputs[node_id] = [[x for r in results for x in r[j]] if is_list else [r[j] for r in results]
-                                 for j, is_list in enumerate(output_is_list)]
+        self.outputs[node_id] = [
+            [x for r in results for x in r[j]] if is_list else [r[j] for r in results]
+            for j, is_list in enumerate(output_is_list)
+        ]
         self.runs[node_id] = len(results)
 
 

@@ -33,25 +33,71 @@ def build(schemas) -> dict:
     from comfyui_facelab.workflow_check.builder import UiWorkflowBuilder
 
     wf = UiWorkflowBuilder(schemas)
-    ckpt = wf.add("CheckpointLoaderSimple", title="SDXL Inpaint Checkpoint", pos=(0, 0),
-                  ckpt_name="sd_xl_inpainting_0.1.safetensors")
+    ckpt = wf.add(
+        "CheckpointLoaderSimple",
+        title="SDXL Inpaint Checkpoint",
+        pos=(0, 0),
+        ckpt_name="sd_xl_inpainting_0.1.safetensors",
+    )
     image = wf.add("LoadImage", title="Input Image", pos=(0, 200), image="portrait.png")
     mask = wf.add("LoadImageMask", title="Edit Mask", pos=(0, 620), image="portrait_mask.png", channel="red")
     text = dict(width=1024, height=1024, crop_w=0, crop_h=0, target_width=1024, target_height=1024)
-    positive = wf.add("CLIPTextEncodeSDXL", title="Positive Prompt", pos=(380, 0), clip=ckpt["CLIP"], **text,
-                      text_g="smooth skin, softened wrinkles, natural skin texture, same person",
-                      text_l="smooth skin, natural skin texture")
-    negative = wf.add("CLIPTextEncodeSDXL", title="Negative Prompt", pos=(380, 420), clip=ckpt["CLIP"], **text,
-                      text_g="plastic skin, blur, artifacts, different person", text_l="plastic skin, blur")
-    cond = wf.add("InpaintModelConditioning", pos=(760, 0), positive=positive[0], negative=negative[0],
-                  vae=ckpt["VAE"], pixels=image["IMAGE"], mask=mask["MASK"], noise_mask=True)
+    positive = wf.add(
+        "CLIPTextEncodeSDXL",
+        title="Positive Prompt",
+        pos=(380, 0),
+        clip=ckpt["CLIP"],
+        **text,
+        text_g="smooth skin, softened wrinkles, natural skin texture, same person",
+        text_l="smooth skin, natural skin texture",
+    )
+    negative = wf.add(
+        "CLIPTextEncodeSDXL",
+        title="Negative Prompt",
+        pos=(380, 420),
+        clip=ckpt["CLIP"],
+        **text,
+        text_g="plastic skin, blur, artifacts, different person",
+        text_l="plastic skin, blur",
+    )
+    cond = wf.add(
+        "InpaintModelConditioning",
+        pos=(760, 0),
+        positive=positive[0],
+        negative=negative[0],
+        vae=ckpt["VAE"],
+        pixels=image["IMAGE"],
+        mask=mask["MASK"],
+        noise_mask=True,
+    )
     diff = wf.add("DifferentialDiffusion", pos=(760, 260), model=ckpt["MODEL"], strength=1.0)
-    sampler = wf.add("KSampler", title="Sampler", pos=(1140, 0), model=diff[0], positive=cond["positive"],
-                     negative=cond["negative"], latent_image=cond["latent"], seed=42, steps=24, cfg=5.0,
-                     sampler_name="dpmpp_2m", scheduler="karras", denoise=0.35)
+    sampler = wf.add(
+        "KSampler",
+        title="Sampler",
+        pos=(1140, 0),
+        model=diff[0],
+        positive=cond["positive"],
+        negative=cond["negative"],
+        latent_image=cond["latent"],
+        seed=42,
+        steps=24,
+        cfg=5.0,
+        sampler_name="dpmpp_2m",
+        scheduler="karras",
+        denoise=0.35,
+    )
     decoded = wf.add("VAEDecode", pos=(1520, 0), samples=sampler[0], vae=ckpt["VAE"])
-    pasted = wf.add("ImageCompositeMasked", title="Paste Back Through Mask", pos=(1520, 160),
-                    destination=image["IMAGE"], source=decoded[0], x=0, y=0, resize_source=False, mask=mask["MASK"])
+    pasted = wf.add(
+        "ImageCompositeMasked",
+        title="Paste Back Through Mask",
+        pos=(1520, 160),
+        destination=image["IMAGE"],
+        source=decoded[0],
+        x=0,
+        y=0,
+        resize_source=False,
+        mask=mask["MASK"],
+    )
     wf.add("SaveImage", title="Save Result", pos=(1900, 0), images=pasted[0], filename_prefix="FaceLab/smoke")
     wf.note(NOTE, pos=(380, 840), size=(560, 320), title="Read me: model and knobs")
     return wf.workflow()

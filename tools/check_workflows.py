@@ -44,7 +44,9 @@ def main(argv: list[str] | None = None) -> int:
 
     report: dict[str, list] = {}
     for path in args.paths:
-        report.update(wc.validate_folder(path, schemas) if path.is_dir() else {str(path): wc.validate_file(path, schemas)})
+        report.update(
+            wc.validate_folder(path, schemas) if path.is_dir() else {str(path): wc.validate_file(path, schemas)}
+        )
     n_errors = 0
     for path, issues in report.items():
         errors = wc.errors(issues)

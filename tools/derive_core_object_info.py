@@ -44,18 +44,22 @@ def main(argv: list[str] | None = None) -> int:
     facelab.load_pack()
     from comfyui_facelab.workflow_check import compact_object_info
 
-    out = {"_provenance": {
-        "comfyui_version": args.version,
-        "source": f"GET /object_info of ComfyUI {args.version} ({origin}, sha256 {hashlib.sha256(raw).hexdigest()})",
-        "derived_by": "tools/derive_core_object_info.py (custom_nodes and comfy_api_nodes entries dropped; per input only type, "
-                      "combo options and the options validation needs; hidden inputs, tooltips, descriptions dropped)",
-        "nodes": len(core),
-    }}
+    out = {
+        "_provenance": {
+            "comfyui_version": args.version,
+            "source": f"GET /object_info of ComfyUI {args.version} ({origin}, sha256 {hashlib.sha256(raw).hexdigest()})",
+            "derived_by": "tools/derive_core_object_info.py (custom_nodes and comfy_api_nodes entries dropped; per input only type, "
+            "combo options and the options validation needs; hidden inputs, tooltips, descriptions dropped)",
+            "nodes": len(core),
+        }
+    }
     out.update(compact_object_info(core))
     lines = [f"{json.dumps(k)}:{json.dumps(v, separators=(',', ':'))}" for k, v in out.items()]
     Path(args.out).write_text("{\n" + ",\n".join(lines) + "\n}\n", encoding="utf-8")
-    print(f"wrote {args.out}: {len(core)} core nodes ({len(full) - len(core)} dropped), "
-          f"{Path(args.out).stat().st_size / 1e3:.0f} kB")
+    print(
+        f"wrote {args.out}: {len(core)} core nodes ({len(full) - len(core)} dropped), "
+        f"{Path(args.out).stat().st_size / 1e3:.0f} kB"
+    )
     return 0
 
 

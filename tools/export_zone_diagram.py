@@ -111,7 +111,9 @@ def diagram_geometry(landmarks_xy: np.ndarray) -> dict:
         return np.round((np.asarray(poly, dtype=np.float64) - lo) / span, DECIMALS).tolist()
 
     size = np.round((pts.max(axis=0) - lo) / span, DECIMALS).tolist()
-    zones = {n: {"rings": [norm(p) for p in rings], "holes": [norm(p) for p in holes]} for n, (rings, holes) in raw.items()}
+    zones = {
+        n: {"rings": [norm(p) for p in rings], "holes": [norm(p) for p in holes]} for n, (rings, holes) in raw.items()
+    }
     return {"size": size, "zones": zones}
 
 
@@ -144,6 +146,7 @@ def build(photo: Path = DEFAULT_PHOTO) -> dict:
 
 def dumps(data: dict) -> str:
     """Compact JSON with one zone / one example per line: readable diffs, small file."""
+
     def compact(v) -> str:
         return json.dumps(v, separators=(",", ":"))
 
@@ -163,8 +166,11 @@ def dumps(data: dict) -> str:
 def differences(current: dict, fresh: dict, tolerance: float = 2.5 * 10**-DECIMALS) -> list[str]:
     """What differs between two exports: names and rules exactly, geometry beyond `tolerance` (detection on another
     CPU may move a landmark by a hair, which can flip the last rounded digit)."""
-    out = [f"{k}: differs" for k in sorted(set(current) | set(fresh))
-           if k not in ("zones", "size", "source_photo", "generated_by") and current.get(k) != fresh.get(k)]
+    out = [
+        f"{k}: differs"
+        for k in sorted(set(current) | set(fresh))
+        if k not in ("zones", "size", "source_photo", "generated_by") and current.get(k) != fresh.get(k)
+    ]
     if set(current.get("zones", {})) != set(fresh["zones"]):
         return out + [f"zones: {sorted(set(current.get('zones', {})) ^ set(fresh['zones']))} only on one side"]
     for name, zone in fresh["zones"].items():
@@ -189,8 +195,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         current = json.loads(args.out.read_text()) if args.out.exists() else {}
         diffs = differences(current, fresh)
-        print(f"{args.out} is out of date ({'; '.join(diffs)}): run python tools/export_zone_diagram.py" if diffs
-              else f"{args.out} is up to date")
+        print(
+            f"{args.out} is out of date ({'; '.join(diffs)}): run python tools/export_zone_diagram.py"
+            if diffs
+            else f"{args.out} is up to date"
+        )
         return 1 if diffs else 0
     text = dumps(fresh)
     args.out.write_text(text)

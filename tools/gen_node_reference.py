@@ -33,8 +33,20 @@ def render() -> str:
     for node_id, cls in pack.NODE_CLASS_MAPPINGS.items():
         spec = cls.INPUT_TYPES()
         inputs = list(spec.get("required", {})) + [f"{k}?" for k in spec.get("optional", {})]
-        outputs = [f"{n} ({t})" if n.lower() != str(t).lower() else str(t) for n, t in zip(getattr(cls, "RETURN_NAMES", cls.RETURN_TYPES), cls.RETURN_TYPES)]
-        rows.append((cls.CATEGORY, pack.NODE_DISPLAY_NAME_MAPPINGS[node_id], node_id, inputs, outputs, _first_sentence(cls.DESCRIPTION)))
+        outputs = [
+            f"{n} ({t})" if n.lower() != str(t).lower() else str(t)
+            for n, t in zip(getattr(cls, "RETURN_NAMES", cls.RETURN_TYPES), cls.RETURN_TYPES)
+        ]
+        rows.append(
+            (
+                cls.CATEGORY,
+                pack.NODE_DISPLAY_NAME_MAPPINGS[node_id],
+                node_id,
+                inputs,
+                outputs,
+                _first_sentence(cls.DESCRIPTION),
+            )
+        )
     rows.sort(key=lambda r: (r[0], r[1]))
     lines = [START, "", "| Node | Category | Inputs (`?` optional) | Outputs | What it does |", "|---|---|---|---|---|"]
     for cat, name, node_id, inputs, outputs, desc in rows:
@@ -54,7 +66,7 @@ def main(argv=None) -> int:
     if START not in text or END not in text:
         print(f"README.md lacks the markers {START} / {END}", file=sys.stderr)
         return 1
-    new = text[: text.index(START)] + render() + text[text.index(END) + len(END):]
+    new = text[: text.index(START)] + render() + text[text.index(END) + len(END) :]
     if args.check:
         if new != text:
             print("README.md node reference is out of date: run python tools/gen_node_reference.py", file=sys.stderr)

@@ -41,14 +41,38 @@ def fetch_object_info(comfy_dir: Path, pack_dir: Path, timeout: float = 600) -> 
         extra = work / "extra_model_paths.yaml"
         extra.write_text(f"peer:\n  custom_nodes: {json.dumps(str(work / 'custom_nodes'))}\n")
         port = _free_port()
-        cmd = [str(python if python.exists() else sys.executable), "main.py", "--cpu", "--listen", "127.0.0.1",
-               "--port", str(port), "--disable-auto-launch", "--database-url", "sqlite:///:memory:",
-               "--disable-all-custom-nodes", "--whitelist-custom-nodes", pack_dir.name,
-               "--extra-model-paths-config", str(extra), "--temp-directory", str(work / "temp"),
-               "--user-directory", str(work / "user"), "--output-directory", str(work / "output")]
+        cmd = [
+            str(python if python.exists() else sys.executable),
+            "main.py",
+            "--cpu",
+            "--listen",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--disable-auto-launch",
+            "--database-url",
+            "sqlite:///:memory:",
+            "--disable-all-custom-nodes",
+            "--whitelist-custom-nodes",
+            pack_dir.name,
+            "--extra-model-paths-config",
+            str(extra),
+            "--temp-directory",
+            str(work / "temp"),
+            "--user-directory",
+            str(work / "user"),
+            "--output-directory",
+            str(work / "output"),
+        ]
         log = open(work / "comfyui.log", "wb")
-        proc = subprocess.Popen(cmd, cwd=comfy_dir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                env=dict(os.environ, PYTHONUNBUFFERED="1"))
+        proc = subprocess.Popen(
+            cmd,
+            cwd=comfy_dir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=dict(os.environ, PYTHONUNBUFFERED="1"),
+        )
         try:
             deadline = time.monotonic() + timeout
             while True:
@@ -85,10 +109,15 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         raise SystemExit(f"not in /object_info (did the pack load?): {missing}")
     compact = compact_object_info({n: full[n] for n in args.nodes})
-    head = {"_provenance": {"source": f"/object_info of ComfyUI ({args.comfy_dir.name}) with only the custom node "
-                                      f"pack {args.pack_dir.name} loaded", "pack": args.source or args.pack_dir.name,
-                            "python_module": sorted({full[n].get("python_module", "") for n in args.nodes}),
-                            "nodes": len(compact)}}
+    head = {
+        "_provenance": {
+            "source": f"/object_info of ComfyUI ({args.comfy_dir.name}) with only the custom node "
+            f"pack {args.pack_dir.name} loaded",
+            "pack": args.source or args.pack_dir.name,
+            "python_module": sorted({full[n].get("python_module", "") for n in args.nodes}),
+            "nodes": len(compact),
+        }
+    }
     lines = [f"{json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}" for k, v in {**head, **compact}.items()]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("{\n" + ",\n".join(lines) + "\n}\n", encoding="utf-8")

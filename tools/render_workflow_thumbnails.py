@@ -143,6 +143,7 @@ def softened(s: Sample, mask: np.ndarray, strength: float, seed: int = 0) -> np.
 
 # --- one renderer per workflow, named like its builder ------------------------------------------------------------
 
+
 def wrinkle_reduction(s: Sample) -> Image.Image:
     from comfyui_facelab.nodes.face import zone_preview
 
@@ -160,8 +161,12 @@ def strength_seed_sweep(s: Sample) -> Image.Image:
     x0, y0, x1, y1 = s.view(aspect=1.0, margin=1.3)
     tiles = [softened(s, mask, d, seed)[y0:y1, x0:x1] for d in SWEEP_STRENGTHS for seed in (1, 2)]
     side = 150
-    batch = torch.stack([torch.from_numpy(np.asarray(Image.fromarray(t).resize((side, side), Image.LANCZOS),
-                                                     np.float32) / 255.0) for t in tiles])
+    batch = torch.stack(
+        [
+            torch.from_numpy(np.asarray(Image.fromarray(t).resize((side, side), Image.LANCZOS), np.float32) / 255.0)
+            for t in tiles
+        ]
+    )
     out = grid.make_grid(batch, 2, [f"{d:g}" for d in SWEEP_STRENGTHS], ["seed draw 1", "seed draw 2"], 20, 6)
     return fit(Image.fromarray(_uint8(out[0])))
 
@@ -186,8 +191,15 @@ def local_aging(s: Sample) -> Image.Image:
     draw, font = ImageDraw.Draw(img), _font(22)
     scale = SIZE[0] / (box[2] - box[0])
     for x, y, text in labels:
-        draw.text(((x - box[0]) * scale, (y - box[1]) * scale), text, fill=(255, 255, 255), font=font, anchor="mm",
-                  stroke_width=2, stroke_fill=(0, 0, 0))
+        draw.text(
+            ((x - box[0]) * scale, (y - box[1]) * scale),
+            text,
+            fill=(255, 255, 255),
+            font=font,
+            anchor="mm",
+            stroke_width=2,
+            stroke_fill=(0, 0, 0),
+        )
     return caption(img, "zone scores: older (red), younger (blue)", size=18)
 
 
@@ -218,9 +230,13 @@ def identity_guarded_retouch(s: Sample) -> Image.Image:
     mask = s.mask(bw.WRINKLE_ZONES)
     variants = [softened(s, mask, d) for d in RETOUCH_STRENGTHS]
     model = embedding.load_identity_model("dlib")
-    choice, report = selection.choose(embedding.embed_images(model, s.image),
-                                      embedding.embed_images(model, torch.cat([_tensor(v) for v in variants])),
-                                      list(RETOUCH_STRENGTHS), "retouch", -1.0)
+    choice, report = selection.choose(
+        embedding.embed_images(model, s.image),
+        embedding.embed_images(model, torch.cat([_tensor(v) for v in variants])),
+        list(RETOUCH_STRENGTHS),
+        "retouch",
+        -1.0,
+    )
     box = s.view(aspect=(SIZE[0] / 3) / SIZE[1])
     panels = []
     for i, (v, d) in enumerate(zip(variants, RETOUCH_STRENGTHS)):
@@ -235,15 +251,16 @@ def identity_guarded_retouch(s: Sample) -> Image.Image:
 
 
 def makeup_transfer(s: Sample) -> Image.Image:
-    from skimage import data
-
     from comfyui_facelab.nodes.makeup import apply as makeup_apply
+    from skimage import data
 
     reference = Sample(data.astronaut(), "scikit-image's astronaut photo")
     result = makeup_apply.transfer_batch(s.image, reference.image, s.landmarks, reference.landmarks)
     prior = _uint8(result.image[0])
-    return side_by_side(caption(panel(reference.rgb, reference.view()), "makeup reference"),
-                        caption(panel(prior, s.view()), "prior, then SDXL refine"))
+    return side_by_side(
+        caption(panel(reference.rgb, reference.view()), "makeup reference"),
+        caption(panel(prior, s.view()), "prior, then SDXL refine"),
+    )
 
 
 def _node(pack_nodes: dict, name: str):

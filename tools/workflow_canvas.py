@@ -30,16 +30,24 @@ WRINKLE_ZONES = "forehead, under_eye, nasolabial, chin"
 PROTECTED = "eyes+brows+lips+nostrils+hairline"
 # Every zone Aging Zone Scores can change: the aging crop/stitch region, so any slider the user moves is covered.
 AGING_REGION_ZONES = "all_wrinkle_zones, chin, cheeks, jawline"
-POSITIVE = ("photo of a person, smooth healthy skin, softened fine lines, natural skin texture, visible pores, "
-            "same person, same lighting")
+POSITIVE = (
+    "photo of a person, smooth healthy skin, softened fine lines, natural skin texture, visible pores, "
+    "same person, same lighting"
+)
 NEGATIVE = "plastic skin, airbrushed, blurry, deep wrinkles, makeup, painting, cartoon, artifacts, different person"
 SAMPLER = dict(seed=42, steps=24, cfg=5.0, sampler_name="dpmpp_2m", scheduler="karras")
 
 COL = 400  # column pitch; nodes are at most 360 wide, so neighbouring columns (and their groups) never touch
 NODE_GAP = 50  # between nodes of one group in a column (the node title bar is 30 high)
 GROUP_GAP = 130  # between nodes of different groups in a column (room for both group frames and a title)
-GROUP_COLORS = {"input": "#3f789e", "zones": "#8A8", "crop": "#b58b2a", "sdxl": "#a1309b", "output": "#88A",
-                "check": "#444"}
+GROUP_COLORS = {
+    "input": "#3f789e",
+    "zones": "#8A8",
+    "crop": "#b58b2a",
+    "sdxl": "#a1309b",
+    "output": "#88A",
+    "check": "#444",
+}
 
 
 # Nodes that the web extension (web/facelab_widgets.js) makes taller: the zone picker adds a ~290 px face diagram,
@@ -81,8 +89,10 @@ class Canvas:
         return self.wf.note(text.strip(), pos=(-size[0] - 60, -40), size=size, title=title)
 
     def group(self, title: str, refs, color: str, pad: int = 20) -> None:
-        boxes = [(n["pos"][0], n["pos"][1], n["pos"][0] + n["size"][0], n["pos"][1] + n["size"][1])
-                 for n in (self.node(r.id) for r in refs)]
+        boxes = [
+            (n["pos"][0], n["pos"][1], n["pos"][0] + n["size"][0], n["pos"][1] + n["size"][1])
+            for n in (self.node(r.id) for r in refs)
+        ]
         x0, y0 = min(b[0] for b in boxes) - pad, min(b[1] for b in boxes) - pad - 40  # room for the title bars
         x1, y1 = max(b[2] for b in boxes) + pad, max(b[3] for b in boxes) + pad
         self.wf.group(title, (x0, y0, x1 - x0, y1 - y0))
@@ -112,8 +122,9 @@ def _pack_ids(wf: dict, schemas: dict) -> None:
 
 
 def _pack_version() -> str:
-    import tomllib
     from pathlib import Path
+
+    import tomllib
 
     return tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())["project"]["version"]
 
@@ -144,6 +155,7 @@ def _execution_order(wf: dict) -> None:
 
 # --- shared sections ------------------------------------------------------------------------------------------------
 
+
 def photo_and_face(c: Canvas, col: int = 0, **detection):
     image = c.add("LoadImage", col, size=(320, 400), title=INPUT_TITLE, image=EXAMPLE_IMAGE)
     faces = c.add("FaceLabFaceLandmarks", col, image=image["IMAGE"], **detection)
@@ -151,8 +163,14 @@ def photo_and_face(c: Canvas, col: int = 0, **detection):
     return image, faces
 
 
-def sdxl_models(c: Canvas, col: int, prompts: bool = True, positive=POSITIVE, negative=NEGATIVE,
-                titles=("Positive Prompt", "Negative Prompt")):
+def sdxl_models(
+    c: Canvas,
+    col: int,
+    prompts: bool = True,
+    positive=POSITIVE,
+    negative=NEGATIVE,
+    titles=("Positive Prompt", "Negative Prompt"),
+):
     """Checkpoint, Differential Diffusion and (optionally) the two prompts, as text or linked from another node's
     prompt outputs; returns (ckpt, model, pos, neg, refs)."""
     ckpt = c.add("CheckpointLoaderSimple", col, title="Load Checkpoint (SDXL inpainting)", ckpt_name=CHECKPOINT)
@@ -171,21 +189,52 @@ def sdxl_models(c: Canvas, col: int, prompts: bool = True, positive=POSITIVE, ne
 
 def inpaint(c: Canvas, col: int, ckpt, model, positive, negative, pixels, mask, denoise, **sampler_settings):
     """InpaintModelConditioning -> KSampler ("Sampler") -> VAEDecode; returns (decoded, refs)."""
-    cond = c.add("InpaintModelConditioning", col, positive=positive, negative=negative, vae=ckpt["VAE"],
-                 pixels=pixels, mask=mask, noise_mask=True)
-    sampler = c.add("KSampler", col, size=(320, 290), title="Sampler", model=model, positive=cond["positive"],
-                    negative=cond["negative"], latent_image=cond["latent"], denoise=denoise, **{**SAMPLER, **sampler_settings})
+    cond = c.add(
+        "InpaintModelConditioning",
+        col,
+        positive=positive,
+        negative=negative,
+        vae=ckpt["VAE"],
+        pixels=pixels,
+        mask=mask,
+        noise_mask=True,
+    )
+    sampler = c.add(
+        "KSampler",
+        col,
+        size=(320, 290),
+        title="Sampler",
+        model=model,
+        positive=cond["positive"],
+        negative=cond["negative"],
+        latent_image=cond["latent"],
+        denoise=denoise,
+        **{**SAMPLER, **sampler_settings},
+    )
     decoded = c.add("VAEDecode", col, samples=sampler[0], vae=ckpt["VAE"])
     return decoded, [cond, sampler, decoded]
 
 
 def save_result(c: Canvas, col: int, image, blend_mask, prefix: str, new_group: bool = False):
     """Save Result, and the blend mask as an image in Edit Mask; returns the refs."""
-    save = c.add("SaveImage", col, size=(360, 420), new_group=new_group, title=RESULT_TITLE, images=image,
-                 filename_prefix=f"FaceLab/{prefix}")
+    save = c.add(
+        "SaveImage",
+        col,
+        size=(360, 420),
+        new_group=new_group,
+        title=RESULT_TITLE,
+        images=image,
+        filename_prefix=f"FaceLab/{prefix}",
+    )
     as_image = c.add("MaskToImage", col, mask=blend_mask)
-    mask_save = c.add("SaveImage", col, size=(320, 300), title=EDIT_MASK_TITLE, images=as_image[0],
-                      filename_prefix=f"FaceLab/{prefix}_edit_mask")
+    mask_save = c.add(
+        "SaveImage",
+        col,
+        size=(320, 300),
+        title=EDIT_MASK_TITLE,
+        images=as_image[0],
+        filename_prefix=f"FaceLab/{prefix}_edit_mask",
+    )
     return [save, as_image, mask_save]
 
 
@@ -196,19 +245,34 @@ def stitch_and_save(c: Canvas, col: int, original, crops, plan, prefix: str, new
 
 
 def zone_mask(c: Canvas, col: int, image, faces, zones: str, subtract: str = PROTECTED, preview=True):
-    mask = c.add("FaceLabZoneMask", col, image=image["IMAGE"], face_landmarks=faces["face_landmarks"], zones=zones,
-                 feather=10.0, subtract=subtract)
+    mask = c.add(
+        "FaceLabZoneMask",
+        col,
+        image=image["IMAGE"],
+        face_landmarks=faces["face_landmarks"],
+        zones=zones,
+        feather=10.0,
+        subtract=subtract,
+    )
     refs = [mask]
     if preview:
-        shown = c.add("FaceLabZonePreview", col, image=image["IMAGE"], face_landmarks=faces["face_landmarks"],
-                      zones=zones)
+        shown = c.add(
+            "FaceLabZonePreview", col, image=image["IMAGE"], face_landmarks=faces["face_landmarks"], zones=zones
+        )
         refs += [shown, c.add("PreviewImage", col, size=(320, 360), title="Zone Preview", images=shown[0])]
     return mask, refs
 
 
 def face_crop(c: Canvas, col: int, image, mask, faces, new_group: bool = False, report: bool = True, **settings):
-    crop = c.add("FaceLabCrop", col, new_group=new_group, image=image["IMAGE"], mask=mask,
-                 face_landmarks=faces["face_landmarks"], **settings)
+    crop = c.add(
+        "FaceLabCrop",
+        col,
+        new_group=new_group,
+        image=image["IMAGE"],
+        mask=mask,
+        face_landmarks=faces["face_landmarks"],
+        **settings,
+    )
     if not report:
         return crop, [crop]
     shown = c.add("PreviewAny", col, size=(320, 200), title="Crop Report", source=crop["report"])

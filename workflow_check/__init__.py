@@ -15,7 +15,21 @@ from .ui_graph import is_ui_workflow, ui_to_api, widget_values
 from .validate import api_copy_path, compare_ui_api, same_value, validate_file, validate_folder, validate_ui
 
 __all__ = [
-    "Issue", "NodeSchema", "api_copy_path", "build_schemas", "compact_object_info", "compare_ui_api", "errors",
-    "is_ui_workflow", "load_object_info", "same_value", "types_match", "ui_to_api", "validate_api", "validate_file",
-    "validate_folder", "validate_ui", "widget_values",
+    "Issue",
+    "NodeSchema",
+    "api_copy_path",
+    "build_schemas",
+    "compact_object_info",
+    "compare_ui_api",
+    "errors",
+    "is_ui_workflow",
+    "load_object_info",
+    "same_value",
+    "types_match",
+    "ui_to_api",
+    "validate_api",
+    "validate_file",
+    "validate_folder",
+    "validate_ui",
+    "widget_values",
 ]

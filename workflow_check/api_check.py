@@ -27,8 +27,9 @@ MALFORMED = (KeyError, IndexError, TypeError, ValueError, AttributeError, Recurs
 
 
 def malformed_issue(exc: BaseException) -> Issue:
-    return Issue("error", "workflow", f"malformed workflow the checker cannot read ({type(exc).__name__}: "
-                                      f"{str(exc)[:120]})")
+    return Issue(
+        "error", "workflow", f"malformed workflow the checker cannot read ({type(exc).__name__}: {str(exc)[:120]})"
+    )
 
 
 def node_label(node_id, class_type: str, input_name: str | None = None) -> str:
@@ -42,8 +43,13 @@ def errors(issues: list[Issue]) -> list[Issue]:
 
 def is_link(value) -> bool:
     """API links are [source node id (str), output index (int)]."""
-    return (isinstance(value, list) and len(value) == 2 and isinstance(value[0], (str, int))
-            and isinstance(value[1], int) and not isinstance(value[1], bool))
+    return (
+        isinstance(value, list)
+        and len(value) == 2
+        and isinstance(value[0], (str, int))
+        and isinstance(value[1], int)
+        and not isinstance(value[1], bool)
+    )
 
 
 def validate_api(prompt: dict, schemas: dict[str, NodeSchema]) -> list[Issue]:
@@ -71,8 +77,13 @@ def _validate_api(prompt: dict, schemas: dict[str, NodeSchema]) -> list[Issue]:
             continue
         schema = schemas.get(class_type)
         if schema is None:
-            issues.append(Issue("error", node_label(node_id, class_type),
-                                "unknown node type (neither a core ComfyUI node nor a FaceLab node)"))
+            issues.append(
+                Issue(
+                    "error",
+                    node_label(node_id, class_type),
+                    "unknown node type (neither a core ComfyUI node nor a FaceLab node)",
+                )
+            )
             continue
         has_output |= schema.output_node
         inputs = node.get("inputs", {})
@@ -111,21 +122,35 @@ def _check_link(prompt: dict, schemas: dict, where: str, input_type: str, link: 
     if source_schema is None:
         return []  # reported on the source node itself
     if not 0 <= slot < len(source_schema.outputs):
-        return [Issue("error", where, f"linked to output {slot} of node {source_id} ({source_schema.name}), "
-                                      f"which has {len(source_schema.outputs)} output(s)")]
+        return [
+            Issue(
+                "error",
+                where,
+                f"linked to output {slot} of node {source_id} ({source_schema.name}), "
+                f"which has {len(source_schema.outputs)} output(s)",
+            )
+        ]
     received = source_schema.outputs[slot]
     if not types_match(received, input_type):
-        return [Issue("error", where, f"expects {input_type} but is linked to {received} "
-                                      f"(output {slot} '{source_schema.output_names[slot]}' of node {source_id})")]
+        return [
+            Issue(
+                "error",
+                where,
+                f"expects {input_type} but is linked to {received} "
+                f"(output {slot} '{source_schema.output_names[slot]}' of node {source_id})",
+            )
+        ]
     return []
 
 
 def api_cycles(prompt: dict) -> list[Issue]:
     """Dependency cycles through links of an API prompt (ComfyUI refuses them: "Dependency cycle detected"),
     each reported once as its node path. Iterative, so a very long chain cannot overflow the stack."""
-    edges = {str(nid): sorted({str(v[0]) for v in (node.get("inputs") or {}).values()
-                               if is_link(v) and str(v[0]) in prompt})
-             for nid, node in prompt.items() if isinstance(node, dict) and isinstance(node.get("inputs"), dict)}
+    edges = {
+        str(nid): sorted({str(v[0]) for v in (node.get("inputs") or {}).values() if is_link(v) and str(v[0]) in prompt})
+        for nid, node in prompt.items()
+        if isinstance(node, dict) and isinstance(node.get("inputs"), dict)
+    }
     state: dict[str, int] = {}  # 1 on the current path, 2 done
     issues = []
     for start in sorted(edges):
@@ -139,9 +164,16 @@ def api_cycles(prompt: dict) -> list[Issue]:
                 state[path.pop()] = 2
                 stack.pop()
             elif state.get(nxt) == 1:
-                loop = path[path.index(nxt):] + [nxt]
-                issues.append(Issue("error", "workflow", "dependency cycle: node " + " <- ".join(loop)
-                                    + " (each takes an input from the next); ComfyUI refuses such a prompt"))
+                loop = path[path.index(nxt) :] + [nxt]
+                issues.append(
+                    Issue(
+                        "error",
+                        "workflow",
+                        "dependency cycle: node "
+                        + " <- ".join(loop)
+                        + " (each takes an input from the next); ComfyUI refuses such a prompt",
+                    )
+                )
             elif not state.get(nxt) and nxt in edges:
                 state[nxt] = 1
                 path.append(nxt)

@@ -62,8 +62,9 @@ class UiWorkflowBuilder:
         self._x += NODE_WIDTH + self._gap
         return [float(x), 0.0]
 
-    def add(self, node_type: str, *, title: str | None = None, pos=None, control_after_generate: str = "fixed",
-            **values) -> NodeRef:
+    def add(
+        self, node_type: str, *, title: str | None = None, pos=None, control_after_generate: str = "fixed", **values
+    ) -> NodeRef:
         """Add a node; keyword arguments are input values (widgets) or Outputs (links)."""
         schema = self.schemas[node_type]
         unknown = set(values) - set(schema.inputs)
@@ -95,11 +96,22 @@ class UiWorkflowBuilder:
             socket["link"] = link_id
             self.nodes[out.node_id - 1]["outputs"][out.slot]["links"].append(link_id)
         height = 60 + ROW_HEIGHT * (len(sockets) + max(len(schema.outputs), 1) + len(widgets_values))
-        node = {"id": node_id, "type": node_type, "pos": self._place(pos), "size": [NODE_WIDTH, height],
-                "flags": {}, "order": node_id - 1, "mode": 0, "inputs": sockets,
-                "outputs": [{"name": n, "type": t, "links": [], "slot_index": i}
-                            for i, (n, t) in enumerate(zip(schema.output_names, schema.outputs))],
-                "properties": {"Node name for S&R": node_type}, "widgets_values": widgets_values}
+        node = {
+            "id": node_id,
+            "type": node_type,
+            "pos": self._place(pos),
+            "size": [NODE_WIDTH, height],
+            "flags": {},
+            "order": node_id - 1,
+            "mode": 0,
+            "inputs": sockets,
+            "outputs": [
+                {"name": n, "type": t, "links": [], "slot_index": i}
+                for i, (n, t) in enumerate(zip(schema.output_names, schema.outputs))
+            ],
+            "properties": {"Node name for S&R": node_type},
+            "widgets_values": widgets_values,
+        }
         if title:
             node["title"] = title
         self.nodes.append(node)
@@ -108,17 +120,46 @@ class UiWorkflowBuilder:
     def note(self, markdown: str, *, pos=None, size=(420, 300), title: str = "Read me") -> int:
         """A MarkdownNote (frontend-only; never sent to the server)."""
         node_id = len(self.nodes) + 1
-        self.nodes.append({"id": node_id, "type": "MarkdownNote", "pos": self._place(pos),
-                           "size": list(size), "flags": {}, "order": node_id - 1, "mode": 0, "inputs": [],
-                           "outputs": [], "properties": {}, "widgets_values": [markdown], "title": title,
-                           "color": "#432", "bgcolor": "#653"})
+        self.nodes.append(
+            {
+                "id": node_id,
+                "type": "MarkdownNote",
+                "pos": self._place(pos),
+                "size": list(size),
+                "flags": {},
+                "order": node_id - 1,
+                "mode": 0,
+                "inputs": [],
+                "outputs": [],
+                "properties": {},
+                "widgets_values": [markdown],
+                "title": title,
+                "color": "#432",
+                "bgcolor": "#653",
+            }
+        )
         return node_id
 
     def group(self, title: str, bounding: tuple[float, float, float, float]) -> None:
-        self.groups.append({"id": len(self.groups) + 1, "title": title, "bounding": list(bounding),
-                            "color": "#3f789e", "font_size": 24, "flags": {}})
+        self.groups.append(
+            {
+                "id": len(self.groups) + 1,
+                "title": title,
+                "bounding": list(bounding),
+                "color": "#3f789e",
+                "font_size": 24,
+                "flags": {},
+            }
+        )
 
     def workflow(self) -> dict:
-        return {"last_node_id": len(self.nodes), "last_link_id": len(self.links), "nodes": self.nodes,
-                "links": self.links, "groups": self.groups, "config": {},
-                "extra": {"ds": {"scale": 0.8, "offset": [40, 40]}}, "version": 0.4}
+        return {
+            "last_node_id": len(self.nodes),
+            "last_link_id": len(self.links),
+            "nodes": self.nodes,
+            "links": self.links,
+            "groups": self.groups,
+            "config": {},
+            "extra": {"ds": {"scale": 0.8, "offset": [40, 40]}},
+            "version": 0.4,
+        }

@@ -13,10 +13,29 @@ from pathlib import Path
 
 # Input types the frontend (comfyui-frontend-package 1.49, scripts/widgets.ts ComfyWidgets) draws as widgets:
 # such inputs get a widget (and a widget value in saved workflows) unless declared with forceInput.
-WIDGET_TYPES = frozenset({
-    "INT", "FLOAT", "BOOLEAN", "STRING", "COMBO", "MARKDOWN", "COLOR", "IMAGECOMPARE", "BOUNDING_BOX", "CHART",
-    "GALLERIA", "PAINTER", "COMPOSITOR", "TEXTAREA", "CURVE", "RANGE", "VIDEO_EDIT", "BOUNDING_BOXES", "COLORS",
-})
+WIDGET_TYPES = frozenset(
+    {
+        "INT",
+        "FLOAT",
+        "BOOLEAN",
+        "STRING",
+        "COMBO",
+        "MARKDOWN",
+        "COLOR",
+        "IMAGECOMPARE",
+        "BOUNDING_BOX",
+        "CHART",
+        "GALLERIA",
+        "PAINTER",
+        "COMPOSITOR",
+        "TEXTAREA",
+        "CURVE",
+        "RANGE",
+        "VIDEO_EDIT",
+        "BOUNDING_BOXES",
+        "COLORS",
+    }
+)
 # V3 inputs whose widgets and sub-inputs are built at run time: not modelled here.
 DYNAMIC_TYPES = frozenset({"COMFY_DYNAMICCOMBO_V3", "COMFY_AUTOGROW_V3"})
 # V3 "match type" sockets take whatever is connected; ComfyUI leaves checking them to the frontend.
@@ -28,13 +47,54 @@ UPLOAD_FLAGS = (*MEDIA_UPLOAD_FLAGS, "audio_upload", "file_upload")
 SEED_NAMES = ("seed", "noise_seed")
 CONTROL_VALUES = ("fixed", "increment", "decrement", "randomize", "increment-wrap")
 # Extensions of files whose names are environment-specific (models folders, the input folder).
-MODEL_EXTENSIONS = (".safetensors", ".sft", ".ckpt", ".pt", ".pt2", ".pth", ".bin", ".pkl", ".gguf", ".onnx",
-                    ".task", ".dat", ".zip", ".yaml", ".json")
-MEDIA_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".mp4", ".webm", ".mov",
-                    ".wav", ".mp3", ".flac", ".ogg")
+MODEL_EXTENSIONS = (
+    ".safetensors",
+    ".sft",
+    ".ckpt",
+    ".pt",
+    ".pt2",
+    ".pth",
+    ".bin",
+    ".pkl",
+    ".gguf",
+    ".onnx",
+    ".task",
+    ".dat",
+    ".zip",
+    ".yaml",
+    ".json",
+)
+MEDIA_EXTENSIONS = (
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".webp",
+    ".bmp",
+    ".gif",
+    ".tif",
+    ".tiff",
+    ".mp4",
+    ".webm",
+    ".mov",
+    ".wav",
+    ".mp3",
+    ".flac",
+    ".ogg",
+)
 # Options kept in the compact fixture (everything else in /object_info is presentation).
-KEPT_OPTIONS = ("default", "min", "max", "options", "multiselect", "control_after_generate", "forceInput", "socketless",
-                "widgetType", "remote", *UPLOAD_FLAGS)
+KEPT_OPTIONS = (
+    "default",
+    "min",
+    "max",
+    "options",
+    "multiselect",
+    "control_after_generate",
+    "forceInput",
+    "socketless",
+    "widgetType",
+    "remote",
+    *UPLOAD_FLAGS,
+)
 ANY = "*"
 
 
@@ -73,8 +133,11 @@ class InputSpec:
 
     @property
     def has_upload_button(self) -> bool:
-        return self.section == "required" and self.type == "COMBO" and any(self.options.get(f) is True
-                                                                          for f in MEDIA_UPLOAD_FLAGS)
+        return (
+            self.section == "required"
+            and self.type == "COMBO"
+            and any(self.options.get(f) is True for f in MEDIA_UPLOAD_FLAGS)
+        )
 
     @property
     def file_kind(self) -> str | None:
@@ -89,8 +152,11 @@ class InputSpec:
         if any(self.options.get(f) for f in UPLOAD_FLAGS):
             return "input file"
         choices = self.choices or ()
-        if not choices or self.name.endswith("_name") or all(
-                isinstance(c, str) and c.lower().endswith(MODEL_EXTENSIONS) for c in choices):
+        if (
+            not choices
+            or self.name.endswith("_name")
+            or all(isinstance(c, str) and c.lower().endswith(MODEL_EXTENSIONS) for c in choices)
+        ):
             return "model file"
         return None
 
@@ -178,7 +244,9 @@ def schema_from_class(name: str, cls, display_name: str = "", source: str = "Fac
 
 def object_info_schemas(data: dict, source: str = "core") -> dict[str, NodeSchema]:
     """Schemas of every node in an /object_info dict (keys starting with '_' are metadata)."""
-    return {name: schema_from_object_info(name, entry, source) for name, entry in data.items() if not name.startswith("_")}
+    return {
+        name: schema_from_object_info(name, entry, source) for name, entry in data.items() if not name.startswith("_")
+    }
 
 
 def load_object_info(path: Path | str, source: str = "core") -> dict[str, NodeSchema]:
@@ -186,8 +254,9 @@ def load_object_info(path: Path | str, source: str = "core") -> dict[str, NodeSc
     return object_info_schemas(json.loads(Path(path).read_text(encoding="utf-8")), source)
 
 
-def build_schemas(core_object_info: Path | str | dict, node_class_mappings: dict | None = None,
-                  display_names: dict | None = None) -> dict[str, NodeSchema]:
+def build_schemas(
+    core_object_info: Path | str | dict, node_class_mappings: dict | None = None, display_names: dict | None = None
+) -> dict[str, NodeSchema]:
     """Core schemas (a path or an already loaded {name: NodeSchema}) plus the given V1 classes (which win)."""
     schemas = dict(core_object_info) if isinstance(core_object_info, dict) else load_object_info(core_object_info)
     for name, cls in (node_class_mappings or {}).items():
@@ -208,10 +277,13 @@ def compact_object_info(full: dict) -> dict:
                 block[inp] = [raw[0], kept] if kept else [raw[0]]
             if block:
                 inputs[section] = block
-        compact = {"input": inputs,
-                   "input_order": {k: v for k, v in (entry.get("input_order") or {}).items() if k in inputs},
-                   "output": entry.get("output", []), "output_name": entry.get("output_name", []),
-                   "display_name": entry.get("display_name") or name}
+        compact = {
+            "input": inputs,
+            "input_order": {k: v for k, v in (entry.get("input_order") or {}).items() if k in inputs},
+            "output": entry.get("output", []),
+            "output_name": entry.get("output_name", []),
+            "display_name": entry.get("display_name") or name,
+        }
         if entry.get("output_node"):
             compact["output_node"] = True
         out[name] = compact

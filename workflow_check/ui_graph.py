@@ -33,8 +33,14 @@ def parse_links(workflow: dict) -> dict[int, Link]:
     links = {}
     for raw in workflow.get("links") or []:
         if isinstance(raw, dict):
-            link = Link(raw["id"], str(raw["origin_id"]), raw["origin_slot"], str(raw["target_id"]),
-                        raw["target_slot"], raw.get("type", "*"))
+            link = Link(
+                raw["id"],
+                str(raw["origin_id"]),
+                raw["origin_slot"],
+                str(raw["target_id"]),
+                raw["target_slot"],
+                raw.get("type", "*"),
+            )
         else:
             link = Link(raw[0], str(raw[1]), raw[2], str(raw[3]), raw[4], raw[5] if len(raw) > 5 else "*")
         links[link.id] = link
@@ -56,8 +62,14 @@ def widget_values(node: dict, schema: NodeSchema) -> tuple[dict, list[Issue]]:
     where = node_label(node.get("id"), schema.name)
     dynamic = [spec.name for spec in schema.inputs.values() if spec.is_dynamic]
     if dynamic:  # their widgets depend on the selected option: the frontend's layout cannot be derived here
-        return {}, [Issue("error", where, f"inputs {dynamic} are built at run time; the checker cannot map this "
-                                          "node's widget values (avoid such nodes in shipped workflows)")]
+        return {}, [
+            Issue(
+                "error",
+                where,
+                f"inputs {dynamic} are built at run time; the checker cannot map this "
+                "node's widget values (avoid such nodes in shipped workflows)",
+            )
+        ]
     raw = node.get("widgets_values")
     if raw is None:
         raw = []
@@ -73,15 +85,26 @@ def widget_values(node: dict, schema: NodeSchema) -> tuple[dict, list[Issue]]:
         named = node.get("widgets_values_named")
         if isinstance(named, dict) and set(names) <= set(named):
             return {k: named[k] for k in names}, []
-        return {}, [Issue("error", where, f"has {len(raw)} widget values but {schema.name} has {len(slots)} widgets "
-                                          f"({', '.join(f'{n} ({r})' if r != 'value' else n for r, n in slots)})")]
+        return {}, [
+            Issue(
+                "error",
+                where,
+                f"has {len(raw)} widget values but {schema.name} has {len(slots)} widgets "
+                f"({', '.join(f'{n} ({r})' if r != 'value' else n for r, n in slots)})",
+            )
+        ]
     values, issues = {}, []
     for (role, name), value in zip(slots, raw):
         if role == "value":
             values[name] = value
         elif role == "control" and value not in CONTROL_VALUES:
-            issues.append(Issue("error", node_label(node.get("id"), schema.name, name),
-                                f"control_after_generate value {value!r} is not one of {list(CONTROL_VALUES)}"))
+            issues.append(
+                Issue(
+                    "error",
+                    node_label(node.get("id"), schema.name, name),
+                    f"control_after_generate value {value!r} is not one of {list(CONTROL_VALUES)}",
+                )
+            )
     return values, issues
 
 
@@ -120,8 +143,14 @@ class UiGraph:
                 return ("link", link.origin_id, link.origin_slot)
             # bypassed: data passes through from the first input of the same type (same index first)
             order = sorted(range(len(sockets)), key=lambda i: i != link.origin_slot)
-            link_id = next((sockets[i]["link"] for i in order if sockets[i].get("link") is not None
-                            and types_match(sockets[i].get("type", "*"), link.type)), None)
+            link_id = next(
+                (
+                    sockets[i]["link"]
+                    for i in order
+                    if sockets[i].get("link") is not None and types_match(sockets[i].get("type", "*"), link.type)
+                ),
+                None,
+            )
 
     def structure_issues(self, schemas: dict[str, NodeSchema]) -> list[Issue]:
         """Link records that disagree with the nodes, sockets that do not exist or have a stale type, subgraphs."""
@@ -147,8 +176,13 @@ class UiGraph:
             if out_schema and in_schema and name in in_schema.inputs and link.origin_slot < len(out_schema.outputs):
                 got, want = out_schema.outputs[link.origin_slot], in_schema.inputs[name].type
                 if not types_match(got, want):
-                    issues.append(Issue("error", node_label(link.target_id, target["type"], name),
-                                        f"expects {want} but link {link.id} brings {got} from node {link.origin_id}"))
+                    issues.append(
+                        Issue(
+                            "error",
+                            node_label(link.target_id, target["type"], name),
+                            f"expects {want} but link {link.id} brings {got} from node {link.origin_id}",
+                        )
+                    )
         for node_id, node in self.nodes.items():
             schema = schemas.get(node.get("type"))
             if node.get("type") in NOTE_NODES and any(s.get("link") is not None for s in node.get("inputs") or []):
@@ -162,11 +196,21 @@ class UiGraph:
                     issues.append(Issue("error", node_label(node_id, schema.name, name), "no such input"))
             for slot, socket in enumerate(node.get("outputs") or []):
                 if slot >= len(schema.outputs):
-                    issues.append(Issue("error", node_label(node_id, schema.name),
-                                        f"has output {slot} but {schema.name} has {len(schema.outputs)} output(s)"))
+                    issues.append(
+                        Issue(
+                            "error",
+                            node_label(node_id, schema.name),
+                            f"has output {slot} but {schema.name} has {len(schema.outputs)} output(s)",
+                        )
+                    )
                 elif socket.get("type") != "*" and schema.outputs[slot] not in (socket.get("type"), MATCH_TYPE):
-                    issues.append(Issue("error", node_label(node_id, schema.name),
-                                        f"output {slot} is saved as {socket.get('type')} but is {schema.outputs[slot]}"))
+                    issues.append(
+                        Issue(
+                            "error",
+                            node_label(node_id, schema.name),
+                            f"output {slot} is saved as {socket.get('type')} but is {schema.outputs[slot]}",
+                        )
+                    )
         return issues
 
 
@@ -196,8 +240,13 @@ def convert(workflow: dict, schemas: dict[str, NodeSchema]) -> tuple[dict, list[
             continue
         schema = schemas.get(class_type)
         if schema is None:
-            issues.append(Issue("error", node_label(node_id, class_type),
-                                "unknown node type (neither a core ComfyUI node nor a FaceLab node)"))
+            issues.append(
+                Issue(
+                    "error",
+                    node_label(node_id, class_type),
+                    "unknown node type (neither a core ComfyUI node nor a FaceLab node)",
+                )
+            )
             continue
         values, problems = widget_values(node, schema)
         issues += problems

@@ -23,7 +23,8 @@ def validate_ui(workflow: dict, schemas: dict[str, NodeSchema]) -> list[Issue]:
     prompt, problems, unmapped = convert(workflow, schemas)
     known = {nid for nid, n in graph.nodes.items() if n["type"] in schemas}
     api_issues = [
-        i for i in validate_api(prompt, schemas)
+        i
+        for i in validate_api(prompt, schemas)
         # unknown node types were reported by the conversion; unmapped widgets would all read as "missing"
         if i.where == "workflow" or (_node_of(i) in known and not (_node_of(i) in unmapped and "missing" in i.message))
     ]
@@ -63,11 +64,21 @@ def compare_ui_api(workflow: dict, prompt: dict, schemas: dict[str, NodeSchema])
     expected, _ = ui_to_api(workflow, schemas)
     issues: list[Issue] = []
     for node_id in sorted(set(expected) - set(prompt)):
-        issues.append(Issue("error", f"node {node_id}", f"{expected[node_id]['class_type']} is in the UI workflow "
-                                                        "but not in the API workflow"))
+        issues.append(
+            Issue(
+                "error",
+                f"node {node_id}",
+                f"{expected[node_id]['class_type']} is in the UI workflow but not in the API workflow",
+            )
+        )
     for node_id in sorted(set(prompt) - set(expected)):
-        issues.append(Issue("error", f"node {node_id}", f"{prompt[node_id].get('class_type')} is in the API workflow "
-                                                        "but not in the UI workflow"))
+        issues.append(
+            Issue(
+                "error",
+                f"node {node_id}",
+                f"{prompt[node_id].get('class_type')} is in the API workflow but not in the UI workflow",
+            )
+        )
     for node_id in sorted(set(expected) & set(prompt)):
         ui_node, api_node = expected[node_id], prompt[node_id]
         where = f"node {node_id} ({ui_node['class_type']})"
@@ -79,10 +90,15 @@ def compare_ui_api(workflow: dict, prompt: dict, schemas: dict[str, NodeSchema])
             if name not in api_inputs:
                 issues.append(Issue("error", f"{where} input '{name}'", f"UI has {ui_inputs[name]!r}, API has nothing"))
             elif name not in ui_inputs:
-                issues.append(Issue("error", f"{where} input '{name}'", f"API has {api_inputs[name]!r}, UI has nothing"))
+                issues.append(
+                    Issue("error", f"{where} input '{name}'", f"API has {api_inputs[name]!r}, UI has nothing")
+                )
             elif not same_value(ui_inputs[name], api_inputs[name]):
-                issues.append(Issue("error", f"{where} input '{name}'",
-                                    f"UI has {ui_inputs[name]!r}, API has {api_inputs[name]!r}"))
+                issues.append(
+                    Issue(
+                        "error", f"{where} input '{name}'", f"UI has {ui_inputs[name]!r}, API has {api_inputs[name]!r}"
+                    )
+                )
     return issues
 
 

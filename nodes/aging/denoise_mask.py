@@ -22,7 +22,9 @@ def check_max_denoise(max_denoise: float) -> None:
         raise ValueError(f"FaceLab: max_denoise must lie in [0, 1], got {max_denoise}")
 
 
-def denoise_mask(entries: Iterable[tuple[torch.Tensor, float]], shape: tuple[int, int, int], max_denoise: float) -> torch.Tensor:
+def denoise_mask(
+    entries: Iterable[tuple[torch.Tensor, float]], shape: tuple[int, int, int], max_denoise: float
+) -> torch.Tensor:
     """MASK [B,H,W]: max over zones of (feathered zone mask * strength of its score); exactly 0 outside all zones.
 
     entries: (mask [B,H,W] in 0..1, score) per zone. The max (not a sum) keeps overlapping zones from stacking up
@@ -33,7 +35,9 @@ def denoise_mask(entries: Iterable[tuple[torch.Tensor, float]], shape: tuple[int
     scaled = torch.empty(shape, dtype=torch.float32)  # reused: full-size temporaries are the cost at high resolution
     for mask, score in entries:
         if tuple(mask.shape) != tuple(shape):
-            raise ValueError(f"FaceLab: zone mask of shape {tuple(mask.shape)} does not match the image batch {tuple(shape)}")
+            raise ValueError(
+                f"FaceLab: zone mask of shape {tuple(mask.shape)} does not match the image batch {tuple(shape)}"
+            )
         torch.mul(mask.float().cpu(), zone_denoise_strength(score, max_denoise), out=scaled)
         torch.maximum(out, scaled, out=out)
     return out

@@ -54,9 +54,13 @@ def parse_zone_phrases(text: str) -> dict[str, tuple[str, str]]:
         name, sep, rest = line.partition(":")
         name = name.strip()
         if not sep or not rest.strip():
-            raise ValueError(f"FaceLab: zone phrase line {lineno} {line!r} must look like 'forehead: forehead | forehead lines'")
+            raise ValueError(
+                f"FaceLab: zone phrase line {lineno} {line!r} must look like 'forehead: forehead | forehead lines'"
+            )
         if name not in valid:
-            raise ValueError(f"FaceLab: zone phrase line {lineno} names unknown zone {name!r}; valid: {', '.join(sorted(valid))}")
+            raise ValueError(
+                f"FaceLab: zone phrase line {lineno} names unknown zone {name!r}; valid: {', '.join(sorted(valid))}"
+            )
         area, bar, feature = rest.partition("|")
         if not bar:
             area, feature = name.replace("_", " "), area
@@ -97,7 +101,9 @@ def check_template(template: str, allowed: tuple[str, ...], what: str) -> None:
     try:
         fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
     except ValueError as exc:
-        raise ValueError(f"FaceLab: {what} template is malformed ({exc}); write literal braces as {{{{ and }}}}") from None
+        raise ValueError(
+            f"FaceLab: {what} template is malformed ({exc}); write literal braces as {{{{ and }}}}"
+        ) from None
     unknown = [f for f in fields if f not in allowed]
     if unknown:
         raise ValueError(
@@ -143,6 +149,7 @@ def merge_prompts(parts: list[tuple[str, str]]) -> tuple[str, str]:
     parts: each zone's (positive, negative) as zone_prompts() made them, the first with the base prompts filled in,
     the others with empty base prompts (so the base text appears once). One part gives that part unchanged.
     """
+
     def join(texts: list[str]) -> str:
         kept = [re.sub(r"^[\s,;:]+", "", t) for t in texts]
         return ", ".join(t for t in kept if t)

@@ -153,32 +153,49 @@ def build_aging_conditioning(
         mask = zone_masks.zones_mask(face_landmarks, batch, list(entry.zones), face_index=face_index, feather=feather)
         area_px = int(torch.count_nonzero(mask))  # masks are >= 0
         if area_px == 0:
-            report["skipped"].append({"zones": list(entry.zones), "score": entry.score,
-                                      "why": "zone hidden or outside the image: it covers no pixel"})
+            report["skipped"].append(
+                {
+                    "zones": list(entry.zones),
+                    "score": entry.score,
+                    "why": "zone hidden or outside the image: it covers no pixel",
+                }
+            )
             continue
         area, feature = prompts.zone_phrase(entry.zones, phrase_table)
         entry.mask = mask
         # the first zone of each direction carries the base prompts; the others add their phrases only
         first = not any((e.score > 0) == (entry.score > 0) for e in used)
         entry.positive, entry.negative = prompts.zone_prompts(
-            entry.score, area, feature, positive if first else "", negative if first else "",
-            older_template, younger_template, older_negative_template, younger_negative_template,
+            entry.score,
+            area,
+            feature,
+            positive if first else "",
+            negative if first else "",
+            older_template,
+            younger_template,
+            older_negative_template,
+            younger_negative_template,
         )
         used.append(entry)
-        report["entries"].append({
-            "group": entry.group,
-            "zones": list(entry.zones),
-            "score": entry.score,
-            "denoise": round(zone_denoise_strength(entry.score, max_denoise), 4),
-            "mask_area_px": area_px,
-        })
+        report["entries"].append(
+            {
+                "group": entry.group,
+                "zones": list(entry.zones),
+                "score": entry.score,
+                "denoise": round(zone_denoise_strength(entry.score, max_denoise), 4),
+                "mask_area_px": area_px,
+            }
+        )
 
     dmask = denoise_mask(((e.mask, e.score) for e in used), (batch, h, w), max_denoise)
     top = max((zone_denoise_strength(e.score, max_denoise) for e in used), default=0.0)
     plan = sampling_plan(top, step_timesteps, end_timestep)
     pos_parts, neg_parts = [base_pos], [base_neg]
     report["regional"] = []
-    for direction, members in (("older", [e for e in used if e.score > 0]), ("younger", [e for e in used if e.score < 0])):
+    for direction, members in (
+        ("older", [e for e in used if e.score > 0]),
+        ("younger", [e for e in used if e.score < 0]),
+    ):
         if not members:
             continue
         pos_text, neg_text = prompts.merge_prompts([(e.positive, e.negative) for e in members])
@@ -189,15 +206,24 @@ def build_aging_conditioning(
         pos_parts.append(set_timing(set_mask(encode(pos_text), mask, regional_strength), timing))
         if neg_text:
             neg_parts.append(set_timing(set_mask(encode(neg_text), mask, regional_strength), timing))
-        report["regional"].append({"direction": direction, "zones": [z for e in members for z in e.zones],
-                                   "denoise": round(strength, 4), "positive": pos_text, "negative": neg_text,
-                                   **{k: round(v, 4) for k, v in timing.items()}})
+        report["regional"].append(
+            {
+                "direction": direction,
+                "zones": [z for e in members for z in e.zones],
+                "denoise": round(strength, 4),
+                "positive": pos_text,
+                "negative": neg_text,
+                **{k: round(v, 4) for k, v in timing.items()},
+            }
+        )
     report["sampling"] = _sampling_report(plan)
     if not used:
         why = "every zone score is 0" if not entries else "no scored zone covers a pixel of the image"
         report["note"] = f"{why}: base prompts only, denoise mask is empty, no sampling needed"
     elif plan.steps == 0:
-        report["note"] = "the strongest zone is too weak to be released by any step of this schedule: no sampling needed"
+        report["note"] = (
+            "the strongest zone is too weak to be released by any step of this schedule: no sampling needed"
+        )
     return combine(*pos_parts), combine(*neg_parts), dmask, rescale_mask(dmask, plan), report
 
 
@@ -207,5 +233,10 @@ def set_timing(conditioning: list, timing: dict) -> list:
 
 
 def _sampling_report(plan: SamplingPlan) -> dict:
-    return {"steps": plan.steps, "denoise": round(plan.denoise, 6), "full_steps": plan.full_steps,
-            "mask_scale": round(plan.mask_scale, 4), "needs_sampling": plan.steps > 0}
+    return {
+        "steps": plan.steps,
+        "denoise": round(plan.denoise, 6),
+        "full_steps": plan.full_steps,
+        "mask_scale": round(plan.mask_scale, 4),
+        "needs_sampling": plan.steps > 0,
+    }

@@ -68,8 +68,15 @@ def smooth_face(image: np.ndarray, landmarks_xy, strengths: dict[str, float]) ->
     iod = zone_masks.inter_ocular_distance(lm)
     active = {z: float(s) for z, s in strengths.items() if s > 0}
     if not np.isfinite(iod) or iod < MIN_IOD:
-        return out, mask, {"declined": True, "note": f"face too small for the prior (eye distance {iod:.0f} px < "
-                                                     f"{MIN_IOD:.0f}): left unchanged rather than smeared"}
+        return (
+            out,
+            mask,
+            {
+                "declined": True,
+                "note": f"face too small for the prior (eye distance {iod:.0f} px < "
+                f"{MIN_IOD:.0f}): left unchanged rather than smeared",
+            },
+        )
     if not active:
         return out, mask, {"declined": False, "note": "no zone to smooth", "zones": {}}
     x0, y0, x1, y1 = wrinkle_score.face_roi(lm, (h, w))
@@ -82,8 +89,11 @@ def smooth_face(image: np.ndarray, landmarks_xy, strengths: dict[str, float]) ->
     for zone, m in geo["masks"].items():
         np.maximum(strength, m * active[zone], out=strength)
     if not strength.any():
-        return out, mask, {"declined": False, "note": "the zones to smooth are hidden or outside the image",
-                           "skipped": skipped}
+        return (
+            out,
+            mask,
+            {"declined": False, "note": "the zones to smooth are hidden or outside the image", "skipped": skipped},
+        )
     strength = np.minimum(strength, _gauss(strength, EDGE_SOFTEN_IOD * ref))  # 0 outside, soft inside the edge
 
     region = image[y0:y1, x0:x1]
@@ -112,8 +122,13 @@ def smooth_face(image: np.ndarray, landmarks_xy, strengths: dict[str, float]) ->
     changed = np.clip(region + lift, 0.0, 1.0)
     out[y0:y1, x0:x1] = np.where(where[..., None], changed, region)
     mask[y0:y1, x0:x1] = np.where(where, soft.clip(0, 1), 0.0)
-    info = {"declined": False, "eye_distance_px": round(float(iod), 1), "zones": {z: active[z] for z in geo["masks"]},
-            "skipped": skipped, "max_lift": round(float(lift_ref.max()), 4)}
+    info = {
+        "declined": False,
+        "eye_distance_px": round(float(iod), 1),
+        "zones": {z: active[z] for z in geo["masks"]},
+        "skipped": skipped,
+        "max_lift": round(float(lift_ref.max()), 4),
+    }
     return out, mask, info
 
 
@@ -128,14 +143,17 @@ def texture_energy(image: np.ndarray, landmarks_xy, zones: tuple[str, ...]) -> f
     return float((band * band * m).sum() / max(float(m.sum()), 1e-6))
 
 
-def smooth_batch(rgb: np.ndarray, face_landmarks: dict, scores, face_index: int = -1, strength: float = 1.0,
-                 progress=None) -> tuple[np.ndarray, np.ndarray, dict]:
+def smooth_batch(
+    rgb: np.ndarray, face_landmarks: dict, scores, face_index: int = -1, strength: float = 1.0, progress=None
+) -> tuple[np.ndarray, np.ndarray, dict]:
     """Smooth Wrinkles over a batch: rgb [B,H,W,3] float32 0..1 (landmarks already fitted to its size), aging
     scores (a FACELAB_ZONE_SCORES value or {zone_or_group: score}; zones scored < 0 are smoothed by |score| x
     strength) -> (images, strength masks [B,H,W], report)."""
     if not 0.0 <= float(strength) <= 2.0:
         raise ValueError(f"FaceLab: strength must lie in [0, 2], got {strength}")
-    per_zone = {z: min(s * float(strength), 1.0) for z, s in zone_strengths(zone_scores.normalize_scores(scores)).items()}
+    per_zone = {
+        z: min(s * float(strength), 1.0) for z, s in zone_strengths(zone_scores.normalize_scores(scores)).items()
+    }
     out, masks = rgb.copy(), np.zeros(rgb.shape[:3], np.float32)
     report: dict = {"zones": per_zone, "images": []}
     if not per_zone:

@@ -70,7 +70,9 @@ def luminance(rgb: np.ndarray) -> np.ndarray:
 def _resize(arr: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
     """Antialiased bilinear resize of a 2-D float array (torch, so no OpenCV)."""
     t = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))[None, None]
-    return torch.nn.functional.interpolate(t, size=size_hw, mode="bilinear", align_corners=False, antialias=True)[0, 0].numpy()
+    return torch.nn.functional.interpolate(t, size=size_hw, mode="bilinear", align_corners=False, antialias=True)[
+        0, 0
+    ].numpy()
 
 
 def face_roi(landmarks_xy: np.ndarray, image_hw: tuple[int, int]) -> tuple[int, int, int, int]:
@@ -84,8 +86,13 @@ def face_roi(landmarks_xy: np.ndarray, image_hw: tuple[int, int]) -> tuple[int, 
     return max(int(np.floor(x0)), 0), max(int(np.floor(y0)), 0), min(int(np.ceil(x1)), w), min(int(np.ceil(y1)), h)
 
 
-def face_geometry(landmarks_xy: np.ndarray, image_hw: tuple[int, int], zones: tuple[str, ...] | None = None,
-                  image: np.ndarray | None = None, landmarks_3d=None) -> dict:
+def face_geometry(
+    landmarks_xy: np.ndarray,
+    image_hw: tuple[int, int],
+    zones: tuple[str, ...] | None = None,
+    image: np.ndarray | None = None,
+    landmarks_3d=None,
+) -> dict:
     """What the measurement of one face needs besides the pixels: {"roi": (x0,y0,x1,y1), "scale": reference px per
     image px, "out_hw": ROI size at the reference scale, "masks": {zone: [h,w]} with the protected features cut out,
     "skin": the skin model's summary or None}.
@@ -110,8 +117,11 @@ def face_geometry(landmarks_xy: np.ndarray, image_hw: tuple[int, int], zones: tu
         if full is not None:
             # the reference grid's pixel centres in image pixels, then the skin eroded by the filter's reach
             xs, ys = x0 + (np.arange(out_hw[1]) + 0.5) / sx, y0 + (np.arange(out_hw[0]) + 0.5) / sy
-            sure = np.clip((zone_masks.sample_field(full.skin, full.grid, xs, ys) - SKIN_SURE[0])
-                           / (SKIN_SURE[1] - SKIN_SURE[0]), 0.0, 1.0)
+            sure = np.clip(
+                (zone_masks.sample_field(full.skin, full.grid, xs, ys) - SKIN_SURE[0]) / (SKIN_SURE[1] - SKIN_SURE[0]),
+                0.0,
+                1.0,
+            )
             field = ndimage.minimum_filter(sure, size=2 * int(round(SKIN_ERODE_IOD * REFERENCE_IOD)) + 1)
             skin = visible_skin.skin_on_reference(field, zone_masks.sample_field(full.visible, full.grid, xs, ys), full)
             summary = full.summary
@@ -125,8 +135,14 @@ def face_geometry(landmarks_xy: np.ndarray, image_hw: tuple[int, int], zones: tu
             area = sum(_polygon_area(p) for p in fills) - sum(_polygon_area(p) for p in holes)
             if float(masks[z].sum()) < MIN_SKIN_SHARE * area:
                 unmeasured.append(z)
-    return {"roi": (x0, y0, x1, y1), "scale": scale, "out_hw": out_hw, "masks": masks, "skin": summary,
-            "unmeasured": unmeasured}
+    return {
+        "roi": (x0, y0, x1, y1),
+        "scale": scale,
+        "out_hw": out_hw,
+        "masks": masks,
+        "skin": summary,
+        "unmeasured": unmeasured,
+    }
 
 
 def _polygon_area(poly: np.ndarray) -> float:
@@ -134,8 +150,14 @@ def _polygon_area(poly: np.ndarray) -> float:
     return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
 
 
-def face_ridge_map(image: np.ndarray, landmarks_xy: np.ndarray, zones: tuple[str, ...] | None = None,
-                   geometry: dict | None = None, landmarks_3d=None, visible_skin: bool = True) -> dict:
+def face_ridge_map(
+    image: np.ndarray,
+    landmarks_xy: np.ndarray,
+    zones: tuple[str, ...] | None = None,
+    geometry: dict | None = None,
+    landmarks_3d=None,
+    visible_skin: bool = True,
+) -> dict:
     """Valley response and zone masks of one face, at the reference scale.
 
     image: [H,W,C] float 0..1; geometry: face_geometry() of these landmarks on an image of this size, when
@@ -156,8 +178,15 @@ def face_ridge_map(image: np.ndarray, landmarks_xy: np.ndarray, zones: tuple[str
     union = np.maximum.reduce(list(masks.values())) if masks else np.zeros(out_hw, np.float32)
     overall = _median_in(lum, union) or float(np.median(lum))
     response = np.maximum(raw / max(overall, 1e-3) - NOISE_FLOOR, 0.0).astype(np.float32)
-    return {"raw": raw, "norms": norms, "response": response, "masks": masks, "roi": geometry["roi"],
-            "scale": geometry["scale"], "unmeasured": geometry.get("unmeasured", [])}
+    return {
+        "raw": raw,
+        "norms": norms,
+        "response": response,
+        "masks": masks,
+        "roi": geometry["roi"],
+        "scale": geometry["scale"],
+        "unmeasured": geometry.get("unmeasured", []),
+    }
 
 
 def _median_in(values: np.ndarray, mask: np.ndarray) -> float:
@@ -185,13 +214,24 @@ def zone_scores_from_map(ridge: dict) -> dict[str, float | None]:
     return out
 
 
-def face_wrinkle_scores(image: np.ndarray, landmarks_xy: np.ndarray, zones: tuple[str, ...] | None = None,
-                        landmarks_3d=None, visible_skin: bool = True) -> dict[str, float]:
+def face_wrinkle_scores(
+    image: np.ndarray,
+    landmarks_xy: np.ndarray,
+    zones: tuple[str, ...] | None = None,
+    landmarks_3d=None,
+    visible_skin: bool = True,
+) -> dict[str, float]:
     return zone_scores_from_map(face_ridge_map(image, landmarks_xy, zones, None, landmarks_3d, visible_skin))
 
 
-def measure_batch(rgb: np.ndarray, face_landmarks: dict, face_index: int, with_heatmap: bool,
-                  geometry: dict | None = None, visible_skin: bool = True) -> tuple[list, np.ndarray | None]:
+def measure_batch(
+    rgb: np.ndarray,
+    face_landmarks: dict,
+    face_index: int,
+    with_heatmap: bool,
+    geometry: dict | None = None,
+    visible_skin: bool = True,
+) -> tuple[list, np.ndarray | None]:
     """Per batch image ([B,H,W,3] float 0..1): the scores dict (None when no face) and, optionally, the heat maps.
 
     geometry: a dict shared by calls measuring images of the same size with the same landmarks (Wrinkle Compare):
@@ -206,8 +246,9 @@ def measure_batch(rgb: np.ndarray, face_landmarks: dict, face_index: int, with_h
             per_image.append(None)
             continue
         if b not in geometry:
-            geometry[b] = face_geometry(face["landmarks_xy"], rgb.shape[1:3], None, rgb[b] if visible_skin else None,
-                                        face.get("landmarks_3d"))
+            geometry[b] = face_geometry(
+                face["landmarks_xy"], rgb.shape[1:3], None, rgb[b] if visible_skin else None, face.get("landmarks_3d")
+            )
         ridge = face_ridge_map(rgb[b], face["landmarks_xy"], geometry=geometry[b])
         per_image.append(zone_scores_from_map(ridge))
         if with_heatmap:
@@ -217,8 +258,9 @@ def measure_batch(rgb: np.ndarray, face_landmarks: dict, face_index: int, with_h
     return per_image, heat
 
 
-def score_batch(rgb: np.ndarray, face_landmarks: dict, face_index: int,
-                zone: str) -> tuple[object, float, np.ndarray | None]:
+def score_batch(
+    rgb: np.ndarray, face_landmarks: dict, face_index: int, zone: str
+) -> tuple[object, float, np.ndarray | None]:
     """Wrinkle Score on a [B,H,W,3] batch: (report: the scores dict, or a list for a batch; the chosen zone's mean
     over the images with a face, 0 without; the heat-map batch, None when no image has the face)."""
     per_image, heat = measure_batch(rgb, face_landmarks, face_index, True)
@@ -240,8 +282,15 @@ def relative_change(before: float, after: float) -> float:
     return 100.0 * (float(after) - float(before)) / max(float(before), CHANGE_FLOOR)
 
 
-def compare_batch(before: np.ndarray, after: np.ndarray, face_landmarks: dict, face_index: int, zone: str,
-                  target_reduction: float, visible_skin: bool = True) -> tuple[object, float]:
+def compare_batch(
+    before: np.ndarray,
+    after: np.ndarray,
+    face_landmarks: dict,
+    face_index: int,
+    zone: str,
+    target_reduction: float,
+    visible_skin: bool = True,
+) -> tuple[object, float]:
     """Wrinkle Compare on [B,H,W,3] batches: (report: one compare_scores() dict, or a list for a batch, the
     chosen zone's mean relative change in percent, 0 without a face). The original's skin serves both images."""
     if tuple(before.shape[:3]) != tuple(after.shape[:3]):
@@ -320,10 +369,22 @@ def compare_scores(before: dict[str, float], after: dict[str, float], reduce_fra
 
 
 # A perceptual dark-to-bright colour ramp (inferno-like anchors), so low response reads as dark, not as a hue.
-_RAMP = np.array(
-    [[0, 0, 4], [40, 11, 84], [101, 21, 110], [159, 42, 99], [212, 72, 66], [245, 125, 21], [250, 193, 39], [252, 255, 164]],
-    dtype=np.float32,
-) / 255.0
+_RAMP = (
+    np.array(
+        [
+            [0, 0, 4],
+            [40, 11, 84],
+            [101, 21, 110],
+            [159, 42, 99],
+            [212, 72, 66],
+            [245, 125, 21],
+            [250, 193, 39],
+            [252, 255, 164],
+        ],
+        dtype=np.float32,
+    )
+    / 255.0
+)
 
 
 def colormap(values: np.ndarray) -> np.ndarray:

@@ -44,20 +44,54 @@ CUSTOM = "custom"
 PRESETS: dict[str, dict[str, float]] = {
     CUSTOM: {},
     "soften wrinkles": {
-        "forehead": -0.7, "glabella": -0.6, "crows_feet": -0.6, "under_eye": -0.7, "inter_ocular": -0.4,
-        "nasolabial": -0.6, "marionette": -0.5, "upper_lip": -0.5, "chin": -0.5,
+        "forehead": -0.7,
+        "glabella": -0.6,
+        "crows_feet": -0.6,
+        "under_eye": -0.7,
+        "inter_ocular": -0.4,
+        "nasolabial": -0.6,
+        "marionette": -0.5,
+        "upper_lip": -0.5,
+        "chin": -0.5,
     },
     "rejuvenate": {
-        "forehead": -0.8, "glabella": -0.8, "crows_feet": -0.8, "under_eye": -0.8, "inter_ocular": -0.6,
-        "nasolabial": -0.8, "marionette": -0.7, "upper_lip": -0.7, "chin": -0.6, "cheeks": -0.5, "jawline": -0.5,
+        "forehead": -0.8,
+        "glabella": -0.8,
+        "crows_feet": -0.8,
+        "under_eye": -0.8,
+        "inter_ocular": -0.6,
+        "nasolabial": -0.8,
+        "marionette": -0.7,
+        "upper_lip": -0.7,
+        "chin": -0.6,
+        "cheeks": -0.5,
+        "jawline": -0.5,
     },
     "age +10y": {
-        "forehead": 0.5, "glabella": 0.4, "crows_feet": 0.5, "under_eye": 0.5, "inter_ocular": 0.3,
-        "nasolabial": 0.6, "marionette": 0.5, "upper_lip": 0.4, "chin": 0.3, "cheeks": 0.3, "jawline": 0.4,
+        "forehead": 0.5,
+        "glabella": 0.4,
+        "crows_feet": 0.5,
+        "under_eye": 0.5,
+        "inter_ocular": 0.3,
+        "nasolabial": 0.6,
+        "marionette": 0.5,
+        "upper_lip": 0.4,
+        "chin": 0.3,
+        "cheeks": 0.3,
+        "jawline": 0.4,
     },
     "age +20y": {
-        "forehead": 0.8, "glabella": 0.7, "crows_feet": 0.8, "under_eye": 0.8, "inter_ocular": 0.5,
-        "nasolabial": 0.9, "marionette": 0.8, "upper_lip": 0.7, "chin": 0.5, "cheeks": 0.6, "jawline": 0.7,
+        "forehead": 0.8,
+        "glabella": 0.7,
+        "crows_feet": 0.8,
+        "under_eye": 0.8,
+        "inter_ocular": 0.5,
+        "nasolabial": 0.9,
+        "marionette": 0.8,
+        "upper_lip": 0.7,
+        "chin": 0.5,
+        "cheeks": 0.6,
+        "jawline": 0.7,
     },
     "forehead only": {"forehead": -0.7},
     "smile lines only": {"nasolabial": -0.7},
@@ -167,12 +201,14 @@ def normalize_scores(value) -> dict[str, float]:
             raise ValueError(f"FaceLab: zone scores text is not valid JSON ({exc})") from None
     if not isinstance(value, Mapping):
         raise ValueError(
-            "FaceLab: expected zone scores (from the Aging Zone Scores node, or a dict like {\"forehead\": -0.5}), "
+            'FaceLab: expected zone scores (from the Aging Zone Scores node, or a dict like {"forehead": -0.5}), '
             f"got {type(value).__name__}"
         )
     if "scores" in value:
         if value.get("version", VERSION) != VERSION:
-            raise ValueError(f"FaceLab: zone scores version {value.get('version')!r} is not supported (expected {VERSION})")
+            raise ValueError(
+                f"FaceLab: zone scores version {value.get('version')!r} is not supported (expected {VERSION})"
+            )
         value = value["scores"]
         if not isinstance(value, Mapping):
             raise ValueError("FaceLab: zone scores 'scores' must be a dict {zone: score}")

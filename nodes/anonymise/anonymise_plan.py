@@ -22,15 +22,16 @@ from scipy import ndimage
 from scipy.spatial import ConvexHull
 
 from ..base.numbers import finite
+from ..expression.expression_masks import paste_max
 from ..face import face_landmarks as fl
 from ..face.zone_atlas import EYE_RIGHT, EYEBROW_RIGHT, LIPS_OUTER, MIRROR
 from ..face.zone_masks import inter_ocular_distance, zones_mask
-from ..expression.expression_masks import paste_max
 
 INTERIOR_ZONE = "face_oval"
 NOSE_POINTS = (1, 4, 5, 6, 168, 195, 197, 2, 98, 327, 64, 294, 129, 358)  # ridge, tip, base, wings
-FEATURE_POINTS = tuple(sorted(set(EYE_RIGHT + EYEBROW_RIGHT + LIPS_OUTER + NOSE_POINTS)
-                              | {MIRROR[i] for i in EYE_RIGHT + EYEBROW_RIGHT}))
+FEATURE_POINTS = tuple(
+    sorted(set(EYE_RIGHT + EYEBROW_RIGHT + LIPS_OUTER + NOSE_POINTS) | {MIRROR[i] for i in EYE_RIGHT + EYEBROW_RIGHT})
+)
 SMALL_FACE_PX = 64  # below this (mesh box side) inpainting and identity checks are unreliable: said in the report
 DEFAULT_MARGIN = 6.0  # % IOD the interior stays inside the face outline
 DEFAULT_FEATHER = 8.0
@@ -60,13 +61,17 @@ class AnonymisePlan:
         return face_interior_mask(self.landmarks(), self.batch_size, self.margin, self.feather)
 
 
-def face_interior_mask(face_landmarks: dict, batch_size: int, margin: float, feather: float, face_index: int = -1) -> torch.Tensor:
+def face_interior_mask(
+    face_landmarks: dict, batch_size: int, margin: float, feather: float, face_index: int = -1
+) -> torch.Tensor:
     """MASK [B, H, W]: per face, the face oval shrunk by `margin` % IOD (its `feather` % IOD soft edge inside the
     margin) joined with the features' convex hull; the union over the faces of each image."""
     if margin < 0:
         raise ValueError(f"FaceLab: the hairline margin must be >= 0 (% of the eye distance), got {margin}")
     # The zone feather is centred on the outline: shrink by another half feather so it stays inside the margin.
-    out = zones_mask(face_landmarks, batch_size, INTERIOR_ZONE, face_index, grow=-(margin + feather / 2.0), feather=feather)
+    out = zones_mask(
+        face_landmarks, batch_size, INTERIOR_ZONE, face_index, grow=-(margin + feather / 2.0), feather=feather
+    )
     h, w = out.shape[1:]
     for b in range(out.shape[0]):
         for face in fl.chosen_faces(face_landmarks, b, face_index):
@@ -94,7 +99,9 @@ def _feature_hull(lm: np.ndarray, hw, feather: float):
     return (t * t * (3.0 - 2.0 * t)).astype(np.float32), (x0, y0, x1, y1)
 
 
-def make_plan(face_landmarks: dict, batch_size: int, image_hw, margin: float = DEFAULT_MARGIN, feather: float = DEFAULT_FEATHER) -> AnonymisePlan:
+def make_plan(
+    face_landmarks: dict, batch_size: int, image_hw, margin: float = DEFAULT_MARGIN, feather: float = DEFAULT_FEATHER
+) -> AnonymisePlan:
     """The plan for an image batch: faces per image in the landmarks' order (single-frame landmarks: every image)."""
     margin, feather = finite(margin, "hairline_margin"), finite(feather, "feather")
     face_landmarks = fl.fit_landmarks_to_image(face_landmarks, image_hw, batch_size, "Anonymise Faces")
@@ -104,7 +111,13 @@ def make_plan(face_landmarks: dict, batch_size: int, image_hw, margin: float = D
         per = []
         for k, f in fl.indexed_faces(face_landmarks, b):
             box = np.asarray(f["bbox_xyxy"], dtype=np.float32)[:4]
-            per.append({"landmarks_xy": np.asarray(f["landmarks_xy"], dtype=np.float32), "bbox_xyxy": box, "score": float(f.get("score", 1.0))})
+            per.append(
+                {
+                    "landmarks_xy": np.asarray(f["landmarks_xy"], dtype=np.float32),
+                    "bbox_xyxy": box,
+                    "score": float(f.get("score", 1.0)),
+                }
+            )
             if fl.face_size(f) < SMALL_FACE_PX:
                 notes.append(
                     f"image {b} face {k}: only {fl.face_size(f):.0f} px; crop it at SDXL size (Crop Face Region, target 1024) "
@@ -121,8 +134,12 @@ def plan_report(plan: AnonymisePlan) -> dict:
         {
             "image": b,
             "faces": [
-                {"face": k, "box": [round(float(v), 1) for v in f["bbox_xyxy"]], "size_px": round(float(fl.face_size(f)), 1),
-                 "score": round(f["score"], 3)}
+                {
+                    "face": k,
+                    "box": [round(float(v), 1) for v in f["bbox_xyxy"]],
+                    "size_px": round(float(fl.face_size(f)), 1),
+                    "score": round(f["score"], 3),
+                }
                 for k, f in enumerate(faces)
             ],
         }
@@ -130,7 +147,9 @@ def plan_report(plan: AnonymisePlan) -> dict:
     ]
     n = sum(len(f) for f in plan.faces)
     return {
-        "summary": f"{n} face(s) to anonymise in {plan.batch_size} image(s)" if n else "no face found: nothing to anonymise",
+        "summary": f"{n} face(s) to anonymise in {plan.batch_size} image(s)"
+        if n
+        else "no face found: nothing to anonymise",
         "face_count": n,
         "margin": plan.margin,
         "feather": plan.feather,

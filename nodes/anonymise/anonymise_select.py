@@ -29,13 +29,13 @@ import numpy as np
 import torch
 
 from .. import comfy_adapter
+from ..base.tensors import to_rgb_uint8
 from ..compose import crop as crop_mod
 from ..compose import warp
 from ..compose.plan import StitchPlan, check_original, fit_batch
 from ..compose.stitch import stitch
 from ..face import detection
 from ..face import face_landmarks as fl
-from ..base.tensors import to_rgb_uint8
 from ..identity.embedding import check_model, unit
 from ..identity.selection import select_variant
 from ..identity.similarity import compare_faces, metric, resolve_threshold, similarity_threshold
@@ -144,11 +144,15 @@ class _Measurer:
 
 
 def _full_image_plan(original: torch.Tensor, plan: AnonymisePlan) -> StitchPlan:
-    _, _, stitch_plan = crop_mod.crop(original, plan.interior_mask().to(original.device), plan.landmarks(), FULL_IMAGE_CROP)
+    _, _, stitch_plan = crop_mod.crop(
+        original, plan.interior_mask().to(original.device), plan.landmarks(), FULL_IMAGE_CROP
+    )
     return stitch_plan
 
 
-def _candidate_crops(candidates, stitch_plan: StitchPlan, full_images: bool, order: str) -> tuple[torch.Tensor, int, int]:
+def _candidate_crops(
+    candidates, stitch_plan: StitchPlan, full_images: bool, order: str
+) -> tuple[torch.Tensor, int, int]:
     """(candidate crops [S*N, h, w, 3] in the given order, S slots, N per slot)."""
     n_slots = stitch_plan.batch_size if full_images else len(stitch_plan.entries)
     count = int(candidates.shape[0])
@@ -162,11 +166,15 @@ def _candidate_crops(candidates, stitch_plan: StitchPlan, full_images: bool, ord
     if not full_images:
         return fit_batch(candidates, count, stitch_plan.crop_hw, NODE, "candidates"), n_slots, n
     candidates = fit_batch(candidates, count, stitch_plan.source_hw, NODE, "candidate images")
-    crops = torch.empty((len(stitch_plan.entries) * n, *stitch_plan.crop_hw, 3), dtype=torch.float32, device=candidates.device)
+    crops = torch.empty(
+        (len(stitch_plan.entries) * n, *stitch_plan.crop_hw, 3), dtype=torch.float32, device=candidates.device
+    )
     for e, entry in enumerate(stitch_plan.entries):
         for k in range(n):
             src = candidates[candidate_index(entry.batch_index, k, n_slots, n, order)]
-            crops[candidate_index(e, k, len(stitch_plan.entries), n, order)] = _crop_of(src, entry.crop_to_image, stitch_plan.crop_hw)
+            crops[candidate_index(e, k, len(stitch_plan.entries), n, order)] = _crop_of(
+                src, entry.crop_to_image, stitch_plan.crop_hw
+            )
     return crops, len(stitch_plan.entries), n
 
 
@@ -188,10 +196,22 @@ class _Layout:
         return self.crops[candidate_index(slot, k, self.n_slots, self.n, self.order)]
 
 
-def _choose(m: _Measurer, rec: dict, face: dict, entry, slot: int, image: torch.Tensor, reference: dict, layout: _Layout, sim_t: float):
+def _choose(
+    m: _Measurer,
+    rec: dict,
+    face: dict,
+    entry,
+    slot: int,
+    image: torch.Tensor,
+    reference: dict,
+    layout: _Layout,
+    sim_t: float,
+):
     """Measure the unedited crop (control) and every candidate of one face; record them; return the Selection."""
     expected = _expected_box(face, entry)
-    rec["similarity_before"] = _round(m.similarity(_crop_of(image, entry.crop_to_image, layout.crop_hw), expected, reference))
+    rec["similarity_before"] = _round(
+        m.similarity(_crop_of(image, entry.crop_to_image, layout.crop_hw), expected, reference)
+    )
     scores = []
     for k in range(layout.n):
         comfy_adapter.check_interrupt()
@@ -199,11 +219,15 @@ def _choose(m: _Measurer, rec: dict, face: dict, entry, slot: int, image: torch.
     choice = select_variant(scores, None, "anonymise", sim_t)
     rec.update(
         candidates=[{"index": k, "face_found": v is not None, "similarity": _round(v)} for k, v in enumerate(scores)],
-        chosen=choice.index, similarity_candidate=_round(None if choice.index is None else scores[choice.index]),
-        passed=choice.passed, reason=choice.reason,
+        chosen=choice.index,
+        similarity_candidate=_round(None if choice.index is None else scores[choice.index]),
+        passed=choice.passed,
+        reason=choice.reason,
     )
     if rec["similarity_before"] is None:
-        rec["warning"] = "the unedited face was not re-detected in its own crop: the face check may reject good candidates"
+        rec["warning"] = (
+            "the unedited face was not re-detected in its own crop: the face check may reject good candidates"
+        )
     elif rec["similarity_before"] < sim_t:
         rec["warning"] = "the unedited face does not even match itself through this pipeline (too small or blurred?)"
     if choice.index is None:
@@ -213,7 +237,9 @@ def _choose(m: _Measurer, rec: dict, face: dict, entry, slot: int, image: torch.
     return choice
 
 
-def _judge_after(m: _Measurer, rec: dict, face: dict, entry, out_image: torch.Tensor, reference: dict, crop_hw, sim_t: float) -> None:
+def _judge_after(
+    m: _Measurer, rec: dict, face: dict, entry, out_image: torch.Tensor, reference: dict, crop_hw, sim_t: float
+) -> None:
     """Measure the stitched face against the original: the verdict that counts."""
     after = m.similarity(_crop_of(out_image, entry.crop_to_image, crop_hw), _expected_box(face, entry), reference)
     rec["similarity_after"] = _round(after)
@@ -233,7 +259,14 @@ def _obscure(rec: dict, face: dict, out_image: torch.Tensor, changed: torch.Tens
     rec.update(blurred=True, blur_box=list(box), status=rec["status"] + " (face box blurred)")
 
 
-def anonymise(original: torch.Tensor, candidates: torch.Tensor, plan: AnonymisePlan, stitch_plan: StitchPlan | None, model, s: Settings):
+def anonymise(
+    original: torch.Tensor,
+    candidates: torch.Tensor,
+    plan: AnonymisePlan,
+    stitch_plan: StitchPlan | None,
+    model,
+    s: Settings,
+):
     """original [B,H,W,3], candidates [S*N,h,w,3] -> (image [B,H,W,3], changed MASK [B,H,W], all passed, report dict)."""
     check_model(model)
     check_original(original, plan.batch_size, plan.image_hw, NODE)
@@ -254,13 +287,23 @@ def anonymise(original: torch.Tensor, candidates: torch.Tensor, plan: AnonymiseP
     for b, k in comfy_adapter.iterate_with_progress(all_faces):
         face = plan.faces[b][k]
         rec = records[(b, k)] = {
-            "image": b, "face": k, "box": [round(float(v), 1) for v in face["bbox_xyxy"]], "size_px": round(fl.face_size(face), 1),
-            "similarity_before": None, "candidates": [], "chosen": None, "similarity_after": None, "passed": False,
-            "blurred": False, "status": "anonymised",
+            "image": b,
+            "face": k,
+            "box": [round(float(v), 1) for v in face["bbox_xyxy"]],
+            "size_px": round(fl.face_size(face), 1),
+            "similarity_before": None,
+            "candidates": [],
+            "chosen": None,
+            "similarity_after": None,
+            "passed": False,
+            "blurred": False,
+            "status": "anonymised",
         }
         if (b, k) not in entry_of:
-            rec.update(status="FAILED: this face was not cropped, so it has no candidates",
-                       reason="connect Crop Face Region with face_index -1 and this plan's mask")
+            rec.update(
+                status="FAILED: this face was not cropped, so it has no candidates",
+                reason="connect Crop Face Region with face_index -1 and this plan's mask",
+            )
             continue
         e = entry_of[(b, k)]
         references[(b, k)] = m.embed(full_rgb[b], face)
@@ -269,12 +312,18 @@ def anonymise(original: torch.Tensor, candidates: torch.Tensor, plan: AnonymiseP
             chosen_crops[e] = layout.candidate(e, choice.index)
             composite.add(e)
 
-    entries = [dataclasses.replace(en, empty=en.empty or i not in composite) for i, en in enumerate(stitch_plan.entries)]
-    out, changed = stitch(original, chosen_crops, dataclasses.replace(stitch_plan, entries=entries), s.feather, s.color_match, "replace")
+    entries = [
+        dataclasses.replace(en, empty=en.empty or i not in composite) for i, en in enumerate(stitch_plan.entries)
+    ]
+    out, changed = stitch(
+        original, chosen_crops, dataclasses.replace(stitch_plan, entries=entries), s.feather, s.color_match, "replace"
+    )
     for (b, k), rec in records.items():
         e = entry_of.get((b, k))
         if e in composite:
-            _judge_after(m, rec, plan.faces[b][k], stitch_plan.entries[e], out[b], references[(b, k)], layout.crop_hw, sim_t)
+            _judge_after(
+                m, rec, plan.faces[b][k], stitch_plan.entries[e], out[b], references[(b, k)], layout.crop_hw, sim_t
+            )
         if not rec["passed"] and s.blur_failed:
             _obscure(rec, plan.faces[b][k], out[b], changed[b])
         if not rec["passed"]:
@@ -283,9 +332,15 @@ def anonymise(original: torch.Tensor, candidates: torch.Tensor, plan: AnonymiseP
     return out, changed, report["all_anonymised"], report
 
 
-def _report(records, plan: AnonymisePlan, backend: str, model_name: str, s: Settings, sim_t: float, n: int, full_images: bool) -> dict:
+def _report(
+    records, plan: AnonymisePlan, backend: str, model_name: str, s: Settings, sim_t: float, n: int, full_images: bool
+) -> dict:
     faces = [records[key] for key in sorted(records)]
-    failed = [{"image": r["image"], "face": r["face"], "box": r["box"], "status": r["status"]} for r in faces if not r["passed"]]
+    failed = [
+        {"image": r["image"], "face": r["face"], "box": r["box"], "status": r["status"]}
+        for r in faces
+        if not r["passed"]
+    ]
     done = len(faces) - len(failed)
     if not faces:
         summary = "no face found: the image passes through unchanged"

@@ -13,7 +13,9 @@ def as_rgb(image: torch.Tensor, what: str = "image") -> torch.Tensor:
     if image.ndim == 3:
         image = image[None]
     if image.ndim != 4 or image.shape[-1] not in (1, 3, 4):
-        raise ValueError(f"FaceLab: {what} must be an IMAGE [batch, height, width, 1/3/4 channels], got shape {tuple(image.shape)}")
+        raise ValueError(
+            f"FaceLab: {what} must be an IMAGE [batch, height, width, 1/3/4 channels], got shape {tuple(image.shape)}"
+        )
     if image.shape[0] == 0 or image.shape[1] == 0 or image.shape[2] == 0:
         raise ValueError(f"FaceLab: {what} is empty (shape {tuple(image.shape)})")
     image = image.to(torch.float32)

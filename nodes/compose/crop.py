@@ -22,7 +22,6 @@ from .. import comfy_adapter
 from ..base.mesh import LEFT_EYE_CORNERS, RIGHT_EYE_CORNERS
 from ..base.tensors import all_finite
 from ..face import face_landmarks as fl
-from ..base.mesh import LEFT_EYE_CORNERS, RIGHT_EYE_CORNERS
 from . import warp
 from .plan import CropEntry, StitchPlan, source_probes
 
@@ -52,7 +51,9 @@ class CropSettings:
         if self.padding not in PADDINGS:
             raise ValueError(f"FaceLab: padding must be one of {PADDINGS}, got {self.padding!r}")
         if not self.context_factor >= 1.0:
-            raise ValueError(f"FaceLab: context factor must be >= 1 (the crop contains the region), got {self.context_factor}")
+            raise ValueError(
+                f"FaceLab: context factor must be >= 1 (the crop contains the region), got {self.context_factor}"
+            )
         if self.multiple < 1 or self.target_size < self.multiple:
             raise ValueError(f"FaceLab: target size {self.target_size} must be at least the multiple {self.multiple}")
 
@@ -113,7 +114,9 @@ def _union(boxes):
 def _box_region(b: int, box) -> _Region:
     x0, y0, x1, y1 = (float(v) for v in box)
     # Pixel-centre coordinates: the box covers pixel areas [x0-0.5, x1-0.5].
-    return _Region(b, "", np.array([(x0 + x1) / 2 - 0.5, (y0 + y1) / 2 - 0.5]), np.array([x1 - x0, y1 - y0]), bbox=(x0, y0, x1, y1))
+    return _Region(
+        b, "", np.array([(x0 + x1) / 2 - 0.5, (y0 + y1) / 2 - 0.5]), np.array([x1 - x0, y1 - y0]), bbox=(x0, y0, x1, y1)
+    )
 
 
 def eye_angle(landmarks_xy: np.ndarray) -> float:
@@ -139,7 +142,9 @@ def nearest_face(x: torch.Tensor, y: torch.Tensor, faces: list[dict]) -> torch.T
     return arg
 
 
-def _face_regions(b: int, faces: list[dict], mask: torch.Tensor | None, s: CropSettings) -> tuple[list[_Region], list[str]]:
+def _face_regions(
+    b: int, faces: list[dict], mask: torch.Tensor | None, s: CropSettings
+) -> tuple[list[_Region], list[str]]:
     if not faces:
         return [], [f"image {b}: no face found, nothing to crop"]
     notes = []
@@ -154,7 +159,12 @@ def _face_regions(b: int, faces: list[dict], mask: torch.Tensor | None, s: CropS
         owner = nearest_face(px, py, faces).numpy()
         for k in np.unique(owner):
             sel = owner == k
-            share_boxes[int(k)] = (xs[sel].min() * f, ys[sel].min() * f, (xs[sel].max() + 1) * f, (ys[sel].max() + 1) * f)
+            share_boxes[int(k)] = (
+                xs[sel].min() * f,
+                ys[sel].min() * f,
+                (xs[sel].max() + 1) * f,
+                (ys[sel].max() + 1) * f,
+            )
     chosen = [k for k, _ in fl.select_indexed(faces, s.face_index)]
     if not chosen:
         notes.append(f"image {b}: there is no face number {s.face_index} (faces found: {len(faces)}), nothing to crop")
@@ -242,7 +252,8 @@ def _merge_overlapping(regions: list[_Region], image_hw, s: CropSettings) -> tup
                 (i, j)
                 for i, a in enumerate(regions)
                 for j in range(i + 1, len(regions))
-                if a.bbox is not None and regions[j].bbox is not None
+                if a.bbox is not None
+                and regions[j].bbox is not None
                 and a.batch_index == regions[j].batch_index
                 and _boxes_overlap(a, regions[j], crop_hw)
             ),
@@ -256,7 +267,9 @@ def _merge_overlapping(regions: list[_Region], image_hw, s: CropSettings) -> tup
         regions.sort(key=lambda r: (r.batch_index, r.center[0], r.center[1]))
 
 
-def crop(image: torch.Tensor, mask: torch.Tensor | None, landmarks: dict | None, s: CropSettings) -> tuple[torch.Tensor, torch.Tensor, StitchPlan]:
+def crop(
+    image: torch.Tensor, mask: torch.Tensor | None, landmarks: dict | None, s: CropSettings
+) -> tuple[torch.Tensor, torch.Tensor, StitchPlan]:
     """image [B,H,W,3], mask [B,H,W] or None, FACE_LANDMARKS or None -> (crops [N,h,w,3], crop masks [N,h,w], plan)."""
     if mask is None and landmarks is None:
         raise ValueError("FaceLab Crop Face Region: connect a mask, face landmarks, or both")
@@ -312,11 +325,23 @@ def crop(image: torch.Tensor, mask: torch.Tensor | None, landmarks: dict | None,
         else:
             masks[i] = own
         fx0, fy0, fx1, fy1 = warp.footprint(r.matrix, crop_hw)
-        roi = (max(0, math.floor(fx0 + 0.5)), max(0, math.floor(fy0 + 0.5)), min(w, math.ceil(fx1 + 0.5)), min(h, math.ceil(fy1 + 0.5)))
+        roi = (
+            max(0, math.floor(fx0 + 0.5)),
+            max(0, math.floor(fy0 + 0.5)),
+            min(w, math.ceil(fx1 + 0.5)),
+            min(h, math.ceil(fy1 + 0.5)),
+        )
         entries.append(
             CropEntry(
-                r.batch_index, r.label, r.matrix, roi, r.scale, r.angle,
-                own.detach().cpu(), None if keepout is None else keepout.detach().cpu(), empty=r.placeholder,
+                r.batch_index,
+                r.label,
+                r.matrix,
+                roi,
+                r.scale,
+                r.angle,
+                own.detach().cpu(),
+                None if keepout is None else keepout.detach().cpu(),
+                empty=r.placeholder,
             )
         )
     report = _report(entries, crop_hw, notes)
@@ -343,8 +368,13 @@ def _crop_masks(r: _Region, sampled, faces_per_image, crop_hw, device) -> tuple[
 
 def _report(entries: list[CropEntry], crop_hw, notes: list[str]) -> str:
     real = [e for e in entries if not e.empty]
-    lines = [f"{len(real)} crop(s) of {crop_hw[1]}x{crop_hw[0]}" + (" (+ unchanged placeholders)" if len(real) < len(entries) else "")]
+    lines = [
+        f"{len(real)} crop(s) of {crop_hw[1]}x{crop_hw[0]}"
+        + (" (+ unchanged placeholders)" if len(real) < len(entries) else "")
+    ]
     for e in real:
-        lines.append(f"{e.label}: scale {e.scale:.2f}, rotation {math.degrees(e.angle):.1f} deg, covers x {e.roi[0]}..{e.roi[2]}, y {e.roi[1]}..{e.roi[3]}")
+        lines.append(
+            f"{e.label}: scale {e.scale:.2f}, rotation {math.degrees(e.angle):.1f} deg, covers x {e.roi[0]}..{e.roi[2]}, y {e.roi[1]}..{e.roi[3]}"
+        )
     lines += notes
     return "\n".join(lines)

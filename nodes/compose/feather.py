@@ -127,4 +127,3 @@ def support_box(weights: torch.Tensor, margin: int = 2) -> tuple[int, int, int, 
         min(int(cols[-1]) + 1 + margin, w),
         min(int(rows[-1]) + 1 + margin, h),
     )
-

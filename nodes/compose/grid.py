@@ -64,7 +64,14 @@ def fit_to(image: torch.Tensor, hw) -> torch.Tensor:
     return x.permute(0, 2, 3, 1).clamp(0.0, 1.0)
 
 
-def make_grid(images: torch.Tensor, columns: int, row_labels: list[str], column_labels: list[str], font_size: int = 32, gap: int = 8) -> torch.Tensor:
+def make_grid(
+    images: torch.Tensor,
+    columns: int,
+    row_labels: list[str],
+    column_labels: list[str],
+    font_size: int = 32,
+    gap: int = 8,
+) -> torch.Tensor:
     """images [N,H,W,3] -> one grid image [1, Hg, Wg, 3] with labels; columns 0 = about square."""
     n, h, w, _ = images.shape
     cols = columns if columns > 0 else math.ceil(math.sqrt(n))
@@ -72,11 +79,19 @@ def make_grid(images: torch.Tensor, columns: int, row_labels: list[str], column_
     rows = math.ceil(n / cols)
     for what, labels, count in (("row", row_labels, rows), ("column", column_labels, cols)):
         if labels and len(labels) != count:
-            log.warning("FaceLab Sweep Comparison Grid: %d %s labels for %d %ss; extra labels are ignored, missing ones left blank", len(labels), what, count, what)
+            log.warning(
+                "FaceLab Sweep Comparison Grid: %d %s labels for %d %ss; extra labels are ignored, missing ones left blank",
+                len(labels),
+                what,
+                count,
+                what,
+            )
     font = _font(font_size)
     probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
     row_labels, column_labels = row_labels[:rows], column_labels[:cols]
-    left = min(w, max((_text_size(probe, t, font)[0] for t in row_labels), default=0) + 2 * gap + 8) if row_labels else 0
+    left = (
+        min(w, max((_text_size(probe, t, font)[0] for t in row_labels), default=0) + 2 * gap + 8) if row_labels else 0
+    )
     top = int(font_size * 1.6) + gap if column_labels else 0
     gw, gh = left + cols * w + (cols - 1) * gap, top + rows * h + (rows - 1) * gap
     canvas = torch.full((gh, gw, 3), BACKGROUND, dtype=torch.float32)

@@ -47,7 +47,14 @@ def region_side(box) -> float:
     return math.sqrt((u1 - u0) * (v1 - v0))
 
 
-def stitch(original: torch.Tensor, crops: torch.Tensor, plan: StitchPlan, feather: float = 0.1, color_match: bool = True, mode: str = "add") -> tuple[torch.Tensor, torch.Tensor]:
+def stitch(
+    original: torch.Tensor,
+    crops: torch.Tensor,
+    plan: StitchPlan,
+    feather: float = 0.1,
+    color_match: bool = True,
+    mode: str = "add",
+) -> tuple[torch.Tensor, torch.Tensor]:
     """original [B,H,W,3], crops [N,h,w,3] -> (stitched [B,H,W,3], blend weights used [B,H,W]).
 
     The full-size image is touched once (the output copy); everything else runs on the crops' windows.

@@ -33,7 +33,9 @@ def parse_strengths(text: str) -> list[float]:
         try:
             values.append(float(t))
         except ValueError:
-            raise ValueError(f"FaceLab Effective Strengths: {t!r} is not a number; write strengths like 0.3, 0.45, 0.6") from None
+            raise ValueError(
+                f"FaceLab Effective Strengths: {t!r} is not a number; write strengths like 0.3, 0.45, 0.6"
+            ) from None
     return values
 
 
@@ -70,7 +72,9 @@ def effective_strengths(steps: int, strengths: list[float]) -> tuple[list[float]
         if n == 0:
             notes.append(f"{format_strength(d)}: denoise 0 samples nothing, the input comes back unchanged")
         else:
-            notes.append(f"{format_strength(d)}: runs {steps} steps of a {n}-step schedule (starts at step {n - steps} of {n})")
+            notes.append(
+                f"{format_strength(d)}: runs {steps} steps of a {n}-step schedule (starts at step {n - steps} of {n})"
+            )
     return kept, notes
 
 

@@ -57,13 +57,17 @@ def _axis_sum(starts: list[int], weights: torch.Tensor, length: int) -> torch.Te
     return total
 
 
-def split(image: torch.Tensor, tile_size: int, overlap: int, mask: torch.Tensor | None = None, only_masked: bool = False) -> tuple[torch.Tensor, torch.Tensor, TilePlan]:
+def split(
+    image: torch.Tensor, tile_size: int, overlap: int, mask: torch.Tensor | None = None, only_masked: bool = False
+) -> tuple[torch.Tensor, torch.Tensor, TilePlan]:
     """image [B,H,W,3] -> (tiles [N,th,tw,3], tile masks [N,th,tw], plan). Tiles run image by image, row by row."""
     bsz, h, w, _ = image.shape
     if tile_size < 16:
         raise ValueError(f"FaceLab Split Into Tiles: tile size must be at least 16 px, got {tile_size}")
     if not 0 <= overlap < tile_size // 2:
-        raise ValueError(f"FaceLab Split Into Tiles: overlap must be between 0 and half the tile size ({tile_size // 2 - 1}), got {overlap}")
+        raise ValueError(
+            f"FaceLab Split Into Tiles: overlap must be between 0 and half the tile size ({tile_size // 2 - 1}), got {overlap}"
+        )
     th, tw = min(tile_size, h), min(tile_size, w)
     ys, xs = grid_starts(h, th, overlap), grid_starts(w, tw, overlap)
     plan = TilePlan((h, w), bsz, (th, tw), ys, xs, overlap, probes=source_probes(image))

@@ -123,7 +123,9 @@ def sample(src, m: np.ndarray, out_hw, padding: str = "border", finite: bool = F
     out = torch.cat(out) if len(out) > 1 else out[0]
     if finite and not all_finite(out):  # resample from repaired pixels (a copy of the read window)
         rois = [_finite(r) for r in rois]
-        out = torch.cat([F.grid_sample(r[None], grid, mode="bilinear", padding_mode=padding, align_corners=False)[0] for r in rois])
+        out = torch.cat(
+            [F.grid_sample(r[None], grid, mode="bilinear", padding_mode=padding, align_corners=False)[0] for r in rois]
+        )
     return out
 
 

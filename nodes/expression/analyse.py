@@ -44,7 +44,9 @@ def analyse_batch(
     h, w = int(image_hw[0]), int(image_hw[1])
     images, to_mask = [], []
     for i in range(int(batch_size)):
-        assessed = [(k, f, expression_check.assess_face(f, thresholds, fix)) for k, f in fl.indexed_faces(lms, i, face_index)]
+        assessed = [
+            (k, f, expression_check.assess_face(f, thresholds, fix)) for k, f in fl.indexed_faces(lms, i, face_index)
+        ]
         images.append({"image": i, "faces": [{"face": k, **a} for k, _, a in assessed]})
         to_mask.append([(f, a["fix"]) for _, f, a in assessed if a["fix"]])
     dilation = {"eye": finite(eye_dilation, "eye_dilation"), "mouth": finite(mouth_dilation, "mouth_dilation")}

@@ -99,7 +99,9 @@ def region_mask_into(out, landmarks_xy, region: str, dilation: float, feather: f
     paste_max(out, face_zone_mask_roi(lm, region, hw, grow=float(dilation) + float(feather) / 2.0, feather=feather))
 
 
-def fix_regions_mask(frames_regions: list[list[tuple[dict, list[str]]]], image_hw, dilation: dict, feather: float) -> torch.Tensor:
+def fix_regions_mask(
+    frames_regions: list[list[tuple[dict, list[str]]]], image_hw, dilation: dict, feather: float
+) -> torch.Tensor:
     """MASK [B, H, W]: per image, the union of each listed face's regions. dilation: {"eye": %, "mouth": %} of IOD."""
     h, w = image_hw
     out = torch.zeros((len(frames_regions), h, w), dtype=torch.float32)

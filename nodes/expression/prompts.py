@@ -7,8 +7,12 @@ identity words out (an expression fix must not change who the person is).
 
 from __future__ import annotations
 
-EYES_POSITIVE = "open eyes, natural relaxed gaze, detailed iris, natural eyelids and eyelashes, sharp focus, photorealistic"
-EYES_NEGATIVE = "closed eyes, blinking, half-closed eyes, squinting, droopy eyelids, cross-eyed, mismatched eyes, blurry, painting"
+EYES_POSITIVE = (
+    "open eyes, natural relaxed gaze, detailed iris, natural eyelids and eyelashes, sharp focus, photorealistic"
+)
+EYES_NEGATIVE = (
+    "closed eyes, blinking, half-closed eyes, squinting, droopy eyelids, cross-eyed, mismatched eyes, blurry, painting"
+)
 SMILE_POSITIVE = "natural gentle smile, relaxed lips, slightly raised mouth corners, photorealistic"
 SMILE_NEGATIVE = "frown, sad expression, exaggerated grin, distorted lips, deformed teeth, open mouth, blurry, painting"
 

@@ -96,7 +96,12 @@ def smile_level(landmarks_xy, blendshapes: dict | None = None) -> dict:
     geometry = min(max(0.5 * (lift["left"] + lift["right"]) / SMILE_LIFT_FULL, 0.0), 1.0)
     sl, sr = _blend(blendshapes, "mouthSmileLeft"), _blend(blendshapes, "mouthSmileRight")
     blend = None if sl is None or sr is None else 0.5 * (sl + sr)
-    return {"level": geometry if blend is None else blend, "blendshape": blend, "geometry": geometry, "corner_lift": lift}
+    return {
+        "level": geometry if blend is None else blend,
+        "blendshape": blend,
+        "geometry": geometry,
+        "corner_lift": lift,
+    }
 
 
 def _angles(r: np.ndarray) -> tuple[float, float, float]:

@@ -85,7 +85,10 @@ class _Frame:
             crop = crop.float() / 255.0 if crop.dtype == torch.uint8 else crop.float()
         # HWC permuted to NCHW is channels-last in memory, torch's fast path (uint8 too): no full-size copy.
         small = F.interpolate(
-            crop.permute(2, 0, 1)[None], size=(out_h, out_w), mode="bicubic" if upscale else "bilinear", antialias=not upscale,
+            crop.permute(2, 0, 1)[None],
+            size=(out_h, out_w),
+            mode="bicubic" if upscale else "bilinear",
+            antialias=not upscale,
             align_corners=False,
         )
         return to_rgb_uint8(small[0].permute(1, 2, 0))
@@ -170,7 +173,12 @@ def _landmark_pass(rgb: np.ndarray, max_faces: int, min_confidence: float) -> li
 
 def _square_around(cx: float, cy: float, side: float, W: int, H: int) -> Box:
     half = side / 2
-    return (max(0, math.floor(cx - half)), max(0, math.floor(cy - half)), min(W, math.ceil(cx + half)), min(H, math.ceil(cy + half)))
+    return (
+        max(0, math.floor(cx - half)),
+        max(0, math.floor(cy - half)),
+        min(W, math.ceil(cx + half)),
+        min(H, math.ceil(cy + half)),
+    )
 
 
 def _crop_pass(frame: _Frame, box: Box, face_px: float, min_confidence: float) -> list[dict]:
@@ -179,7 +187,10 @@ def _crop_pass(frame: _Frame, box: Box, face_px: float, min_confidence: float) -
     scale = min(1.0, CROP_FACE_PX / max(face_px, 1.0))
     ow, oh = max(1, round((x1 - x0) * scale)), max(1, round((y1 - y0) * scale))
     rgb = frame.region(box, ow, oh)
-    return [_map_face(f, x0, y0, (x1 - x0) / ow, (y1 - y0) / oh) for f in _landmark_pass(rgb, CROP_MAX_FACES, min_confidence)]
+    return [
+        _map_face(f, x0, y0, (x1 - x0) / ow, (y1 - y0) / oh)
+        for f in _landmark_pass(rgb, CROP_MAX_FACES, min_confidence)
+    ]
 
 
 def _pick(faces: list[dict], centre) -> dict | None:
@@ -233,8 +244,11 @@ def _tile_candidates(frame: _Frame, min_confidence: float) -> list[tuple[tuple, 
                 boxes, scores = landmarker.detect_boxes(tile, min_confidence)
                 for b, s in zip(boxes, scores):
                     # A box cut by an inner tile edge is a partial face; the neighbouring tile sees it whole.
-                    cut = (b[0] <= 2 and x0 > 0) or (b[1] <= 2 and y0 > 0) or (b[2] >= tw - 2 and x0 + tw < lw) or (
-                        b[3] >= th - 2 and y0 + th < lh
+                    cut = (
+                        (b[0] <= 2 and x0 > 0)
+                        or (b[1] <= 2 and y0 > 0)
+                        or (b[2] >= tw - 2 and x0 + tw < lw)
+                        or (b[3] >= th - 2 and y0 + th < lh)
                     )
                     box = (fx0 + b[0] * kx, fy0 + b[1] * ky, fx0 + b[2] * kx, fy0 + b[3] * ky)
                     cands.append((box, float(s), bool(cut)))
@@ -308,7 +322,10 @@ def detect_frame(
     if reject_false_positives:
         kept = [f for f in faces if is_plausible_face(frame, f)]
         if len(kept) < len(faces):
-            log.info("FaceLab: dropped %d detection(s) whose colours are not skin-like (false positive)", len(faces) - len(kept))
+            log.info(
+                "FaceLab: dropped %d detection(s) whose colours are not skin-like (false positive)",
+                len(faces) - len(kept),
+            )
         faces = kept
     faces.sort(key=lambda f: (-f["score"], -face_size(f)))
     return faces[:max_faces]

@@ -41,8 +41,14 @@ class FaceLandmarksError(ValueError):
     pass
 
 
-def make_face_landmarks(frames: list[list[dict]], image_size: tuple[int, int], connection_sets: dict | None = None) -> dict:
-    return {"frames": frames, "image_size": (int(image_size[0]), int(image_size[1])), "connection_sets": connection_sets or {}}
+def make_face_landmarks(
+    frames: list[list[dict]], image_size: tuple[int, int], connection_sets: dict | None = None
+) -> dict:
+    return {
+        "frames": frames,
+        "image_size": (int(image_size[0]), int(image_size[1])),
+        "connection_sets": connection_sets or {},
+    }
 
 
 def _fail(node: str, what: str) -> FaceLandmarksError:
@@ -62,7 +68,9 @@ def _points(value, where: str, node: str) -> np.ndarray:
     except (TypeError, ValueError):
         raise _fail(node, f"{where}: landmarks_xy is a {type(value).__name__}, not an array of points") from None
     if lm.ndim != 2 or lm.shape[1] != 2 or lm.shape[0] < MIN_LANDMARKS:
-        raise _fail(node, f"{where}: landmarks_xy has shape {lm.shape}; expected ({N_LANDMARKS}, 2) MediaPipe mesh points")
+        raise _fail(
+            node, f"{where}: landmarks_xy has shape {lm.shape}; expected ({N_LANDMARKS}, 2) MediaPipe mesh points"
+        )
     if not np.isfinite(lm).all():
         raise _fail(node, f"{where}: landmarks_xy holds NaN or infinite coordinates")
     if np.ptp(lm[:, 0]) <= 0 or np.ptp(lm[:, 1]) <= 0:
@@ -294,7 +302,16 @@ def bounding_boxes(face_landmarks: dict, label: str = "face") -> list[list[dict]
         per = []
         for f in faces:
             x1, y1, x2, y2 = (float(v) for v in f["bbox_xyxy"])
-            per.append({"x": x1, "y": y1, "width": x2 - x1, "height": y2 - y1, "label": label, "score": float(f.get("score", 1.0))})
+            per.append(
+                {
+                    "x": x1,
+                    "y": y1,
+                    "width": x2 - x1,
+                    "height": y2 - y1,
+                    "label": label,
+                    "score": float(f.get("score", 1.0)),
+                }
+            )
         out.append(per)
     return out
 

@@ -84,7 +84,9 @@ def connection_sets() -> dict[str, frozenset]:
     C = vision.FaceLandmarksConnections
     sets = {name: frozenset((c.start, c.end) for c in getattr(C, attr)) for name, attr in _CONNECTION_ATTRS.items()}
     sets["irises"] = sets["left_iris"] | sets["right_iris"]
-    sets["contours"] = frozenset().union(*(sets[p] for p in ("face_oval", "left_eye", "right_eye", "left_eyebrow", "right_eyebrow", "lips")))
+    sets["contours"] = frozenset().union(
+        *(sets[p] for p in ("face_oval", "left_eye", "right_eye", "left_eyebrow", "right_eyebrow", "lips"))
+    )
     sets["all"] = sets["contours"] | sets["irises"] | sets["nose"]
     return sets
 

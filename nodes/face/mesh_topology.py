@@ -81,7 +81,9 @@ def mesh_triangles() -> np.ndarray:
 def signed_areas(points: np.ndarray, tris: np.ndarray) -> np.ndarray:
     """Signed area of each triangle (positive = counter-clockwise in x-right / y-up axes)."""
     p = np.asarray(points, dtype=np.float64)[tris]
-    return 0.5 * ((p[:, 1, 0] - p[:, 0, 0]) * (p[:, 2, 1] - p[:, 0, 1]) - (p[:, 2, 0] - p[:, 0, 0]) * (p[:, 1, 1] - p[:, 0, 1]))
+    return 0.5 * (
+        (p[:, 1, 0] - p[:, 0, 0]) * (p[:, 2, 1] - p[:, 0, 1]) - (p[:, 2, 0] - p[:, 0, 0]) * (p[:, 1, 1] - p[:, 0, 1])
+    )
 
 
 def unfolded_triangles(points: np.ndarray, tris: np.ndarray, min_area: float = 1e-3) -> np.ndarray:

@@ -155,6 +155,9 @@ def skin_probability(rgb: np.ndarray, seeds_xy: np.ndarray, iod_px: float) -> tu
         keep_ids = np.unique(labels[seeds & (labels > 0)])
         connected = np.isin(labels, keep_ids[keep_ids > 0])
         prob = prob * ndimage.binary_dilation(connected, iterations=radius)
-    summary = {"fitted": True, "seed_inliers": round(model["inliers"], 3),
-               "skin_lightness": round(model["light"] - 16, 1)}
+    summary = {
+        "fitted": True,
+        "seed_inliers": round(model["inliers"], 3),
+        "skin_lightness": round(model["light"] - 16, 1),
+    }
     return prob.astype(np.float32), summary

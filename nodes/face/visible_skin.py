@@ -144,8 +144,11 @@ def skin_shares(landmarks_xy, zones, skin: FaceSkin) -> dict[str, dict]:
             continue
         vis = float((geo * skin.visible).sum())
         kept = float((geo * skin.field).sum())
-        row = {"hidden": round(100 * (1 - vis / area), 1), "non_skin": round(100 * (vis - kept) / area, 1),
-               "kept": round(100 * kept / area, 1)}
+        row = {
+            "hidden": round(100 * (1 - vis / area), 1),
+            "non_skin": round(100 * (vis - kept) / area, 1),
+            "kept": round(100 * kept / area, 1),
+        }
         if kept < 0.02 * area:
             row["note"] = "empty: no visible skin in this zone"
         out[name] = row

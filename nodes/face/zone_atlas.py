@@ -16,8 +16,9 @@ zone_masks.py.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable, NamedTuple, Union
+from typing import NamedTuple
 
 
 class Up(NamedTuple):
@@ -35,7 +36,7 @@ class Lerp(NamedTuple):
     t: float
 
 
-Point = Union[int, Up, Lerp]
+Point = int | Up | Lerp
 Ring = tuple  # tuple[Point, ...], a closed outline, or MESH_OUTLINE
 
 # The outline of the whole projected mesh (its convex hull). On a frontal face it is exactly the FACE_OVAL
@@ -125,7 +126,7 @@ class Zone:
     # project beyond it; clipping keeps every zone on the visible face. Off for zones meant to extend past it.
     inside_face: bool = True
 
-    def mirrored(self, name: str, definition: str) -> "Zone":
+    def mirrored(self, name: str, definition: str) -> Zone:
         rings, holes = tuple(mirror_ring(r) for r in self.rings), tuple(mirror_ring(r) for r in self.holes)
         return Zone(name, definition, rings, holes, self.inside_face)
 
@@ -139,28 +140,106 @@ def _right(name: str, definition: str, *rings: Ring, holes: tuple = ()) -> None:
 
 
 # Rings run around the zone; numbers are landmark indices of MediaPipe's canonical face mesh (its mesh_map).
-_right("crows_feet",
-       "lateral to the outer eye corner: from the brow tail down to the upper cheekbone, out toward the temple",
-       (130, 247, 113, 124, 156, 139, 34, 227, 116, 111, 35, 226))  # canthus 130 -> brow tail 156/139 -> 227/116
-_right("under_eye",
-       "tear trough and lower-lid hollow: below the lower lid, above the cheek, inner to outer eye corner",
-       (33, 7, 163, 144, 145, 153, 154, 155, 133,  # lower lid margin, outer -> inner corner
-        243, 233, 128, 121, 120, 119, 118, 117, 111, 35, 226, 130))  # third mesh row below the lid, back out
-_right("nasolabial", "the fold band from the nose wing down to beside the mouth corner",
-       (129, 165, 92, 186, 57,  # alar crease -> beside the mouth corner (medial edge)
-        212, 207, 205, 36))  # back up on the cheek side of the fold
-_right("marionette", "the lip corner and the band below it running down toward the jaw",
-       (57, 61, 146, 106, 194, 32, 140, 176,  # mouth corner -> along the chin's side -> jaw contour
-        149, 170, 211, 210, 202))  # back up on the jowl side
-_right("cheek",
-       "malar and buccal cheek: below the under-eye, between the nose side / nasolabial fold and the face contour",
-       (128, 121, 120, 119, 118, 117, 111, 116, 227,  # under the under-eye zone, medial -> lateral
-        137, 177, 215, 138, 135, 169,  # down inside the face contour
-        210, 202,  # along the marionette band
+_right(
+    "crows_feet",
+    "lateral to the outer eye corner: from the brow tail down to the upper cheekbone, out toward the temple",
+    (130, 247, 113, 124, 156, 139, 34, 227, 116, 111, 35, 226),
+)  # canthus 130 -> brow tail 156/139 -> 227/116
+_right(
+    "under_eye",
+    "tear trough and lower-lid hollow: below the lower lid, above the cheek, inner to outer eye corner",
+    (
+        33,
+        7,
+        163,
+        144,
+        145,
+        153,
+        154,
+        155,
+        133,  # lower lid margin, outer -> inner corner
+        243,
+        233,
+        128,
+        121,
+        120,
+        119,
+        118,
+        117,
+        111,
+        35,
+        226,
+        130,
+    ),
+)  # third mesh row below the lid, back out
+_right(
+    "nasolabial",
+    "the fold band from the nose wing down to beside the mouth corner",
+    (
+        129,
+        165,
+        92,
+        186,
+        57,  # alar crease -> beside the mouth corner (medial edge)
+        212,
+        207,
+        205,
+        36,
+    ),
+)  # back up on the cheek side of the fold
+_right(
+    "marionette",
+    "the lip corner and the band below it running down toward the jaw",
+    (
+        57,
+        61,
+        146,
+        106,
+        194,
+        32,
+        140,
+        176,  # mouth corner -> along the chin's side -> jaw contour
+        149,
+        170,
+        211,
+        210,
+        202,
+    ),
+)  # back up on the jowl side
+_right(
+    "cheek",
+    "malar and buccal cheek: below the under-eye, between the nose side / nasolabial fold and the face contour",
+    (
+        128,
+        121,
+        120,
+        119,
+        118,
+        117,
+        111,
+        116,
+        227,  # under the under-eye zone, medial -> lateral
+        137,
+        177,
+        215,
+        138,
+        135,
+        169,  # down inside the face contour
+        210,
+        202,  # along the marionette band
         # Up the nasolabial fold line itself (212 -> 216 -> 206 -> 203 lie on the crease). Not the fold band's
         # lateral edge (207, 205, 36): that is a mesh column out on the cheek and cut the cheek apple away.
-        212, 216, 206, 203,
-        129, 209, 198, 174, 188))  # nose wing, then up the side of the nose
+        212,
+        216,
+        206,
+        203,
+        129,
+        209,
+        198,
+        174,
+        188,
+    ),
+)  # nose wing, then up the side of the nose
 _right("eye", "the eye opening (lid margins)", EYE_RIGHT)
 _right("eyebrow", "the eyebrow", EYEBROW_RIGHT)
 _right("nostril", "the nostril opening", NOSTRIL_RIGHT)
@@ -183,47 +262,79 @@ def _build() -> dict[str, Zone]:
     top = top_right + _mirror_tail(top_right)  # right temple -> left temple
     brow_line_right = (21, 71, 70, 63, 105, 66, 107)  # temple -> medial brow head, along the brow tops
     brow_line = brow_line_right + (_GLABELLA_TOP,) + _mirror_tail(brow_line_right + (_GLABELLA_TOP,))
-    add("forehead", "above the brows up toward the hairline (mesh top extended by 10% of face height), "
-        "excluding the glabella",
-        brow_line + top[::-1], inside_face=False)
+    add(
+        "forehead",
+        "above the brows up toward the hairline (mesh top extended by 10% of face height), excluding the glabella",
+        brow_line + top[::-1],
+        inside_face=False,
+    )
     top_skin = _up(_FOREHEAD_TOP_RIGHT[::-1], FOREHEAD_SKIN_EXTENSION)
     top_skin = top_skin + _mirror_tail(top_skin)
-    add("forehead_to_skin_edge", "the forehead extended generously upward, for the visible-skin masks to cut where "
-        "the skin ends", brow_line + top_skin[::-1], inside_face=False)
-    add("glabella", "between the brow heads above the nose root (frown-line area)",
-        symmetric_ring((_GLABELLA_TOP, 107, 55, 193, 168)))
+    add(
+        "forehead_to_skin_edge",
+        "the forehead extended generously upward, for the visible-skin masks to cut where the skin ends",
+        brow_line + top_skin[::-1],
+        inside_face=False,
+    )
+    add(
+        "glabella",
+        "between the brow heads above the nose root (frown-line area)",
+        symmetric_ring((_GLABELLA_TOP, 107, 55, 193, 168)),
+    )
     z.update(_sided("crows_feet"))
     z.update(_sided("under_eye"))
-    add("inter_ocular", "the nasal bridge between the inner eye corners",
-        symmetric_ring((168, 193, 243, 244, 245, 188, 197)))
+    add(
+        "inter_ocular",
+        "the nasal bridge between the inner eye corners",
+        symmetric_ring((168, 193, 243, 244, 245, 188, 197)),
+    )
     z.update(_sided("nasolabial"))
     z.update(_sided("marionette"))
-    add("upper_lip", "skin between the nose base and the upper red lip, out to the nasolabial folds (perioral)",
-        symmetric_ring((2, 97, 98, 165, 92, 186, 57, 61, 185, 40, 39, 37, 0)))
-    add("chin", "from below the lower red lip down to the chin tip, between the marionette bands",
-        symmetric_ring((17, 84, 181, 91, 146, 106, 194, 32, 140, 176, 148, 152)))
+    add(
+        "upper_lip",
+        "skin between the nose base and the upper red lip, out to the nasolabial folds (perioral)",
+        symmetric_ring((2, 97, 98, 165, 92, 186, 57, 61, 185, 40, 39, 37, 0)),
+    )
+    add(
+        "chin",
+        "from below the lower red lip down to the chin tip, between the marionette bands",
+        symmetric_ring((17, 84, 181, 91, 146, 106, 194, 32, 140, 176, 148, 152)),
+    )
     z.update(_sided("cheek"))
     jaw_outer = (93, 132, 58, 172, 136, 150, 149, 176, 148, 152)  # below the right ear -> chin tip, on the oval
     # Inner edge: 22% of the way from the contour toward the nose tip (the mesh rows near the contour fold
     # over it on turned faces, so they make a poor edge).
     jaw_inner = tuple(Lerp(o, 1, 0.22) for o in jaw_outer)
-    add("jawline", "band along the lower face contour from below the ears to the chin",
-        jaw_outer + _mirror_tail(jaw_outer) + _mirror_tail(jaw_inner)[::-1] + jaw_inner[::-1])
-    add("nose", "the nose from its root between the eyes down to the tip, wings and base",
-        symmetric_ring((168, 245, 188, 174, 198, 209, 129, 64, 98, 240, 99, 97, 2)))
+    add(
+        "jawline",
+        "band along the lower face contour from below the ears to the chin",
+        jaw_outer + _mirror_tail(jaw_outer) + _mirror_tail(jaw_inner)[::-1] + jaw_inner[::-1],
+    )
+    add(
+        "nose",
+        "the nose from its root between the eyes down to the tip, wings and base",
+        symmetric_ring((168, 245, 188, 174, 198, 209, 129, 64, 98, 240, 99, 97, 2)),
+    )
     z.update(_sided("eye"))
     z.update(_sided("eyebrow"))
     add("lips", "the red lips (vermilion), without the opening between them", LIPS_OUTER, holes=(LIPS_INNER,))
     add("mouth", "the whole mouth: both lips and the opening between them", LIPS_OUTER)
-    add("face_oval", "the whole face inside its contour, from the jaw up to the mesh top (mid-forehead)",
-        MESH_OUTLINE)
+    add("face_oval", "the whole face inside its contour, from the jaw up to the mesh top (mid-forehead)", MESH_OUTLINE)
     features = (EYE_RIGHT, EYEBROW_RIGHT, NOSTRIL_RIGHT)
-    add("skin", "face oval minus eyes, eyebrows, mouth and nostrils",
-        MESH_OUTLINE, holes=features + tuple(mirror_ring(r) for r in features) + (LIPS_OUTER,))
+    add(
+        "skin",
+        "face oval minus eyes, eyebrows, mouth and nostrils",
+        MESH_OUTLINE,
+        holes=features + tuple(mirror_ring(r) for r in features) + (LIPS_OUTER,),
+    )
     z.update(_sided("nostril"))
     top_hair = _up(_FOREHEAD_TOP_RIGHT[::-1], HAIRLINE_EXTENSION)
-    add("hairline", "protected band above the forehead extension (hair); use it in 'subtract'",
-        top + (top_hair + _mirror_tail(top_hair))[::-1], inside_face=False)
+    add(
+        "hairline",
+        "protected band above the forehead extension (hair); use it in 'subtract'",
+        top + (top_hair + _mirror_tail(top_hair))[::-1],
+        inside_face=False,
+    )
     return z
 
 
@@ -249,9 +360,20 @@ ZONE_GROUPS: dict[str, tuple[str, ...]] = {
     "eyes": ("eye_left", "eye_right"),
     "eyebrows": ("eyebrow_left", "eyebrow_right"),
     "nostrils": ("nostril_left", "nostril_right"),
-    "all_wrinkle_zones": ("forehead", "glabella", "crows_feet_left", "crows_feet_right", "under_eye_left",
-                          "under_eye_right", "inter_ocular", "nasolabial_left", "nasolabial_right",
-                          "marionette_left", "marionette_right", "upper_lip"),
+    "all_wrinkle_zones": (
+        "forehead",
+        "glabella",
+        "crows_feet_left",
+        "crows_feet_right",
+        "under_eye_left",
+        "under_eye_right",
+        "inter_ocular",
+        "nasolabial_left",
+        "nasolabial_right",
+        "marionette_left",
+        "marionette_right",
+        "upper_lip",
+    ),
     "all": ZONE_NAMES,
 }
 
@@ -293,7 +415,7 @@ def _normalise(token: str) -> str:
     return ALIASES.get(t, t)
 
 
-def resolve_zones(selection: "str | Iterable[str]") -> list[str]:
+def resolve_zones(selection: str | Iterable[str]) -> list[str]:
     """Zone names and group names (comma/space/semicolon separated, case-insensitive) -> canonical zone names.
 
     Order of first appearance is kept and duplicates are removed. Unknown names raise ValueError listing the
@@ -323,7 +445,7 @@ def resolve_zones(selection: "str | Iterable[str]") -> list[str]:
     return out
 
 
-def resolve_subtract(subtract: "str | Iterable[str] | None") -> list[str]:
+def resolve_subtract(subtract: str | Iterable[str] | None) -> list[str]:
     """A SUBTRACT_PRESETS key, or zone/group names, -> zone names to protect (empty for none)."""
     if subtract is None:
         return []

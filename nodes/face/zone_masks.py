@@ -16,7 +16,8 @@ transform, refined with the sub-pixel coverage on edge pixels.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Iterable, NamedTuple
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw
@@ -285,8 +286,13 @@ def _upsample(work: np.ndarray, grid: _Grid) -> np.ndarray:
         return work[:rh, :rw]
     # scale_factor 1/s without recomputation maps output pixel centres exactly onto the working grid
     # (work px j covers full-res [j/s, (j+1)/s)); the grid may extend one pixel past the ROI, cropped here.
-    up = F.interpolate(torch.from_numpy(work)[None, None], scale_factor=1.0 / grid.s, mode="bilinear",
-                       align_corners=False, recompute_scale_factor=False)[0, 0]
+    up = F.interpolate(
+        torch.from_numpy(work)[None, None],
+        scale_factor=1.0 / grid.s,
+        mode="bilinear",
+        align_corners=False,
+        recompute_scale_factor=False,
+    )[0, 0]
     out = up[:rh, :rw].numpy()
     if out.shape != (rh, rw):  # the grid rounds up, so this is only a safety net
         out = np.pad(out, ((0, rh - out.shape[0]), (0, rw - out.shape[1])), mode="edge")
@@ -305,6 +311,7 @@ def _check_size(image_size) -> tuple[int, int]:
 
 def sample_field(values: np.ndarray, grid: _Grid, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
     """Working-grid values at full-resolution points (columns xs x rows ys, separable), bilinear; 0 outside."""
+
     def taps(pos, n):  # (lower index, upper index, upper weight) per position, 0 weight beyond the grid
         pos = np.asarray(pos, dtype=np.float64)
         i0 = np.floor(pos).astype(np.int64)
@@ -326,7 +333,13 @@ def _on_grid(values: np.ndarray, src: _Grid, dst: _Grid) -> np.ndarray:
 
 
 def face_zone_mask_roi(
-    landmarks_xy, zones, image_size, grow: float = 0.0, feather: float = 0.0, subtract=(), skin: FaceSkin | None = None,
+    landmarks_xy,
+    zones,
+    image_size,
+    grow: float = 0.0,
+    feather: float = 0.0,
+    subtract=(),
+    skin: FaceSkin | None = None,
 ) -> tuple[np.ndarray, tuple[int, int, int, int]] | None:
     """The mask of face_zone_mask only inside its region of interest: (mask (y1-y0, x1-x0), (x0, y0, x1, y1)).
 
@@ -365,8 +378,9 @@ def face_zone_mask_roi(
     return _upsample(work, grid), (grid.x0, grid.y0, grid.x1, grid.y1)
 
 
-def face_zone_mask(landmarks_xy, zones, image_size, grow: float = 0.0, feather: float = 0.0, subtract=(),
-                   skin: FaceSkin | None = None) -> np.ndarray:
+def face_zone_mask(
+    landmarks_xy, zones, image_size, grow: float = 0.0, feather: float = 0.0, subtract=(), skin: FaceSkin | None = None
+) -> np.ndarray:
     """Union of `zones` of ONE face as a float32 (H, W) mask in [0, 1], exactly 0 outside the feathered band.
 
     image_size is (height, width). zones: names or groups (see zone_atlas.resolve_zones). grow (negative =
@@ -383,8 +397,17 @@ def face_zone_mask(landmarks_xy, zones, image_size, grow: float = 0.0, feather: 
     return out
 
 
-def zones_mask(face_landmarks: dict, batch_size: int, zones, face_index: int = -1, grow: float = 0.0,
-               feather: float = 0.0, subtract=(), image=None, skin_report: list | None = None):
+def zones_mask(
+    face_landmarks: dict,
+    batch_size: int,
+    zones,
+    face_index: int = -1,
+    grow: float = 0.0,
+    feather: float = 0.0,
+    subtract=(),
+    image=None,
+    skin_report: list | None = None,
+):
     """MASK [B, H, W] (torch float32, CPU): per batch image, the union of `zones` over the selected faces.
 
     face_index -1 = all faces, otherwise that face in the landmarks' own order (face_landmarks.chosen_faces). A
@@ -404,8 +427,10 @@ def zones_mask(face_landmarks: dict, batch_size: int, zones, face_index: int = -
     h, w = _check_size(fl.validate(face_landmarks).get("image_size", (0, 0)))
     face_landmarks = fl.fit_landmarks_to_image(face_landmarks, (h, w), batch_size)  # the landmarks' own size
     if image is not None and (int(image.shape[0]) != int(batch_size) or tuple(image.shape[1:3]) != (h, w)):
-        raise ValueError(f"FaceLab: the image {tuple(image.shape[:3])} does not match the landmarks' batch "
-                         f"{batch_size} and size {(h, w)}")
+        raise ValueError(
+            f"FaceLab: the image {tuple(image.shape[:3])} does not match the landmarks' batch "
+            f"{batch_size} and size {(h, w)}"
+        )
     limit = image is not None and any(n in SKIN_ZONES for n in names)
     out = torch.zeros((int(batch_size), h, w), dtype=torch.float32)
     for b in comfy_adapter.iterate_with_progress(range(int(batch_size))):
@@ -424,8 +449,17 @@ def zones_mask(face_landmarks: dict, batch_size: int, zones, face_index: int = -
     return out
 
 
-def zone_mask_batch(face_landmarks, image_hw, batch_size: int, zones, face_index: int = -1, grow: float = 0.0,
-                    feather: float = 0.0, subtract=(), image=None) -> tuple:
+def zone_mask_batch(
+    face_landmarks,
+    image_hw,
+    batch_size: int,
+    zones,
+    face_index: int = -1,
+    grow: float = 0.0,
+    feather: float = 0.0,
+    subtract=(),
+    image=None,
+) -> tuple:
     """The Zone Mask node: (MASK [B, H, W] torch float32, report text) for landmarks checked against this batch.
 
     image: IMAGE [B,H,W,3] limits the skin zones to visible skin (None = geometry only); the report then gives,
@@ -436,8 +470,9 @@ def zone_mask_batch(face_landmarks, image_hw, batch_size: int, zones, face_index
     grow, feather = finite(grow, "grow"), finite(feather, "feather")
     landmarks = fl.fit_landmarks_to_image(face_landmarks, image_hw, batch_size, "Face Zone Mask")
     skin_report: list = []
-    mask = zones_mask(landmarks, batch_size, names, face_index, grow, feather, subtract, image=image,
-                      skin_report=skin_report)
+    mask = zones_mask(
+        landmarks, batch_size, names, face_index, grow, feather, subtract, image=image, skin_report=skin_report
+    )
     lines = []
     for i in range(int(batch_size)):
         faces = fl.frame_faces(landmarks, i)

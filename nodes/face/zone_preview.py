@@ -243,6 +243,10 @@ def render_contact_sheet(rgb: np.ndarray, face: dict, zones, tile: int = 200, co
         x, y = (k % columns) * tile, (k // columns) * (tile + caption)
         sheet.paste(crop, (x, y))
         tb = draw.textbbox((0, 0), name, font=font)
-        draw.text((x + (tile - (tb[2] - tb[0])) / 2 - tb[0], y + tile + (caption - (tb[3] - tb[1])) / 2 - tb[1]), name,
-                  fill=(0, 0, 0), font=font)
+        draw.text(
+            (x + (tile - (tb[2] - tb[0])) / 2 - tb[0], y + tile + (caption - (tb[3] - tb[1])) / 2 - tb[1]),
+            name,
+            fill=(0, 0, 0),
+            font=font,
+        )
     return np.asarray(sheet)

@@ -16,6 +16,7 @@ below half a grey level).
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage
 
 from ..base.mesh import (
     LEFT_EYE_CORNERS,
@@ -26,14 +27,12 @@ from ..base.mesh import (
     RIGHT_EYE_CORNERS,
     RIGHT_IRIS_CENTER,
 )
-from scipy import ndimage
 
 ARCFACE_SIZE = 112
 ARCFACE_TEMPLATE = np.array(
     [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]],
     dtype=np.float64,
 )
-
 
 
 def five_points_from_mesh(landmarks_xy) -> np.ndarray:

@@ -137,5 +137,8 @@ class ArcFaceEmbedder:
         if len(blob) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
         step = self.fixed_batch or len(blob)
-        outs = [self.session.run([self.output_name], {self.input_name: blob[i : i + step]})[0] for i in range(0, len(blob), step)]
+        outs = [
+            self.session.run([self.output_name], {self.input_name: blob[i : i + step]})[0]
+            for i in range(0, len(blob), step)
+        ]
         return np.concatenate(outs).astype(np.float32)

@@ -90,7 +90,9 @@ class DlibEmbedder:
         if scale < 1.0:
             from PIL import Image
 
-            small = np.asarray(Image.fromarray(rgb).resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.BILINEAR))
+            small = np.asarray(
+                Image.fromarray(rgb).resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.BILINEAR)
+            )
         with _lock:
             rects, scores, _ = self._m["detector"].run(np.ascontiguousarray(small), HOG_UPSAMPLE, 0.0)
         faces = [

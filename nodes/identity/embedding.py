@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import comfy_adapter
-from ..face import face_landmarks as fl
 from ..base.tensors import to_rgb_uint8
+from ..face import face_landmarks as fl
 from .arcface_onnx import ArcFaceEmbedder
 from .dlib_backend import DlibEmbedder
 from .model_loading import find_recognition_model, open_recognition_file, resolve_providers
@@ -31,7 +31,9 @@ BACKENDS = ("arcface", "dlib")
 DETECTORS = {"arcface": "mediapipe", "dlib": "dlib_hog"}
 
 
-def load_identity_model(backend: str = "arcface", pack: str = "antelopev2", provider: str = "auto", onnx_path: str = ""):
+def load_identity_model(
+    backend: str = "arcface", pack: str = "antelopev2", provider: str = "auto", onnx_path: str = ""
+):
     """An embedder (ArcFaceEmbedder or DlibEmbedder). The heavy parts (ONNX sessions, dlib models) are cached
     by their modules, so calling this again is cheap and still notices a model file that was replaced."""
     if backend == "dlib":
@@ -53,14 +55,17 @@ def unit(vectors: np.ndarray) -> np.ndarray:
 
 def check_model(model) -> None:
     """An identity backend from the Identity Model Loader, or a clear error (a wrong value wired or hand-written)."""
-    if not (isinstance(model, (ArcFaceEmbedder, DlibEmbedder)) or all(
-        hasattr(model, a) for a in ("backend", "name", "dim", "detect", "embed")
-    )):
+    if not (
+        isinstance(model, (ArcFaceEmbedder, DlibEmbedder))
+        or all(hasattr(model, a) for a in ("backend", "name", "dim", "detect", "embed"))
+    ):
         raise ValueError(
             f"FaceLab: identity_model must come from the Identity Model Loader, got {type(model).__name__}"
         )
     if getattr(model, "backend", None) not in BACKENDS:
-        raise ValueError(f"FaceLab: identity_model has backend {getattr(model, 'backend', None)!r}; expected one of {BACKENDS}")
+        raise ValueError(
+            f"FaceLab: identity_model has backend {getattr(model, 'backend', None)!r}; expected one of {BACKENDS}"
+        )
 
 
 def faces_for_image(model, rgb: np.ndarray, face_landmarks: dict | None, batch_index: int) -> list[dict]:

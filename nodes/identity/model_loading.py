@@ -218,12 +218,7 @@ class Interface:
     @property
     def is_arcface(self) -> bool:
         ins, outs = self.input_shape, self.output_shape
-        return (
-            len(ins) == 4
-            and tuple(ins[1:]) == ARCFACE_INPUT
-            and len(outs) == 2
-            and outs[1] == ARCFACE_DIM
-        )
+        return len(ins) == 4 and tuple(ins[1:]) == ARCFACE_INPUT and len(outs) == 2 and outs[1] == ARCFACE_DIM
 
     @property
     def fixed_batch(self) -> int | None:

@@ -42,7 +42,8 @@ def select_variant(scores, strengths, mode: str, threshold: float, has_face: boo
         raise ValueError(f"FaceLab: {len(strengths)} strengths given for {n} variants; give one strength per variant")
     if not has_face:
         return Selection(
-            None, False,
+            None,
+            False,
             "no face to guard in the original (none found, or face_index is beyond the faces found): there is no "
             "identity to measure; the original is passed through",
         )
@@ -51,11 +52,14 @@ def select_variant(scores, strengths, mode: str, threshold: float, has_face: boo
         keep = [i for i in with_face if scores[i] >= threshold]
         if not keep:
             return Selection(
-                None, False, f"no variant keeps the identity (similarity >= {threshold:.3f}); the original is passed through"
+                None,
+                False,
+                f"no variant keeps the identity (similarity >= {threshold:.3f}); the original is passed through",
             )
         best = max(keep, key=lambda i: (strengths[i], scores[i], -i))
         return Selection(
-            best, True,
+            best,
+            True,
             f"variant {best}: the strongest edit (strength {strengths[best]:.4g}) whose similarity {scores[best]:.3f} "
             f"stays >= {threshold:.3f}",
         )
@@ -66,7 +70,11 @@ def select_variant(scores, strengths, mode: str, threshold: float, has_face: boo
     best = min(with_face, key=lambda i: (scores[i], -strengths[i], i))
     passed = scores[best] < threshold
     verdict = "below" if passed else "NOT below: the person may still be recognised"
-    return Selection(best, passed, f"variant {best}: the lowest similarity {scores[best]:.3f}, {verdict} the threshold {threshold:.3f}")
+    return Selection(
+        best,
+        passed,
+        f"variant {best}: the lowest similarity {scores[best]:.3f}, {verdict} the threshold {threshold:.3f}",
+    )
 
 
 def parse_strengths(text: str, count: int | None) -> list[float] | None:
@@ -77,7 +85,9 @@ def parse_strengths(text: str, count: int | None) -> list[float] | None:
     try:
         values = [float(t) for t in items]
     except ValueError:
-        raise ValueError(f"FaceLab: strengths must be numbers separated by commas, e.g. '0.2, 0.4, 0.6'; got {text!r}") from None
+        raise ValueError(
+            f"FaceLab: strengths must be numbers separated by commas, e.g. '0.2, 0.4, 0.6'; got {text!r}"
+        ) from None
     if not all(math.isfinite(v) for v in values):
         raise ValueError(f"FaceLab: strengths must be finite numbers, got {text!r}")
     if count is not None and len(values) != count:
@@ -90,7 +100,9 @@ def pixel_change(original: torch.Tensor, variants: torch.Tensor) -> list[float]:
     orig = as_rgb(original[:1], "original")
     var = as_rgb(variants, "variants").to(orig.device)
     if orig.shape[1:3] != var.shape[1:3]:
-        nchw = torch.nn.functional.interpolate(orig.permute(0, 3, 1, 2), size=var.shape[1:3], mode="bilinear", align_corners=False)
+        nchw = torch.nn.functional.interpolate(
+            orig.permute(0, 3, 1, 2), size=var.shape[1:3], mode="bilinear", align_corners=False
+        )
         orig = nchw.permute(0, 2, 3, 1)
     return [float(v) for v in (var - orig).abs().mean(dim=(1, 2, 3))]
 

@@ -131,19 +131,34 @@ def compare_identities(id_a: dict, id_b: dict, threshold: float = -1.0) -> dict:
             sim, dist = compare_faces(fa[i], fb[j], backend)
             pairs.append(
                 {
-                    "image_a": ia, "image_b": ib, "face_a": fa[i]["face_index"], "face_b": fb[j]["face_index"],
-                    "matched_by": how, "similarity": round(sim, 4), "distance": round(dist, 4),
+                    "image_a": ia,
+                    "image_b": ib,
+                    "face_a": fa[i]["face_index"],
+                    "face_b": fb[j]["face_index"],
+                    "matched_by": how,
+                    "similarity": round(sim, 4),
+                    "distance": round(dist, 4),
                     "same_person": is_same(backend, sim, t),
                 }
             )
         paired_a, paired_b = {p[0] for p in matched}, {p[1] for p in matched}
-        unmatched += [{"side": "a", "image": ia, "face": f["face_index"]} for i, f in enumerate(fa) if i not in paired_a]
-        unmatched += [{"side": "b", "image": ib, "face": f["face_index"]} for j, f in enumerate(fb) if j not in paired_b]
+        unmatched += [
+            {"side": "a", "image": ia, "face": f["face_index"]} for i, f in enumerate(fa) if i not in paired_a
+        ]
+        unmatched += [
+            {"side": "b", "image": ib, "face": f["face_index"]} for j, f in enumerate(fb) if j not in paired_b
+        ]
     m = metric(backend)
     report = {
-        "backend": backend, "model": id_a["model"], "similarity_metric": m.similarity, "distance_metric": m.distance,
-        "threshold": t, "threshold_on": m.threshold_on, "threshold_is_default": threshold is None or threshold < 0,
-        "pairs": pairs, "unmatched_faces": unmatched,
+        "backend": backend,
+        "model": id_a["model"],
+        "similarity_metric": m.similarity,
+        "distance_metric": m.distance,
+        "threshold": t,
+        "threshold_on": m.threshold_on,
+        "threshold_is_default": threshold is None or threshold < 0,
+        "pairs": pairs,
+        "unmatched_faces": unmatched,
     }
     if pairs:
         worst = min(pairs, key=lambda p: p["similarity"])
@@ -155,6 +170,8 @@ def compare_identities(id_a: dict, id_b: dict, threshold: float = -1.0) -> dict:
         empty = [side for side, ident in (("a", id_a), ("b", id_b)) if not any(ident["frames"])]
         report.update(similarity=NO_PAIR_SIMILARITY, distance=NO_PAIR_DISTANCE, same_person=False)
         report["message"] = (
-            f"no face found in image {' and '.join(empty)}: nothing compared" if empty else "no face pairs could be matched"
+            f"no face found in image {' and '.join(empty)}: nothing compared"
+            if empty
+            else "no face pairs could be matched"
         )
     return report

@@ -70,7 +70,9 @@ def transfer_batch(
             "give one reference (used for every image) or one per source image"
         )
     if reference_face_index < 0:
-        raise ValueError("FaceLab: reference_face_index must be 0 or more (faces of the reference, in its landmarks' order)")
+        raise ValueError(
+            "FaceLab: reference_face_index must be 0 or more (faces of the reference, in its landmarks' order)"
+        )
     src_lm = _landmarks_or_detect(source, source_landmarks, "source")
     ref_lm = _landmarks_or_detect(reference, reference_landmarks, "reference")
     if looks:  # one source, several looks: one frame of source landmarks applies to every copy
@@ -89,7 +91,9 @@ def transfer_batch(
         ref_face = ref_faces[reference_face_index] if reference_face_index < len(ref_faces) else None
         ref_ok, ref_msgs = reference_check.check_face(ref_face, "reference")
         if ref_face is None and ref_faces:
-            ref_msgs = [f"the reference has {len(ref_faces)} face(s); reference_face_index {reference_face_index} does not exist"]
+            ref_msgs = [
+                f"the reference has {len(ref_faces)} face(s); reference_face_index {reference_face_index} does not exist"
+            ]
         src_faces = fl.chosen_faces(src_lm, b, face_index)
         pairs = []
         prefix = f"image {b + 1}"
@@ -97,7 +101,9 @@ def transfer_batch(
         if not ref_ok:
             lines.append(f"{prefix}: passed through unchanged (no usable reference face)")
         elif not src_faces:
-            lines.append(f"{prefix}: no source face{'' if face_index < 0 else f' at index {face_index}'}: passed through unchanged")
+            lines.append(
+                f"{prefix}: no source face{'' if face_index < 0 else f' at index {face_index}'}: passed through unchanged"
+            )
         else:
             for i, face in enumerate(src_faces):
                 label = f"{prefix}, face {i + 1 if face_index < 0 else face_index + 1}"
@@ -117,7 +123,9 @@ def transfer_batch(
                 lines.extend(f"{label}: {m}" for m in result.messages)
                 done = ", ".join(f"{k} {v['hex']} ({v['coverage']:.0%} seen)" for k, v in result.regions.items())
                 lines.append(f"{label}: applied {done or 'nothing (all strengths 0)'}")
-                faces_out.append({"image": b, "face": i if face_index < 0 else int(face_index), "regions": result.regions})
+                faces_out.append(
+                    {"image": b, "face": i if face_index < 0 else int(face_index), "regions": result.regions}
+                )
                 for name, info in result.regions.items():
                     if name not in summary:
                         summary[name] = dict(info)
@@ -127,14 +135,17 @@ def transfer_batch(
         bar.update_absolute(b + 1)
 
     prompt = describe.prompt_fragment(summary)
-    makeup = MakeupEncoding({
-        "format": MAKEUP_FORMAT,
-        "regions": summary,
-        "faces": faces_out,
-        "prompt": prompt,
-        "feather": float(feather),
-        "lighting_normalized": bool(normalize_illumination),
-    }, refs)
+    makeup = MakeupEncoding(
+        {
+            "format": MAKEUP_FORMAT,
+            "regions": summary,
+            "faces": faces_out,
+            "prompt": prompt,
+            "feather": float(feather),
+            "lighting_normalized": bool(normalize_illumination),
+        },
+        refs,
+    )
     report = "\n".join(lines) if lines else "nothing to do"
     for line in lines:
         log.info("FaceLab makeup: %s", line)

@@ -25,7 +25,9 @@ from ..face.mesh_topology import (  # noqa: F401  (re-exported: the warp's publi
 )
 
 
-def rasterize_triangle_ids(points: np.ndarray, tris: np.ndarray, size: tuple[int, int], keep: np.ndarray | None = None) -> np.ndarray:
+def rasterize_triangle_ids(
+    points: np.ndarray, tris: np.ndarray, size: tuple[int, int], keep: np.ndarray | None = None
+) -> np.ndarray:
     """(H, W) int32 image: the index of the triangle covering each pixel centre, -1 where none.
 
     `points` are pixel coordinates with pixel (row i, col j) centred on (j + 0.5, i + 0.5).
@@ -90,7 +92,9 @@ def warp_face(
     if len(rows):
         grid = torch.from_numpy(np.stack([2 * xy[:, 0] / iw - 1, 2 * xy[:, 1] / ih - 1], axis=1).astype(np.float32))
         grid = grid.to(img.device).view(1, 1, -1, 2)
-        samples = F.grid_sample(img.permute(2, 0, 1)[None], grid, mode="bilinear", padding_mode="border", align_corners=False)
+        samples = F.grid_sample(
+            img.permute(2, 0, 1)[None], grid, mode="bilinear", padding_mode="border", align_corners=False
+        )
         r_t, c_t = torch.from_numpy(rows).to(img.device), torch.from_numpy(cols).to(img.device)
         out[r_t, c_t] = samples[0, :, 0].T
         valid[rows, cols] = True

@@ -54,10 +54,14 @@ def check_face(face: dict | None, role: str) -> tuple[bool, list[str]]:
     if iod < MIN_IOD_PX:
         return False, [f"{role} face is too small ({iod:.0f} px between the eyes, need at least {MIN_IOD_PX:.0f})"]
     if iod < SMALL_IOD_PX:
-        msgs.append(f"{role} face is small ({iod:.0f} px between the eyes): colours are approximate; use a closer photo")
+        msgs.append(
+            f"{role} face is small ({iod:.0f} px between the eyes): colours are approximate; use a closer photo"
+        )
     yaw = estimate_yaw(face)
     if abs(yaw) > MAX_YAW_DEG:
-        msgs.append(f"{role} face is turned {abs(yaw):.0f} deg (over {MAX_YAW_DEG:.0f}): the far side is hidden; use a frontal photo")
+        msgs.append(
+            f"{role} face is turned {abs(yaw):.0f} deg (over {MAX_YAW_DEG:.0f}): the far side is hidden; use a frontal photo"
+        )
     return True, msgs
 
 

@@ -79,7 +79,9 @@ def region_mask(landmarks_xy, region: str, image_size, feather: float = 0.0) -> 
     """(H, W) float32 mask of one makeup region of one face; feather in % of the inter-ocular distance."""
     if region == "eyes":
         return _eyes_mask(landmarks_xy, image_size, feather)
-    return face_zone_mask(landmarks_xy, REGION_ZONES[region], image_size, feather=feather, subtract=REGION_SUBTRACT[region])
+    return face_zone_mask(
+        landmarks_xy, REGION_ZONES[region], image_size, feather=feather, subtract=REGION_SUBTRACT[region]
+    )
 
 
 def bare_skin_mask(landmarks_xy, image_size, eyes_mask: np.ndarray | None = None) -> np.ndarray:

@@ -164,7 +164,9 @@ def transfer_face(
             name, src_lab, ref_lab, src_skin, ref_skin, masks[name], valid, work_iod, margin=feather_work / 2 + 2
         )
         if rt is None:
-            out.messages.append(f"{name}: the reference shows too little of this region (turned away or cropped): skipped")
+            out.messages.append(
+                f"{name}: the reference shows too little of this region (turned away or cropped): skipped"
+            )
             continue
         if name in color_transfer.NEEDS_PIGMENT and not color_transfer.is_visible(name, rt.pigment):
             out.messages.append(f"{name}: the reference shows no makeup there (bare skin): left as it is")

@@ -55,8 +55,9 @@ class InversionRecorder(comfy_adapter.sampler_base_class()):
         self.start, self.seed = int(start), int(seed)
         self.inversion: Inversion | None = None
 
-    def sample(self, model_wrap, sigmas, extra_args, callback, noise, latent_image=None, denoise_mask=None,
-               disable_pbar=False):
+    def sample(
+        self, model_wrap, sigmas, extra_args, callback, noise, latent_image=None, denoise_mask=None, disable_pbar=False
+    ):
         extra_args["denoise_mask"] = denoise_mask
         x0 = latent_image if latent_image is not None else torch.zeros_like(noise)
         denoise = _denoiser(model_wrap, sigmas, x0, noise, extra_args)
@@ -67,13 +68,20 @@ class InversionRecorder(comfy_adapter.sampler_base_class()):
             comfy_adapter.check_interrupt()
             bar.update_absolute(k)
 
-        inv = ddpm_inversion.invert(denoise, x0, sigmas, self.start, draw, add_noise=_add_noise(model_wrap),
-                                    noise_start=noise, on_step=on_step)
+        inv = ddpm_inversion.invert(
+            denoise, x0, sigmas, self.start, draw, add_noise=_add_noise(model_wrap), noise_start=noise, on_step=on_step
+        )
         bar.update_absolute(inv.steps())
         key, name = comfy_adapter.model_identity(getattr(model_wrap, "model_patcher", model_wrap))
-        self.inversion = Inversion(x_start=_store(inv.x_start), noise_start=_store(inv.noise_start),
-                                   zs=[_store(z) for z in inv.zs], sigmas=inv.sigmas, start=inv.start,
-                                   model_key=key, model_name=name)
+        self.inversion = Inversion(
+            x_start=_store(inv.x_start),
+            noise_start=_store(inv.noise_start),
+            zs=[_store(z) for z in inv.zs],
+            sigmas=inv.sigmas,
+            start=inv.start,
+            model_key=key,
+            model_name=name,
+        )
         return x0
 
 
@@ -84,8 +92,9 @@ class InversionSampler(comfy_adapter.sampler_base_class()):
     def __init__(self, inversion: Inversion):
         self.inversion = inversion
 
-    def sample(self, model_wrap, sigmas, extra_args, callback, noise, latent_image=None, denoise_mask=None,
-               disable_pbar=False):
+    def sample(
+        self, model_wrap, sigmas, extra_args, callback, noise, latent_image=None, denoise_mask=None, disable_pbar=False
+    ):
         inv = self.inversion
         ref = latent_image if latent_image is not None else noise
         key, name = comfy_adapter.model_identity(getattr(model_wrap, "model_patcher", model_wrap))
@@ -95,8 +104,9 @@ class InversionSampler(comfy_adapter.sampler_base_class()):
         noise_start = inv.noise_start.to(ref)
         kept = latent_image if latent_image is not None else torch.zeros_like(ref)
         denoise = _denoiser(model_wrap, full, kept, noise_start, extra_args)
-        moved = Inversion(x_start=inv.x_start.to(ref), noise_start=noise_start, zs=inv.zs, sigmas=inv.sigmas,
-                          start=inv.start)
+        moved = Inversion(
+            x_start=inv.x_start.to(ref), noise_start=noise_start, zs=inv.zs, sigmas=inv.sigmas, start=inv.start
+        )
 
         def on_step(k, total, x, den):
             comfy_adapter.check_interrupt()
@@ -111,8 +121,14 @@ class IdentityGuider(comfy_adapter.cfg_guider_class()):
     """CFG plus scale * (identity model's positive prediction - base model's positive prediction) inside
     [start_percent, end_percent] of the schedule (nodes/sampling/identity_guidance.py)."""
 
-    def __init__(self, model_patcher, identity_model=None, scale: float = 0.0, start_percent: float = 0.0,
-                 end_percent: float = 1.0):
+    def __init__(
+        self,
+        model_patcher,
+        identity_model=None,
+        scale: float = 0.0,
+        start_percent: float = 0.0,
+        end_percent: float = 1.0,
+    ):
         super().__init__(model_patcher)
         self.identity_model = identity_model
         self.scale = float(scale)
@@ -128,7 +144,8 @@ class IdentityGuider(comfy_adapter.cfg_guider_class()):
             raise ValueError(
                 f"FaceLab: the identity model ({ident}) does not run the same weights as the base model ({base}): "
                 "connect the same MODEL chain to both (apply a FaceID LoRA before the split, the identity adapter "
-                "only on the identity branch)")
+                "only on the identity branch)"
+            )
         return super().sample(*args, **kwargs)
 
     def _window(self):

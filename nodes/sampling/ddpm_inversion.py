@@ -101,17 +101,19 @@ class Inversion:
         if tuple(shape) != self.shape:
             raise InversionError(
                 f"FaceLab: this inversion was made for latent {list(self.shape)} but the sampler got latent "
-                f"{list(shape)}: invert the same image (same crop size and batch) you regenerate")
+                f"{list(shape)}: invert the same image (same crop size and batch) you regenerate"
+            )
         if self.model_key and model_key and model_key != self.model_key:
             raise InversionError(
                 f"FaceLab: this inversion was made with model {self.model_name} [{self.model_key}] but the sampler "
                 f"runs model {model_name} [{model_key}]: invert and regenerate with the same MODEL (same weights "
-                "and LoRAs; attention patches such as IP-Adapter may differ)")
+                "and LoRAs; attention patches such as IP-Adapter may differ)"
+            )
 
     def schedule_for(self, sigmas) -> torch.Tensor:
         """The sigmas the sampler was given must be the inverted schedule, whole or from the start step on."""
         given = torch.as_tensor(sigmas, dtype=torch.float64).flatten().cpu()
-        tail = self.sigmas[self.start:]
+        tail = self.sigmas[self.start :]
         for candidate in (self.sigmas, tail):
             if given.shape == candidate.shape and torch.allclose(given, candidate, rtol=1e-5, atol=1e-6):
                 return self.sigmas
@@ -119,12 +121,21 @@ class Inversion:
             f"FaceLab: the sampler's SIGMAS ({len(given) - 1} steps, {float(given[0]):.4g} -> {float(given[-1]):.4g}) "
             f"are not the schedule this inversion was made with ({len(self.sigmas) - 1} steps, "
             f"{float(self.sigmas[0]):.4g} -> {float(self.sigmas[-1]):.4g}, start step {self.start}): connect the same "
-            "SIGMAS to both")
+            "SIGMAS to both"
+        )
 
 
-def invert(denoise: Denoise, x0: torch.Tensor, sigmas, start: int, draw_noise: Callable[[int], torch.Tensor], *,
-           add_noise: AddNoise = plain_add_noise, noise_start: torch.Tensor | None = None,
-           on_step: Callable[[int, int], None] | None = None) -> Inversion:
+def invert(
+    denoise: Denoise,
+    x0: torch.Tensor,
+    sigmas,
+    start: int,
+    draw_noise: Callable[[int], torch.Tensor],
+    *,
+    add_noise: AddNoise = plain_add_noise,
+    noise_start: torch.Tensor | None = None,
+    on_step: Callable[[int, int], None] | None = None,
+) -> Inversion:
     """Invert x0 over sigmas[start:]. draw_noise(i) returns independent standard noise for step i (x0's shape);
     noise_start, when given, is the start step's noise (ComfyUI's NOISE for the inpaint outside-mask input)."""
     sig = torch.as_tensor(sigmas, dtype=torch.float64).flatten().cpu()
@@ -145,8 +156,9 @@ def invert(denoise: Denoise, x0: torch.Tensor, sigmas, start: int, draw_noise: C
     return inv
 
 
-def regenerate(denoise: Denoise, inv: Inversion, *,
-               on_step: Callable[[int, int, torch.Tensor, torch.Tensor], None] | None = None) -> torch.Tensor:
+def regenerate(
+    denoise: Denoise, inv: Inversion, *, on_step: Callable[[int, int, torch.Tensor, torch.Tensor], None] | None = None
+) -> torch.Tensor:
     """Sample from inv.x_start with inv.zs; on_step(k, total, x, den) after every step."""
     sig = inv.sigmas
     x = inv.x_start
