@@ -6,7 +6,6 @@ Thin V1 wrappers over anonymise/*.py (pure logic).
 
 from __future__ import annotations
 
-import json
 import logging
 
 from . import comfy_adapter, inputs, types
@@ -24,16 +23,12 @@ ORDER_CHOICES = {
 }
 
 
-def _json(obj) -> str:
-    return json.dumps(obj, indent=1, allow_nan=False, default=float)
-
-
 class FaceLabAnonymiseFaces:
     DESCRIPTION = (
         "Plans the anonymisation of every face: outputs the face-interior mask (the face inside its outline, keeping "
         "hairline, ears, hair and background) to inpaint at high denoise, a plan for 'Pick Most Anonymous Candidate', "
-        "and prompt presets with optional attributes ('an older man'). Find the faces with Face Landmarks in "
-        "small_faces mode so group photos lose no face, then crop every face with Crop Face Region."
+        "and prompt presets with optional attributes ('an older man'). Find the faces with Face Landmarks (its default "
+        "full_range mode loses no face of a group photo), then crop every face with Crop Face Region."
     )
     CATEGORY = types.category("Anonymise")
     FUNCTION = "plan"
@@ -90,7 +85,7 @@ class FaceLabAnonymiseFaces:
             report["face_count"],
             positive,
             negative,
-            _json(report),
+            types.report_json(report),
         )
 
 
@@ -246,7 +241,7 @@ class FaceLabAnonymiseSelect:
             comfy_adapter.to_intermediate(image),
             comfy_adapter.to_intermediate(changed),
             bool(passed),
-            _json(report),
+            types.report_json(report),
         )
 
 

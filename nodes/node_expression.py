@@ -5,7 +5,6 @@ Thin V1 wrappers over expression/*.py (pure logic).
 
 from __future__ import annotations
 
-import json
 import logging
 
 from . import comfy_adapter, inputs, types
@@ -14,10 +13,6 @@ from .expression import analyse as analyse_mod
 from .expression import expression_check
 
 log = logging.getLogger("FaceLab")
-
-
-def _json(obj) -> str:
-    return json.dumps(obj, indent=1, allow_nan=False, default=float)
 
 
 class FaceLabExpressionAnalysis:
@@ -123,7 +118,7 @@ class FaceLabExpressionAnalysis:
             float(feather),
             int(face_index),
         )
-        return (comfy_adapter.to_intermediate(r.mask), r.needs_fix, _json(r.report), r.positive, r.negative)
+        return (comfy_adapter.to_intermediate(r.mask), r.needs_fix, types.report_json(r.report), r.positive, r.negative)
 
 
 class FaceLabImageSwitch:

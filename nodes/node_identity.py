@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import logging
 
 from . import comfy_adapter, inputs, types
 from .identity import embedding, model_loading, selection, similarity
 
 log = logging.getLogger("FaceLab")
-
-
-def _json(report: dict) -> str:
-    return json.dumps(report, indent=2)
 
 
 class FaceLabIdentityModelLoader:
@@ -112,7 +107,7 @@ class FaceLabIdentityEmbed:
         count = sum(len(f) for f in identity["frames"])
         empty = [b for b, faces in enumerate(identity["frames"]) if not faces]
         report["message"] = f"{count} face(s) embedded" + (f"; no face found in image(s) {empty}" if empty else "")
-        return (identity, count, _json(report))
+        return (identity, count, types.report_json(report))
 
 
 class FaceLabIdentitySimilarity:
@@ -173,7 +168,12 @@ class FaceLabIdentitySimilarity:
         report = similarity.compare_identities(a, b, float(threshold))
         if not report["pairs"]:
             log.info("FaceLab: identity similarity: %s", report["message"])
-        return (float(report["similarity"]), float(report["distance"]), bool(report["same_person"]), _json(report))
+        return (
+            float(report["similarity"]),
+            float(report["distance"]),
+            bool(report["same_person"]),
+            types.report_json(report),
+        )
 
 
 class FaceLabVariantSelector:
@@ -253,7 +253,7 @@ class FaceLabVariantSelector:
             image = original
         else:
             image = variants[choice.index : choice.index + 1]
-        return (comfy_adapter.to_intermediate(image), report["chosen_index"], choice.passed, _json(report))
+        return (comfy_adapter.to_intermediate(image), report["chosen_index"], choice.passed, types.report_json(report))
 
 
 NODE_CLASS_MAPPINGS = {

@@ -6,7 +6,6 @@ core's MediaPipeFaceLandmarker output as well as FaceLab's.
 
 from __future__ import annotations
 
-import json
 import logging
 
 from . import inputs, types
@@ -15,10 +14,6 @@ from .face import face_landmarks as fl
 from .face.analysis import landmarks_report
 
 log = logging.getLogger("FaceLab")
-
-
-def _json(obj) -> str:
-    return json.dumps(obj, indent=1, allow_nan=False, default=float)
 
 
 class FaceLabFaceLandmarks:
@@ -128,7 +123,7 @@ class FaceLabFaceLandmarks:
             settings["meshing"] = meshing
         report = landmarks_report(landmarks, settings)
         log.info("FaceLab Face Landmarks: %s", report["summary"])
-        return (landmarks, fl.bounding_boxes(landmarks), n, _json(report))
+        return (landmarks, fl.bounding_boxes(landmarks), n, types.report_json(report))
 
 
 class FaceLabFaceAnalysis:
@@ -176,10 +171,10 @@ class FaceLabFaceAnalysis:
         report, a = analysis.analyse_one(face_landmarks, image_index, face_index)
         if a is None:
             log.info("FaceLab Face Analysis: %s", report["selected"]["message"])
-            return (_json(report), False, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+            return (types.report_json(report), False, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
         pose = a["head_pose"]
         return (
-            _json(report),
+            types.report_json(report),
             True,
             float(a["eyes"]["left"]["openness"]),
             float(a["eyes"]["right"]["openness"]),

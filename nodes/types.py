@@ -1,5 +1,7 @@
 """ComfyUI type names FaceLab uses (custom opaque types are prefixed FACELAB_ so they cannot be miswired)."""
 
+import json
+
 IMAGE = "IMAGE"
 MASK = "MASK"
 FACE_LANDMARKS = "FACE_LANDMARKS"  # core format, see face/face_landmarks.py
@@ -19,3 +21,8 @@ CATEGORY = "FaceLab"
 
 def category(sub: str) -> str:
     return f"{CATEGORY}/{sub}"
+
+
+def report_json(obj) -> str:
+    """A node's report output (STRING): indented JSON, numpy/torch scalars as floats, never NaN."""
+    return json.dumps(obj, indent=1, allow_nan=False, default=float)
