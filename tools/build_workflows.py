@@ -91,6 +91,19 @@ def _zone_edit(c: Canvas, col: int, prior, crop_faces, scores, max_denoise: floa
     return edit, decoded, model_refs + [edit] + inpaint_refs
 
 
+def _smoothing_prior(c: Canvas, crop, crop_faces, scores):
+    """Smooth Wrinkles (prior) on the crop's largest face, driven by the zone scores (column 2)."""
+    return c.add(
+        "FaceLabSmoothWrinkles",
+        2,
+        title="Smooth Wrinkles (prior)",
+        image=crop["crops"],
+        face_landmarks=crop_faces["face_landmarks"],
+        zone_scores=scores["zone_scores"],
+        face_index=0,
+    )
+
+
 def _zone_edit_sampling(c: Canvas, col: int, ckpt, model, edit, pixels):
     """Aging Zone Conditioning -> SDXL, the short run: InpaintModelConditioning sees the per-pixel denoise mask
     (noise_mask off), Set Latent Noise Mask takes the mask rescaled for the short run, and the KSampler runs only the
@@ -171,15 +184,7 @@ def wrinkle_reduction(schemas) -> dict:
     crop_faces = c.add(
         "FaceLabFaceLandmarks", 2, title="Face Landmarks (on the crop)", image=crop["crops"], face_order="largest_first"
     )
-    prior = c.add(
-        "FaceLabSmoothWrinkles",
-        2,
-        title="Smooth Wrinkles (prior)",
-        image=crop["crops"],
-        face_landmarks=crop_faces["face_landmarks"],
-        zone_scores=scores["zone_scores"],
-        face_index=0,
-    )
+    prior = _smoothing_prior(c, crop, crop_faces, scores)
     prior_change = c.add(
         "FaceLabWrinkleCompare",
         2,
@@ -277,15 +282,7 @@ def local_aging(schemas) -> dict:
         under_eye=-0.6,
     )
     # the 'younger' zones: lines removed deterministically first, SDXL then only refines them at low strength
-    prior = c.add(
-        "FaceLabSmoothWrinkles",
-        2,
-        title="Smooth Wrinkles (prior)",
-        image=crop["crops"],
-        face_landmarks=crop_faces["face_landmarks"],
-        zone_scores=scores["zone_scores"],
-        face_index=0,
-    )
+    prior = _smoothing_prior(c, crop, crop_faces, scores)
     c.group(
         "3 · Per-zone scores, younger zones smoothed (on the crop)", [crop_faces, scores, prior], GROUP_COLORS["zones"]
     )
