@@ -146,14 +146,7 @@ def _stitch_if_needed(c: Canvas, col: int, image, decoded, plan, needs, prefix: 
         original=image["IMAGE"],
         edited=stitch["image"],
     )
-    blend = c.add("MaskToImage", col, title="Mask (edited)", mask=stitch["blend_mask"])
-    # an all-black mask of the photo's size: no pixel of a 0..1 image exceeds 1.0
-    channel = c.add("ImageToMask", col, title="Photo as Mask", image=image["IMAGE"], channel="red")
-    empty = c.add("ThresholdMask", col, title="Mask (nothing to do)", mask=channel[0], value=1.0)
-    no_edit = c.add("MaskToImage", col, title="Mask (unchanged)", mask=empty[0])
-    mask_switch = c.add(
-        "FaceLabImageSwitch", col, title="Edit Mask If Needed", needs_fix=needs, original=no_edit[0], edited=blend[0]
-    )
+    mask_switch, mask_refs = _edit_mask_if(c, col, image, stitch["blend_mask"], needs)
     save = c.add(
         "SaveImage",
         col + 1,
@@ -170,7 +163,20 @@ def _stitch_if_needed(c: Canvas, col: int, image, decoded, plan, needs, prefix: 
         images=mask_switch["image"],
         filename_prefix=f"FaceLab/{prefix}_edit_mask",
     )
-    return switch, [stitch, switch, blend, channel, empty, no_edit, mask_switch, save, mask_save]
+    return switch, [stitch, switch, *mask_refs, save, mask_save]
+
+
+def _edit_mask_if(c: Canvas, col: int, image, blend_mask, edited):
+    """The saved edit mask follows the result: the blend mask when the edit was used, else an all-black mask of
+    the photo's size (no pixel of a 0..1 image exceeds 1.0). Returns (switch node, refs)."""
+    blend = c.add("MaskToImage", col, title="Mask (edited)", mask=blend_mask)
+    channel = c.add("ImageToMask", col, title="Photo as Mask", image=image["IMAGE"], channel="red")
+    empty = c.add("ThresholdMask", col, title="Mask (nothing to do)", mask=channel[0], value=1.0)
+    no_edit = c.add("MaskToImage", col, title="Mask (unchanged)", mask=empty[0])
+    mask_switch = c.add(
+        "FaceLabImageSwitch", col, title="Edit Mask If Needed", needs_fix=edited, original=no_edit[0], edited=blend[0]
+    )
+    return mask_switch, [blend, channel, empty, no_edit, mask_switch]
 
 
 def wrinkle_reduction(schemas) -> dict:
@@ -357,8 +363,25 @@ def identity_guarded_retouch(schemas) -> dict:
         [stitch, variants, grid, shown, loader, select, report],
         GROUP_COLORS["check"],
     )
-    out_refs = save_result(c, 6, select["image"], stitch["blend_mask"], "identity_guarded_retouch")
-    c.group("5 · Save the chosen variant", out_refs, GROUP_COLORS["output"])
+    # When no variant keeps the person, the selector returns the photo itself: the saved edit mask is then empty.
+    mask_switch, mask_refs = _edit_mask_if(c, 6, image, stitch["blend_mask"], select["passed"])
+    save = c.add(
+        "SaveImage",
+        7,
+        size=(360, 420),
+        title=RESULT_TITLE,
+        images=select["image"],
+        filename_prefix="FaceLab/identity_guarded_retouch",
+    )
+    mask_save = c.add(
+        "SaveImage",
+        7,
+        size=(320, 300),
+        title=EDIT_MASK_TITLE,
+        images=mask_switch["image"],
+        filename_prefix="FaceLab/identity_guarded_retouch_edit_mask",
+    )
+    c.group("5 · Save the chosen variant and what it changed", [*mask_refs, save, mask_save], GROUP_COLORS["output"])
     return c.workflow("facelab_identity_guarded_retouch")
 
 
