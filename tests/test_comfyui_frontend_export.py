@@ -91,6 +91,9 @@ def _differences(wc, ours: dict, theirs: dict) -> list[str]:
 @pytest.mark.parametrize("path", UI_WORKFLOWS, ids=[p.relative_to(ROOT).as_posix() for p in UI_WORKFLOWS])
 def test_conversion_matches_the_frontend(page, wc, schemas, path):
     workflow = json.loads(path.read_text())
+    missing = sorted({n["type"] for n in workflow["nodes"] if n["type"] not in ("MarkdownNote", "Note")} - set(schemas))
+    if missing:  # e.g. facelab_anonymise_faceid needs ComfyUI_IPAdapter_plus (validated against its recorded schema)
+        pytest.skip(f"{path.name} needs nodes of another pack this ComfyUI does not have: {missing}")
     exported = page.evaluate(EXPORT_JS, workflow)
     ours, issues = wc.ui_to_api(workflow, schemas)
     assert wc.errors(issues) == []

@@ -64,7 +64,10 @@ def _graph(cfg: float) -> dict:
             "inputs": {"model": ["ckpt", 0], "positive": ["cond", 0], "negative": ["cond", 1], "cfg": cfg},
         },
         "nonoise": {"class_type": "DisableNoise", "inputs": {}},
-        "save_in": {"class_type": "SaveLatent", "inputs": {"samples": ["cond", 2], "filename_prefix": "inv_input"}},
+        "save_in": {
+            "class_type": "SaveLatent",
+            "inputs": {"samples": ["cond", 2], "filename_prefix": f"inv_in_{cfg:g}"},
+        },
     }
     for k, skip in enumerate(SKIPS):
         g[f"inv{k}"] = {
@@ -93,7 +96,7 @@ def _graph(cfg: float) -> dict:
         }
         g[f"save{k}"] = {
             "class_type": "SaveLatent",
-            "inputs": {"samples": [f"regen{k}", 0], "filename_prefix": f"inv_skip{k}"},
+            "inputs": {"samples": [f"regen{k}", 0], "filename_prefix": f"inv_out_{cfg:g}_{k}"},
         }
     return g
 
@@ -118,14 +121,13 @@ def _latent(server, prefix: str) -> torch.Tensor:
 @pytest.mark.parametrize("cfg", (1.0, 3.0))
 def test_sdxl_inversion_reconstructs_its_input(comfyui, test_checkpoint, cfg):  # noqa: F811
     comfyui.upload_image(_photo_with_mask(), "inversion_face.png")
-    for old in comfyui.output_dir.rglob("inv_*.latent"):
-        old.unlink()
+    # file prefixes carry cfg: ComfyUI caches unchanged nodes between prompts, so each run saves under new names
     comfyui.run(_graph(cfg), timeout=1800)
-    source = _latent(comfyui, "inv_input")
+    source = _latent(comfyui, f"inv_in_{cfg:g}")
     scale = float(source.max() - source.min())
     assert source.shape[-2:] == (16, 16) and scale > 0
     for k, skip in enumerate(SKIPS):
-        out = _latent(comfyui, f"inv_skip{k}")
+        out = _latent(comfyui, f"inv_out_{cfg:g}_{k}")
         assert out.shape == source.shape
         error = float((out - source).abs().max()) / scale
         # the bound: max |delta| <= 1e-3 of the latent's range (float32 UNet, float64 noise maps)
