@@ -249,6 +249,17 @@ class FaceLabAgingConditioning:
                         ),
                     },
                 ),
+                "visible_skin": (
+                    "BOOLEAN",
+                    {
+                        "default": False,
+                        "tooltip": (
+                            "Limit the zones to each face's own visible skin, as Face Zone Mask does: hair over the "
+                            "forehead or temples, brows, glasses and background are not repainted (the shipped "
+                            "workflows turn it on). Off = the zones' geometry only, as in saved workflows."
+                        ),
+                    },
+                ),
             },
         }
 
@@ -299,7 +310,9 @@ class FaceLabAgingConditioning:
         zone_phrases=None,
         steps=24,
         scheduler="karras",
+        visible_skin=False,
     ):
+        rgb = as_rgb(image) if visible_skin else None
         pos, neg, mask, noise_mask, report = regional_conditioning.build_aging_conditioning(
             clip,
             (image.shape[0], image.shape[1], image.shape[2]),
@@ -322,6 +335,7 @@ class FaceLabAgingConditioning:
             else younger_negative_template,
             steps=steps,
             scheduler=scheduler,
+            image=rgb,
         )
         plan = report["sampling"]
         return (

@@ -369,3 +369,32 @@ def test_zones_outside_the_image_are_skipped_with_a_note(node):
     assert len(pos) == 2 and report["regional"][0]["zones"] == ["chin"] and float(mask.max()) > 0
     out = node.build(FakeClip(), photo_tensor(PHOTO), moved, {"forehead": -0.6}, "a", "b", 0, FEATHER, 0.32, 1.0)
     assert out[7] is False and "no scored zone covers a pixel" in json.loads(out[3])["note"]
+
+
+def test_visible_skin_keeps_painted_hair_out_of_the_denoise_mask(pack):
+    """With visible_skin on, the zones stop at each face's own skin (as Face Zone Mask does): dark strands painted
+    across the forehead leave the denoise mask there, while the skin between them stays in it."""
+    from comfyui_facelab.nodes import node_aging
+    from conftest import landmarks_for, photo_tensor
+
+    image = photo_tensor("grace_hopper.jpg").clone()
+    marks = landmarks_for("grace_hopper.jpg")
+    lm = np.asarray(marks["frames"][0][0]["landmarks_xy"])
+    top, brow = int(lm[10, 1]), int(lm[9, 1])  # forehead top and the glabella, on the mesh
+    x0, x1 = int(lm[:, 0].min()), int(lm[:, 0].max())
+    strands = torch.zeros(image.shape[1:3], dtype=torch.bool)
+    for x in range(x0, x1, 9):  # 3 px wide dark strands, every 9 px, over the forehead
+        strands[top : (top + brow) // 2, x : x + 3] = True
+    image[0][strands] = torch.tensor([0.12, 0.09, 0.07])
+    (scores, _) = node_aging.FaceLabZoneScores().build("custom", 1.0, **{"forehead": 0.8})
+    node = node_aging.FaceLabAgingConditioning()
+    args = (FakeClip(), image, marks, scores, "a photo", "blurry", 0, 10.0, 0.5, 1.0)
+    geometry = node.build(*args)[2][0]
+    skin = node.build(*args, visible_skin=True)[2][0]
+    core = geometry > 0.5 * geometry.max()  # the denoise mask holds strengths (max_denoise x score), not 0..1
+    on_strands = strands & core
+    between = ~strands & core
+    between[: top + 2] = False  # the forehead's own skin, below its top
+    assert on_strands.sum() > 100 and between.sum() > 100
+    assert float(skin[on_strands].mean()) < 0.25 * float(geometry[on_strands].mean())
+    assert float(skin[between].mean()) > 0.5 * float(geometry[between].mean())

@@ -86,6 +86,7 @@ def _zone_edit(c: Canvas, col: int, prior, crop_faces, scores, max_denoise: floa
         max_denoise=max_denoise,
         steps=SAMPLER["steps"],
         scheduler=SAMPLER["scheduler"],
+        visible_skin=True,  # hair over the forehead or temples is not repainted
     )
     decoded, inpaint_refs = _zone_edit_sampling(c, col + 1, ckpt, model[0], edit, prior["image"])
     return edit, decoded, model_refs + [edit] + inpaint_refs

@@ -104,6 +104,7 @@ def build_aging_conditioning(
     younger_negative_template: str = prompts.YOUNGER_NEGATIVE_TEMPLATE,
     steps: int = 24,
     scheduler: str = "karras",
+    image: torch.Tensor | None = None,
 ) -> tuple[list, list, torch.Tensor, torch.Tensor, dict]:
     """-> (positive CONDITIONING, negative CONDITIONING, denoise MASK [B,H,W], noise MASK [B,H,W], report dict).
 
@@ -111,6 +112,8 @@ def build_aging_conditioning(
     At most two regional entries per side, whatever the number of zones: one "older" (all zones scored > 0: union
     of their masks, their phrases merged) and one "younger". The denoise mask keeps each zone's own strength; the
     noise mask is the same mask rescaled for a truncated run (report["sampling"]: steps and denoise for KSampler).
+    image: IMAGE [B,H,W,3] limits the skin zones to each face's visible skin (hair, brows, background left out; see
+    face/visible_skin.py); None = the zones' geometry only.
     """
     batch, h, w = (int(v) for v in image_shape)
     face_landmarks = fl.fit_landmarks_to_image(face_landmarks, (h, w), batch, "Aging Zone Conditioning")
@@ -150,7 +153,9 @@ def build_aging_conditioning(
     entries = plan_entries(zone_score)
     used: list[ZoneEntry] = []
     for entry in comfy_adapter.iterate_with_progress(entries):
-        mask = zone_masks.zones_mask(face_landmarks, batch, list(entry.zones), face_index=face_index, feather=feather)
+        mask = zone_masks.zones_mask(
+            face_landmarks, batch, list(entry.zones), face_index=face_index, feather=feather, image=image
+        )
         area_px = int(torch.count_nonzero(mask))  # masks are >= 0
         if area_px == 0:
             report["skipped"].append(
