@@ -44,6 +44,7 @@ from workflow_canvas import (  # noqa: E402
     face_crop,
     inpaint,
     photo_and_face,
+    save_pair,
     save_result,
     sdxl_models,
     stitch_and_save,
@@ -148,23 +149,8 @@ def _stitch_if_needed(c: Canvas, col: int, image, decoded, plan, needs, prefix: 
         edited=stitch["image"],
     )
     mask_switch, mask_refs = _edit_mask_if(c, col, image, stitch["blend_mask"], needs)
-    save = c.add(
-        "SaveImage",
-        col + 1,
-        size=(360, 420),
-        title=RESULT_TITLE,
-        images=switch["image"],
-        filename_prefix=f"FaceLab/{prefix}",
-    )
-    mask_save = c.add(
-        "SaveImage",
-        col + 1,
-        size=(320, 300),
-        title=EDIT_MASK_TITLE,
-        images=mask_switch["image"],
-        filename_prefix=f"FaceLab/{prefix}_edit_mask",
-    )
-    return switch, [stitch, switch, *mask_refs, save, mask_save]
+    saves = save_pair(c, col + 1, switch["image"], mask_switch["image"], prefix)
+    return switch, [stitch, switch, *mask_refs, *saves]
 
 
 def _edit_mask_if(c: Canvas, col: int, image, blend_mask, edited):
@@ -366,23 +352,8 @@ def identity_guarded_retouch(schemas) -> dict:
     )
     # When no variant keeps the person, the selector returns the photo itself: the saved edit mask is then empty.
     mask_switch, mask_refs = _edit_mask_if(c, 6, image, stitch["blend_mask"], select["passed"])
-    save = c.add(
-        "SaveImage",
-        7,
-        size=(360, 420),
-        title=RESULT_TITLE,
-        images=select["image"],
-        filename_prefix="FaceLab/identity_guarded_retouch",
-    )
-    mask_save = c.add(
-        "SaveImage",
-        7,
-        size=(320, 300),
-        title=EDIT_MASK_TITLE,
-        images=mask_switch["image"],
-        filename_prefix="FaceLab/identity_guarded_retouch_edit_mask",
-    )
-    c.group("5 · Save the chosen variant and what it changed", [*mask_refs, save, mask_save], GROUP_COLORS["output"])
+    saves = save_pair(c, 7, select["image"], mask_switch["image"], "identity_guarded_retouch")
+    c.group("5 · Save the chosen variant and what it changed", [*mask_refs, *saves], GROUP_COLORS["output"])
     return c.workflow("facelab_identity_guarded_retouch")
 
 
@@ -496,25 +467,10 @@ def expression_fix(schemas) -> dict:
         original=no_fix[0],
         edited=blend[0],
     )
-    save = c.add(
-        "SaveImage",
-        6,
-        size=(360, 420),
-        title=RESULT_TITLE,
-        images=switch["image"],
-        filename_prefix="FaceLab/expression_fix",
-    )
-    mask_save = c.add(
-        "SaveImage",
-        6,
-        size=(320, 300),
-        title=EDIT_MASK_TITLE,
-        images=mask_switch["image"],
-        filename_prefix="FaceLab/expression_fix_edit_mask",
-    )
+    saves = save_pair(c, 6, switch["image"], mask_switch["image"], "expression_fix")
     c.group(
         "5 · Stitch, use only if needed, save",
-        [stitch, switch, no_fix, blend, mask_switch, save, mask_save],
+        [stitch, switch, no_fix, blend, mask_switch, *saves],
         GROUP_COLORS["output"],
     )
     return c.workflow("facelab_expression_fix")

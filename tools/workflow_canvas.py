@@ -215,6 +215,22 @@ def inpaint(c: Canvas, col: int, ckpt, model, positive, negative, pixels, mask, 
     return decoded, [cond, sampler, decoded]
 
 
+def save_pair(c: Canvas, col: int, image, mask_image, prefix: str) -> list:
+    """Save Result and Edit Mask (a mask already drawn as an image), in one column; returns the refs."""
+    save = c.add(
+        "SaveImage", col, size=(360, 420), title=RESULT_TITLE, images=image, filename_prefix=f"FaceLab/{prefix}"
+    )
+    mask_save = c.add(
+        "SaveImage",
+        col,
+        size=(320, 300),
+        title=EDIT_MASK_TITLE,
+        images=mask_image,
+        filename_prefix=f"FaceLab/{prefix}_edit_mask",
+    )
+    return [save, mask_save]
+
+
 def save_result(c: Canvas, col: int, image, blend_mask, prefix: str, new_group: bool = False):
     """Save Result, and the blend mask as an image in Edit Mask; returns the refs."""
     save = c.add(
