@@ -26,6 +26,23 @@ def _scaled(image, f):
     return x.permute(0, 2, 3, 1).clamp(0, 1)
 
 
+def _lips_transfer(node, source, reference):
+    """Makeup Transfer's node call for the red-lips pair: lips 1.0, eyes 0.8, blush 0.6, brows 0.5, no foundation."""
+    return node.transfer(
+        source,
+        reference,
+        -1,
+        1.0,
+        0.8,
+        0.6,
+        0.5,
+        0.0,
+        8.0,
+        source_landmarks=landmarks_for("obama.jpg"),
+        reference_landmarks=landmarks_for("grace_hopper.jpg"),
+    )
+
+
 @pytest.fixture(scope="module")
 def ra(pack):
     from comfyui_facelab.nodes.makeup import reference_attention
@@ -195,19 +212,7 @@ def red_lips(pack):
 def makeup_pair(pack, red_lips):
     """Makeup Transfer of red lips (grace_hopper) onto obama.jpg: (prior, mask, makeup, prompt, report)."""
     node = pack.NODE_CLASS_MAPPINGS["FaceLabMakeupTransfer"]()
-    return node.transfer(
-        _scaled(photo_tensor("obama.jpg"), SRC_SCALE),
-        _scaled(red_lips[None], REF_SCALE),
-        -1,
-        1.0,
-        0.8,
-        0.6,
-        0.5,
-        0.0,
-        8.0,
-        source_landmarks=landmarks_for("obama.jpg"),
-        reference_landmarks=landmarks_for("grace_hopper.jpg"),
-    )
+    return _lips_transfer(node, _scaled(photo_tensor("obama.jpg"), SRC_SCALE), _scaled(red_lips[None], REF_SCALE))
 
 
 def _attention_node(pack):
@@ -277,19 +282,7 @@ def test_reference_without_a_face_is_a_noop_with_a_note(pack, model):
 
 def test_small_reference_is_upsampled_with_a_warning(pack, model, red_lips):
     transfer = pack.NODE_CLASS_MAPPINGS["FaceLabMakeupTransfer"]()
-    makeup = transfer.transfer(
-        photo_tensor("obama.jpg"),
-        _scaled(red_lips[None], 0.25),
-        -1,
-        1.0,
-        0.8,
-        0.6,
-        0.5,
-        0.0,
-        8.0,
-        source_landmarks=landmarks_for("obama.jpg"),
-        reference_landmarks=landmarks_for("grace_hopper.jpg"),
-    )[2]
+    makeup = _lips_transfer(transfer, photo_tensor("obama.jpg"), _scaled(red_lips[None], 0.25))[2]
     out, report = _attention_node(pack).patch(model, st.FakeVae(), makeup, 0.8, *REGIONS_ON, 0.0, 0.8)
     # 102 px between obama's eyes, 84 / 4 = 21 px in the quarter-size reference: 4.9x smaller, past the 2x limit
     assert out is not model and "4.9x smaller than the source face: it is upsampled" in report
