@@ -418,6 +418,7 @@ def zones_mask(
     """
     import torch
 
+    from ..base.tensors import lazy_zeros
     from . import visible_skin  # the skin layer builds on this module
 
     names = resolve_zones(zones)
@@ -432,7 +433,7 @@ def zones_mask(
             f"{batch_size} and size {(h, w)}"
         )
     limit = image is not None and any(n in SKIN_ZONES for n in names)
-    out = torch.zeros((int(batch_size), h, w), dtype=torch.float32)
+    out = lazy_zeros((int(batch_size), h, w))  # pages outside the faces' boxes are never written: no 64 MiB fill at 4K
     for b in comfy_adapter.iterate_with_progress(range(int(batch_size))):
         faces = fl.chosen_faces(face_landmarks, b, face_index)
         for k, face in enumerate(faces):
