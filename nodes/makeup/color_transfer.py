@@ -100,18 +100,26 @@ def region_transfer(
     x0, y0 = max(cols[0] - pad, 0), max(rows[0] - pad, 0)
     x1, y1 = min(cols[-1] + 1 + pad, w), min(rows[-1] + 1 + pad, h)
     win = (slice(y0, y1), slice(x0, x1))
-    m, s_, src, ref = mask[win], seen[win], src_lab[win], ref_lab[win]
+    # The offset is kept only on the region (the last fill_nearest replaces the rest), and the masked blurs read
+    # nothing outside it: they run on the region's box plus a one-pixel ring, which is zero (or the window's own
+    # edge), so the 'nearest' padding reads the zeros the window holds there: bit-identical, on far fewer pixels.
+    cy0, cy1 = max(rows[0] - 1, y0), min(rows[-1] + 2, y1)
+    cx0, cx1 = max(cols[0] - 1, x0), min(cols[-1] + 2, x1)
+    box = (slice(cy0, cy1), slice(cx0, cx1))
+    m, s_, src, ref = mask[box], seen[box], src_lab[box], ref_lab[box]
     src_low, _ = masked_blur(src, m, sigma)
     ref_low, _ = masked_blur(ref, s_, sigma)
     ref_low = fill_nearest(ref_low, s_)  # region parts the reference hides continue its nearest colour
     if rule.mode == "opaque":
-        delta = ref_low - src_low
+        inner = ref_low - src_low
     elif rule.mode == "sheer":
-        delta = (ref_low - ref_skin[win]) - (src_low - src_skin[win])
+        inner = (ref_low - ref_skin[box]) - (src_low - src_skin[box])
     else:
-        delta = np.zeros_like(src_low)
-        delta[..., 1:] = ref_skin[win][..., 1:] - src_low[..., 1:]
-    delta = fill_nearest(delta, m)  # defined over the feathered band outside the region too
+        inner = np.zeros_like(src_low)
+        inner[..., 1:] = ref_skin[box][..., 1:] - src_low[..., 1:]
+    delta = np.zeros((y1 - y0, x1 - x0, 3), dtype=inner.dtype)
+    delta[cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0] = inner
+    delta = fill_nearest(delta, mask[win])  # defined over the feathered band outside the region too
     return RegionTransfer(
         delta=np.ascontiguousarray(delta, dtype=np.float32),
         box=(int(x0), int(y0), int(x1), int(y1)),
