@@ -227,6 +227,34 @@ def _coverage(shapes: list[tuple[list, list]], grid: _Grid) -> np.ndarray:
     return np.asarray(small, dtype=np.float32) * np.float32(1.0 / 255.0)
 
 
+BOUNDED_EDT_MAX = 32  # reach (px) up to which _distance_to's shifted minima beat scipy's full transform
+
+
+def _distance_to(target: np.ndarray, reach: float) -> np.ndarray:
+    """float32 Euclidean distance from every pixel to the nearest True pixel of `target`, exact up to `reach`;
+    every pixel further away gets some value above reach (which is all a soft edge needs).
+
+    Equal to scipy's distance_transform_edt(~target) there, bit for bit (sqrt of the integer squared distance in
+    float64, then float32), at about half its cost for the narrow reach of a feather: the exact distance along
+    each column from two running extrema, then the minimum over column offsets within reach."""
+    h, w = target.shape
+    r = int(np.ceil(reach))
+    if r > BOUNDED_EDT_MAX or 3 * h + 2 * r + 4 >= np.iinfo(np.int16).max:
+        return ndimage.distance_transform_edt(~target).astype(np.float32)
+    big = r + 1  # stands for "further than reach"
+    rows = np.arange(h, dtype=np.int16)[:, None]
+    above = np.maximum.accumulate(np.where(target, rows, np.int16(-h - big)), axis=0)  # nearest row above (or at)
+    below = np.minimum.accumulate(np.where(target, rows, np.int16(2 * h + big))[::-1], axis=0)[::-1]
+    g = np.minimum(np.minimum(rows - above, below - rows), np.int16(big)).astype(np.int32)
+    g *= g  # squared distance along the column, capped
+    d2 = g.copy()
+    for dx in range(1, min(r, w - 1) + 1):
+        np.minimum(d2[:, dx:], g[:, :-dx] + dx * dx, out=d2[:, dx:])
+        np.minimum(d2[:, :-dx], g[:, dx:] + dx * dx, out=d2[:, :-dx])
+    np.minimum(d2, big * big, out=d2)
+    return np.sqrt(np.arange(big * big + 1, dtype=np.float64)).astype(np.float32)[d2]
+
+
 def _soft_edge(cov: np.ndarray, grow: float, feather: float) -> np.ndarray:
     """Coverage -> mask grown by `grow` and with a soft edge `feather` wide (both in working pixels).
 
@@ -242,12 +270,13 @@ def _soft_edge(cov: np.ndarray, grow: float, feather: float) -> np.ndarray:
     sd = 0.5 - cov
     full_out = cov <= 0.0
     full_in = cov >= 1.0
+    # Distances beyond reach only ever give 0 (outside) or 1 (inside): one pixel of slack either side.
     if hi > 0.5:
-        sd = np.where(full_out, ndimage.distance_transform_edt(~inside).astype(np.float32) - 0.5, sd)
+        sd = np.where(full_out, _distance_to(inside, hi + 1.5) - np.float32(0.5), sd)
     else:
         sd = np.where(full_out, np.float32(hi + 1.0), sd)
     if lo < -0.5:
-        sd = np.where(full_in, np.float32(0.5) - ndimage.distance_transform_edt(inside).astype(np.float32), sd)
+        sd = np.where(full_in, np.float32(0.5) - _distance_to(~inside, 1.5 - lo), sd)
     else:
         sd = np.where(full_in, np.float32(lo - 1.0), sd)
     v = np.clip((hi - sd) / np.float32(width), 0.0, 1.0).astype(np.float32)
