@@ -245,13 +245,17 @@ def _distance_to(target: np.ndarray, reach: float) -> np.ndarray:
     rows = np.arange(h, dtype=np.int16)[:, None]
     above = np.maximum.accumulate(np.where(target, rows, np.int16(-h - big)), axis=0)  # nearest row above (or at)
     below = np.minimum.accumulate(np.where(target, rows, np.int16(2 * h + big))[::-1], axis=0)[::-1]
-    g = np.minimum(np.minimum(rows - above, below - rows), np.int16(big)).astype(np.int32)
-    g *= g  # squared distance along the column, capped
+    g = np.minimum(np.minimum(rows - above, below - rows), np.int16(big))
+    g *= g  # squared distance along the column, capped; int16 holds 2 * (BOUNDED_EDT_MAX + 1)^2
     d2 = g.copy()
+    tmp = np.empty_like(g)
     for dx in range(1, min(r, w - 1) + 1):
-        np.minimum(d2[:, dx:], g[:, :-dx] + dx * dx, out=d2[:, dx:])
-        np.minimum(d2[:, :-dx], g[:, dx:] + dx * dx, out=d2[:, :-dx])
-    np.minimum(d2, big * big, out=d2)
+        shifted = tmp[:, : w - dx]
+        np.add(g[:, :-dx], np.int16(dx * dx), out=shifted)
+        np.minimum(d2[:, dx:], shifted, out=d2[:, dx:])
+        np.add(g[:, dx:], np.int16(dx * dx), out=shifted)
+        np.minimum(d2[:, :-dx], shifted, out=d2[:, :-dx])
+    np.minimum(d2, np.int16(big * big), out=d2)
     return np.sqrt(np.arange(big * big + 1, dtype=np.float64)).astype(np.float32)[d2]
 
 
