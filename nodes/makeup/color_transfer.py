@@ -87,47 +87,51 @@ def region_transfer(
     The offset is computed in the region's box grown by `margin` px (to cover its feathered edge).
     """
     rule = RULES[region]
-    area = int(mask.sum())
-    seen = mask & valid
-    coverage = float(seen.sum()) / area if area else 0.0
-    if area == 0 or coverage < MIN_COVERAGE:
-        return None
-    seen &= inliers(ref_lab, seen)
-    sigma = max(rule.sigma * iod, 0.7)
     rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+    if not len(rows):
+        return None
+    sigma = max(rule.sigma * iod, 0.7)
     pad = int(np.ceil(margin + 3 * sigma))
     h, w = mask.shape
     x0, y0 = max(cols[0] - pad, 0), max(rows[0] - pad, 0)
     x1, y1 = min(cols[-1] + 1 + pad, w), min(rows[-1] + 1 + pad, h)
     win = (slice(y0, y1), slice(x0, x1))
-    # The offset is kept only on the region (the last fill_nearest replaces the rest), and the masked blurs read
-    # nothing outside it: they run on the region's box plus a one-pixel ring, which is zero (or the window's own
-    # edge), so the 'nearest' padding reads the zeros the window holds there: bit-identical, on far fewer pixels.
+    # Everything but the last fill works on the region's box plus a one-pixel ring: the statistics read only the
+    # region's pixels (the same pixels, in the same order, as on the whole frame), the offset is kept only on the
+    # region (the last fill_nearest replaces the rest), and the masked blurs read nothing outside it: the ring is
+    # zero (or the window's own edge), so 'nearest' padding reads the zeros the window holds: bit-identical.
     cy0, cy1 = max(rows[0] - 1, y0), min(rows[-1] + 2, y1)
     cx0, cx1 = max(cols[0] - 1, x0), min(cols[-1] + 2, x1)
     box = (slice(cy0, cy1), slice(cx0, cx1))
-    m, s_, src, ref = mask[box], seen[box], src_lab[box], ref_lab[box]
+    m, src, ref, ref_skin_box = mask[box], src_lab[box], ref_lab[box], ref_skin[box]
+    area = int(m.sum())
+    s_ = m & valid[box]
+    coverage = float(s_.sum()) / area
+    if coverage < MIN_COVERAGE:
+        return None
+    s_ &= inliers(ref, s_)
     src_low, _ = masked_blur(src, m, sigma)
     ref_low, _ = masked_blur(ref, s_, sigma)
     ref_low = fill_nearest(ref_low, s_)  # region parts the reference hides continue its nearest colour
     if rule.mode == "opaque":
         inner = ref_low - src_low
     elif rule.mode == "sheer":
-        inner = (ref_low - ref_skin[box]) - (src_low - src_skin[box])
+        inner = (ref_low - ref_skin_box) - (src_low - src_skin[box])
     else:
         inner = np.zeros_like(src_low)
-        inner[..., 1:] = ref_skin[box][..., 1:] - src_low[..., 1:]
+        inner[..., 1:] = ref_skin_box[..., 1:] - src_low[..., 1:]
     delta = np.zeros((y1 - y0, x1 - x0, 3), dtype=inner.dtype)
     delta[cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0] = inner
     delta = fill_nearest(delta, mask[win])  # defined over the feathered band outside the region too
+    ref_seen, skin_seen = ref[s_], ref_skin_box[s_]
     return RegionTransfer(
         delta=np.ascontiguousarray(delta, dtype=np.float32),
         box=(int(x0), int(y0), int(x1), int(y1)),
         coverage=coverage,
-        ref_lab=ref_lab[seen].mean(0),
-        skin_lab=ref_skin[seen].mean(0),
-        ref_lightness=ref_lab[seen][:, 0],
-        pigment=pigment_distance(ref_lab[seen], ref_skin[seen]),
+        ref_lab=ref_seen.mean(0),
+        skin_lab=skin_seen.mean(0),
+        ref_lightness=ref_seen[:, 0],
+        pigment=pigment_distance(ref_seen, skin_seen),
     )
 
 
