@@ -78,24 +78,24 @@ def warp_face(
         keep &= facing_triangles(np.asarray(image_points_3d)[:N_MESH_POINTS], tris)
     h, w = dst_size
     ids = rasterize_triangle_ids(dst, tris, (h, w), keep)
-    rows, cols = np.nonzero(ids >= 0)
-    t = ids[rows, cols]
-    homog = np.stack([cols + 0.5, rows + 0.5, np.ones_like(rows, dtype=np.float64)], axis=1)  # (N, 3)
+    flat = np.flatnonzero(ids >= 0)  # covered pixels, row-major
+    t = ids.ravel()[flat]
+    rows, cols = np.divmod(flat, w)
+    homog = np.stack([cols + 0.5, rows + 0.5, np.ones(len(flat))], axis=1)  # (N, 3)
     xy = np.einsum("nij,nj->ni", affine[t], homog)  # source pixel coordinates (continuous)
     ih, iw = image.shape[:2]
     inside = (xy[:, 0] >= 0) & (xy[:, 0] <= iw) & (xy[:, 1] >= 0) & (xy[:, 1] <= ih)
-    rows, cols, xy = rows[inside], cols[inside], xy[inside]
+    flat, xy = flat[inside], xy[inside]
 
     img = image.to(torch.float32)
     out = torch.zeros((h, w, img.shape[-1]), dtype=torch.float32, device=img.device)
     valid = np.zeros((h, w), dtype=bool)
-    if len(rows):
+    if len(flat):
         grid = torch.from_numpy(np.stack([2 * xy[:, 0] / iw - 1, 2 * xy[:, 1] / ih - 1], axis=1).astype(np.float32))
         grid = grid.to(img.device).view(1, 1, -1, 2)
         samples = F.grid_sample(
             img.permute(2, 0, 1)[None], grid, mode="bilinear", padding_mode="border", align_corners=False
         )
-        r_t, c_t = torch.from_numpy(rows).to(img.device), torch.from_numpy(cols).to(img.device)
-        out[r_t, c_t] = samples[0, :, 0].T
-        valid[rows, cols] = True
+        out.view(h * w, -1)[torch.from_numpy(flat).to(img.device)] = samples[0, :, 0].T  # one flat index, not two
+        valid.ravel()[flat] = True
     return out, valid
