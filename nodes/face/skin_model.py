@@ -128,6 +128,20 @@ def _smoothstep(lo: float, hi: float, x: np.ndarray) -> np.ndarray:
     return t * t * (3.0 - 2.0 * t)
 
 
+def _dilate(mask: np.ndarray, steps: int) -> np.ndarray:
+    """mask grown by `steps` 4-neighbour steps (a diamond), nothing beyond the border: what scipy's
+    binary_dilation(mask, iterations=steps) gives with its default cross, by shifted ORs (several times faster)."""
+    out = mask.copy()
+    for _ in range(steps):
+        grown = out.copy()
+        grown[1:] |= out[:-1]
+        grown[:-1] |= out[1:]
+        grown[:, 1:] |= out[:, :-1]
+        grown[:, :-1] |= out[:, 1:]
+        out = grown
+    return out
+
+
 def skin_probability(rgb: np.ndarray, seeds_xy: np.ndarray, iod_px: float) -> tuple[np.ndarray, dict]:
     """(probability [h,w] float32 0..1 that a pixel is this face's skin, model summary) for an RGB crop.
 
@@ -152,9 +166,10 @@ def skin_probability(rgb: np.ndarray, seeds_xy: np.ndarray, iod_px: float) -> tu
     # Keep the skin connected to the seeds: a skin-coloured wall beyond the hair is not this face's skin.
     labels, n = ndimage.label(prob >= 0.5)
     if n > 1:
-        keep_ids = np.unique(labels[seeds & (labels > 0)])
-        connected = np.isin(labels, keep_ids[keep_ids > 0])
-        prob = prob * ndimage.binary_dilation(connected, iterations=radius)
+        keep = np.zeros(n + 1, dtype=bool)  # label -> touches a seed (a lookup, not np.isin's sort)
+        keep[labels[seeds]] = True
+        keep[0] = False
+        prob = prob * _dilate(keep[labels], radius)
     summary = {
         "fitted": True,
         "seed_inliers": round(model["inliers"], 3),
