@@ -105,3 +105,42 @@ def test_makeup_blur_on_the_region_box_equals_the_padded_window(pack):
         inner = mask[cy0:cy1, cx0:cx1]
         assert inner.sum() > 100
         assert np.array_equal(box[inner], window[cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0][inner])
+
+
+@pytest.mark.parametrize("kind", ["torch float", "numpy uint8", "numpy grey"])
+@pytest.mark.parametrize("scale", [0.3, 0.77, 1.0])  # one centre sample, the 2x2 mean, every pixel
+def test_skin_sampling_equals_the_plain_fancy_index(pack, kind, scale):
+    """visible_skin._sample_image gathers rows, then columns; the mean of the plain 2-D fancy-indexed samples
+    (in the same order) is what it must give, bit for bit, for each kind of image the node may pass."""
+    import torch
+    from comfyui_facelab.nodes.face import visible_skin, zone_masks
+
+    rgb = load_photo("grace_hopper.jpg")
+    image = {
+        "torch float": torch.from_numpy(rgb.astype(np.float32) / 255.0),
+        "numpy uint8": rgb,
+        "numpy grey": rgb[..., 1],
+    }[kind]
+    grid = zone_masks._Grid(40, 60, 400, 520, scale)
+    ww, wh = grid.work_size
+    offsets = (0.25, 0.75) if scale > 0.5 else (0.5,)
+    if scale >= 1.0:
+        ys, xs = [np.arange(60, 520)], [np.arange(40, 400)]
+    else:
+        ys = [np.clip((60 + (np.arange(wh) + o) / scale).astype(np.int64), 60, 519) for o in offsets]
+        xs = [np.clip((40 + (np.arange(ww) + o) / scale).astype(np.int64), 40, 399) for o in offsets]
+    arr = np.asarray(image)
+    parts = [
+        arr[y[:, None], x[None, :]].astype(np.float32) / (255.0 if arr.dtype == np.uint8 else 1.0)
+        for y in ys
+        for x in xs
+    ]
+    want = parts[0]
+    for p in parts[1:]:
+        want = want + p
+    want = want / len(parts)
+    if want.ndim == 2:
+        want = np.repeat(want[..., None], 3, axis=-1)
+    got = visible_skin._sample_image(image, grid)
+    assert got.shape == (wh, ww, 3) and got.dtype == np.float32
+    assert np.array_equal(got, want)

@@ -45,6 +45,16 @@ class FaceSkin(NamedTuple):
         return self.skin * self.visible
 
 
+def _row_gather(image):
+    """rows -> image[rows] as numpy, gathered where the image lives (a GPU image sends only those rows)."""
+    if hasattr(image, "detach") and (image.device.type != "cpu" or image.requires_grad):
+        import torch
+
+        return lambda rows: image.index_select(0, torch.from_numpy(rows).to(image.device)).detach().cpu().numpy()
+    arr = image.numpy() if hasattr(image, "numpy") else np.asarray(image)
+    return lambda rows: np.take(arr, rows, axis=0)
+
+
 def _sample_image(image, grid: _Grid) -> np.ndarray:
     """The image on the working grid, [h,w,3] float32 0..1: point samples (the mean of 2x2 per working pixel when
     a working pixel spans under 2 image pixels, else its centre; not a full-resolution resize, so a 4096 px photo
@@ -56,14 +66,18 @@ def _sample_image(image, grid: _Grid) -> np.ndarray:
     else:
         ys = [np.clip((grid.y0 + (np.arange(wh) + o) / grid.s).astype(np.int64), grid.y0, grid.y1 - 1) for o in offsets]
         xs = [np.clip((grid.x0 + (np.arange(ww) + o) / grid.s).astype(np.int64), grid.x0, grid.x1 - 1) for o in offsets]
+    take = _row_gather(image)
     acc = None
     for y in ys:
+        rows = take(y)  # the sampled rows first, then the columns of those: two plain gathers, not one 2-D one
         for x in xs:
-            part = image[y[:, None], x[None, :]]
-            part = part.cpu().numpy() if hasattr(part, "cpu") else np.asarray(part)
-            part = part.astype(np.float32) / (255.0 if part.dtype == np.uint8 else 1.0)
-            acc = part if acc is None else acc + part
-    acc = acc / (len(ys) * len(xs))
+            part = np.take(rows, x, axis=1)  # a new array: safe to accumulate into
+            part = part.astype(np.float32) / 255.0 if part.dtype == np.uint8 else part.astype(np.float32, copy=False)
+            if acc is None:
+                acc = part
+            else:
+                acc += part  # in place: no fresh array (and its page faults) per sample
+    acc /= len(ys) * len(xs)
     if acc.ndim == 2 or acc.shape[-1] == 1:
         acc = np.repeat(acc.reshape(acc.shape[0], acc.shape[1], 1), 3, axis=-1)
     return np.ascontiguousarray(acc[..., :3], dtype=np.float32)
