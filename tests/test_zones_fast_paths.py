@@ -144,3 +144,43 @@ def test_skin_sampling_equals_the_plain_fancy_index(pack, kind, scale):
     got = visible_skin._sample_image(image, grid)
     assert got.shape == (wh, ww, 3) and got.dtype == np.float32
     assert np.array_equal(got, want)
+
+
+def _clip_point_by_point(poly: np.ndarray, clip: np.ndarray) -> np.ndarray:
+    """Sutherland-Hodgman one point at a time in Python floats: the oracle for the vectorised _clip_convex."""
+    out = [tuple(p) for p in poly.tolist()]
+    edges = (np.roll(clip, -1, axis=0) - clip).tolist()
+    for (ax, ay), (ex, ey) in zip(clip.tolist(), edges):
+        if not out:
+            break
+        inside = [ex * (py - ay) - ey * (px - ax) >= 0 for px, py in out]
+        kept = []
+        for k, (px, py) in enumerate(out):
+            qx, qy = out[(k + 1) % len(out)]
+            if inside[k]:
+                kept.append((px, py))
+            if inside[k] != inside[(k + 1) % len(out)]:
+                dx, dy = qx - px, qy - py
+                t = (ey * (px - ax) - ex * (py - ay)) / (ex * dy - ey * dx)
+                kept.append((px + t * dx, py + t * dy))
+        out = kept
+    return np.array(out, dtype=np.float64).reshape(-1, 2)
+
+
+def test_vectorised_clip_equals_point_by_point(zm, pack):
+    """Every zone ring of turned and frontal faces (obama2 ~15 deg yaw, t1's six faces, one ~48 deg), clipped
+    to the face outline: the vectorised clip gives exactly the point-by-point result, and many are clipped."""
+    from comfyui_facelab.nodes.face import zone_atlas
+
+    faces = list(group_landmarks()["frames"][0]) + list(landmarks_for("obama2.jpg")["frames"][0])
+    clipped = 0
+    for face in faces:
+        lm = np.asarray(face["landmarks_xy"], dtype=np.float64)
+        frame = zm.face_frame(lm)
+        for name in zone_atlas.ZONE_NAMES:
+            for ring in zone_atlas.ZONES[name].rings:
+                poly = zm._ring_points(lm, frame, ring)
+                got, want = zm._clip_convex(poly, frame.outline), _clip_point_by_point(poly, frame.outline)
+                assert np.array_equal(got, want), name
+                clipped += got is not poly
+    assert clipped >= 5  # 7 rings here take the clipping path (not only the "already inside" shortcut)

@@ -15,6 +15,7 @@ transform, refined with the sub-pixel coverage on edge pixels.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, NamedTuple
@@ -109,42 +110,66 @@ def inter_ocular_distance(landmarks_xy) -> float:
     return float(np.hypot(*(eye_l - eye_r)))
 
 
+@functools.lru_cache(maxsize=256)
+def _ring_plan(ring) -> tuple:
+    """A ring's points grouped by kind, as index arrays: (positions, landmarks) of plain points, (positions,
+    landmarks, fractions) of Up points, (positions, a, b, t) of Lerp points. The atlas is static: built once."""
+    plain = [(k, p) for k, p in enumerate(ring) if not isinstance(p, (Up, Lerp))]
+    ups = [(k, p.index, p.frac) for k, p in enumerate(ring) if isinstance(p, Up)]
+    lerps = [(k, p.a, p.b, p.t) for k, p in enumerate(ring) if isinstance(p, Lerp)]
+
+    def columns(rows, dtypes):
+        return tuple(np.array([r[c] for r in rows], dtype=d) for c, d in enumerate(dtypes))
+
+    return (
+        columns(plain, (np.intp, np.intp)),
+        columns(ups, (np.intp, np.intp, np.float64)),
+        columns(lerps, (np.intp, np.intp, np.intp, np.float64)),
+    )
+
+
 def _ring_points(lm: np.ndarray, frame: FaceFrame, ring) -> np.ndarray:
     if ring == MESH_OUTLINE:
         return frame.outline
+    (pk, pi), (uk, ui, uf), (lk, la, lb, lt) = _ring_plan(ring)
     pts = np.empty((len(ring), 2), dtype=np.float64)
-    for k, p in enumerate(ring):
-        if isinstance(p, Up):
-            pts[k] = lm[p.index] + frame.up * (p.frac * frame.height)
-        elif isinstance(p, Lerp):
-            pts[k] = lm[p.a] + p.t * (lm[p.b] - lm[p.a])
-        else:
-            pts[k] = lm[p]
+    pts[pk] = lm[pi]
+    if len(uk):
+        pts[uk] = lm[ui] + frame.up * (uf * frame.height)[:, None]  # same products as one point at a time
+    if len(lk):
+        pts[lk] = lm[la] + lt[:, None] * (lm[lb] - lm[la])
     return pts
 
 
 def _clip_convex(poly: np.ndarray, clip: np.ndarray) -> np.ndarray:
-    """Sutherland-Hodgman: the part of `poly` inside the convex, positively oriented polygon `clip`."""
-    edges = np.roll(clip, -1, axis=0) - clip
+    """Sutherland-Hodgman: the part of `poly` inside the convex, positively oriented polygon `clip`.
+
+    One clip edge at a time, vectorised over the polygon's points (the same float64 operations as the
+    point-by-point form: each kept point, then the crossing point where the next one changes side)."""
+    edges = np.concatenate([clip[1:], clip[:1]]) - clip
     rel = poly[None, :, :] - clip[:, None, :]  # (edges, points, 2)
     if (edges[:, None, 0] * rel[..., 1] - edges[:, None, 1] * rel[..., 0] >= 0).all():
         return poly  # already inside: the usual case on a frontal face
-    out = [tuple(p) for p in poly.tolist()]
+    out = np.asarray(poly, dtype=np.float64)
     for (ax, ay), (ex, ey) in zip(clip.tolist(), edges.tolist()):
-        if not out:
+        if not len(out):
             break
-        inside = [ex * (py - ay) - ey * (px - ax) >= 0 for px, py in out]
-        kept = []
-        for k, (px, py) in enumerate(out):
-            qx, qy = out[(k + 1) % len(out)]
-            if inside[k]:
-                kept.append((px, py))
-            if inside[k] != inside[(k + 1) % len(out)]:
-                dx, dy = qx - px, qy - py
-                t = (ey * (px - ax) - ex * (py - ay)) / (ex * dy - ey * dx)
-                kept.append((px + t * dx, py + t * dy))
-        out = kept
-    return np.array(out, dtype=np.float64).reshape(-1, 2)
+        px, py = out[:, 0], out[:, 1]
+        inside = ex * (py - ay) - ey * (px - ax) >= 0
+        change = np.flatnonzero(inside != np.roll(inside, -1))
+        nxt = np.concatenate([out[1:], out[:1]])
+        cross = np.empty((len(out), 2), dtype=np.float64)
+        if len(change):
+            p, q = out[change], nxt[change]
+            dx, dy = q[:, 0] - p[:, 0], q[:, 1] - p[:, 1]
+            t = (ey * (p[:, 0] - ax) - ex * (p[:, 1] - ay)) / (ex * dy - ey * dx)
+            cross[change, 0] = p[:, 0] + t * dx
+            cross[change, 1] = p[:, 1] + t * dy
+        keep = np.zeros((len(out), 2), dtype=bool)
+        keep[:, 0] = inside
+        keep[change, 1] = True
+        out = np.stack([out, cross], axis=1)[keep]  # per point: itself if inside, then its crossing if any
+    return out.reshape(-1, 2)
 
 
 def _shape(lm: np.ndarray, frame: FaceFrame, name: str, skin: bool = False) -> tuple[list, list]:
