@@ -84,6 +84,22 @@ def measure(fn, repeat: int, warmup: int = 1) -> tuple[list[float], list[float]]
     return wall, cpu
 
 
+def measure_interleaved(fns: dict, repeat: int, warmup: int = 1) -> dict:
+    """measure() for several variants of one stage, call by call in turn (a, b, a, b, ...): on a shared machine
+    whose load drifts, each variant then sees the same load. {name: (wall ms list, CPU ms list)}."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    out = {name: ([], []) for name in fns}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            t, c = time.perf_counter(), time.process_time()
+            fn()
+            out[name][0].append((time.perf_counter() - t) * 1000)
+            out[name][1].append((time.process_time() - c) * 1000)
+    return out
+
+
 def timed_stage(stage: str, size, fn, repeat: int = 5, warmup: int = 1, **extra) -> dict:
     """measure() then report(): one JSON line for `repeat` calls of fn after `warmup` calls."""
     wall, cpu = measure(fn, repeat, warmup)

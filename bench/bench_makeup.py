@@ -4,8 +4,8 @@ Run from the pack folder: `python bench/bench_makeup.py [--repeat N] [--threads 
 Uses the test assets (tests/provision_assets.py). Source: obama.jpg scaled to cover 1024x1024 and
 centre-cropped (face about 40% of the width); reference: grace_hopper.jpg (512x600). The first call (model
 loading, caches) is excluded. Each figure is a JSON line (bench_common.report), for the pack at --baseline
-(default: the commit before the issue-16 work) and for this checkout. Target (issue 16): <= 100 ms with
-landmarks given.
+(default: the commit before the issue-16 work) and for this checkout, call by call in turn (the same load for
+both). Target (issue 16): <= 100 ms with landmarks given.
 """
 
 from __future__ import annotations
@@ -44,15 +44,24 @@ def main() -> None:
     detection = import_module(packs[-1][1].__name__ + ".nodes.face.detection")
     source, reference = bc.square("obama.jpg", 1024), bc.photo("grace_hopper.jpg")
     src_lm, ref_lm = detection.detect(source), detection.detect(reference)
+    applies = {label: import_module(pack.__name__ + ".nodes.makeup.apply") for label, pack in packs}
     for threads in bc.thread_counts(args.threads):
         torch.set_num_threads(threads)
-        for label, pack in packs:
-            apply = import_module(pack.__name__ + ".nodes.makeup.apply")
-            for name, strengths in STRENGTH_SETS.items():
-                w, c = bc.measure(lambda a=apply, s=strengths: a.transfer_batch(source, reference, src_lm, ref_lm, strengths=s),
-                                  args.repeat)  # fmt: skip
-                target = "<= 100 ms" if strengths is None else None
-                bc.report(f"makeup prior, landmarks given, {name}", 1024, w, c, variant=label, target=target)
+        for name, strengths in STRENGTH_SETS.items():
+            fns = {label: lambda a=apply, s=strengths: a.transfer_batch(source, reference, src_lm, ref_lm, strengths=s)
+                   for label, apply in applies.items()}  # fmt: skip
+            target = "<= 100 ms" if strengths is None else None
+            results = {label: fn() for label, fn in fns.items()}
+            first = next(iter(results.values()))
+            diffs = {  # each variant's prior and mask against the first variant's: same output?
+                label: {"max_abs_diff_vs_before": max(float((first.image - r.image).abs().max()),
+                                                      float((first.mask - r.mask).abs().max()))}
+                for label, r in list(results.items())[1:]
+            }  # fmt: skip
+            for label, (w, c) in bc.measure_interleaved(fns, args.repeat).items():  # variants in turn, same load
+                bc.report(f"makeup prior, landmarks given, {name}", 1024, w, c, variant=label, target=target,
+                          **diffs.get(label, {}))  # fmt: skip
+        for label, apply in applies.items():
             if args.end_to_end:
                 w, c = bc.measure(lambda a=apply: a.transfer_batch(source, reference), max(2, args.repeat // 3))
                 bc.report("makeup prior, end to end incl. detection of both", 1024, w, c, variant=label)

@@ -5,8 +5,9 @@ Needs the test assets (python tests/provision_assets.py). Prints one JSON line p
 geometry-only masks (visible_skin off, as before), the per-face skin model (face_skin: skin colour model + the
 camera-facing mesh), and the masks limited to visible skin. Landmarks are detected once beforehand. torch uses
 one thread (OMP_NUM_THREADS=1). --baseline REF (default: the commit before the issue-16 zone work) also times
-the pack at REF in the same run, each stage right before this checkout's, and gives the largest difference
-between the two packs' union masks (max_abs_diff_vs_before); each line's "variant" says which pack it timed.
+the pack at REF in the same run, call by call in turn with this checkout (bench_common.measure_interleaved), and
+gives the largest difference between the two packs' union masks (max_abs_diff_vs_before); each line's "variant"
+says which pack it timed.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ import numpy as np  # noqa: E402
 from bench_common import (  # noqa: E402  (import paths + offline test-asset models)
     ASSETS,
     load_pack_at,
-    timed_stage,
+    measure_interleaved,
+    report,
 )
 from PIL import Image  # noqa: E402
 
@@ -92,17 +94,16 @@ def bench_image(label: str, rgb: np.ndarray, mode: str, repeat: int, variants: l
     per_variant = [(name, stages(mods, lms, image, h, w)) for name, mods in variants]
     extra = {"faces": len(lms["frames"][0]), "settings": SETTINGS}
     for stage in per_variant[0][1]:
-        first = None
-        for name, fns in per_variant:  # the variants of one stage back to back: about the same load for each
-            more = dict(extra)
-            if "union" in stage:  # the masks themselves: this checkout's against the first variant's
-                mask = fns[stage]()
-                if first is None:
-                    first = mask
-                else:
-                    more["max_abs_diff_vs_" + per_variant[0][0].split(" ")[0]] = float((first - mask).abs().max())
-            target = TARGETS.get((stage, max(h, w)))
-            timed_stage(stage, size, fns[stage], repeat, variant=name, target=target, **more)
+        fns = {name: fns[stage] for name, fns in per_variant}
+        more = {name: dict(extra) for name in fns}
+        if "union" in stage:  # the masks themselves: each variant's against the first one's
+            masks = {name: fn() for name, fn in fns.items()}
+            first = next(iter(masks.values()))
+            for name, mask in list(masks.items())[1:]:
+                more[name]["max_abs_diff_vs_before"] = float((first - mask).abs().max())
+        target = TARGETS.get((stage, max(h, w)))
+        for name, (wall, cpu) in measure_interleaved(fns, repeat).items():
+            report(stage, size, wall, cpu, variant=name, target=target, **more[name])
 
 
 def main() -> int:
