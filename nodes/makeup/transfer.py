@@ -183,8 +183,12 @@ def transfer_face(
     # full-res pixel centres -> working-frame coordinates (pixel-edge convention, as _working_copy maps landmarks)
     u = (cols.to(torch.float32) + 0.5) * (hw_w[1] / hw[1])
     v = (rows.to(torch.float32) + 0.5) * (hw_w[0] / hw[0])
-    deltas = {name: _sample(rt.delta, rt.box, u, v) for name, rt in transfers.items()}
     weights = {name: full_masks[name][rows, cols] * float(strengths[name]) for name in transfers}
+    deltas = {}
+    for name, rt in transfers.items():  # each region's offset only where its weight is not 0 (0 elsewhere: unused)
+        touched = torch.nonzero(weights[name] > 0, as_tuple=True)[0]
+        deltas[name] = torch.zeros((len(u), 3), dtype=torch.float32, device=u.device)
+        deltas[name][touched] = _sample(rt.delta, rt.box, u[touched], v[touched])
     pixels = src_roi[rows, cols]
     changed = lab_to_rgb(rgb_to_lab(pixels) + color_transfer.combine(deltas, weights)).to(source.dtype)
     image = source if in_place else source.clone()
