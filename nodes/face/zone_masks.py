@@ -8,9 +8,10 @@ feather/2 and exactly 0 beyond grow + feather/2 outside (plus one working pixel 
 Speed and memory: a face is processed only inside its region of interest (ROI), at a working resolution where
 the IOD spans about WORK_IOD pixels (never above the image's own resolution); the result is upsampled
 bilinearly into the full-resolution ROI and pasted into the output. A 4096 px image therefore costs one
-full-size output array, not one per zone. Anti-aliasing: polygons are drawn with PIL at SUPERSAMPLE x the
-working resolution and box-reduced; grow and feather use a signed distance from scipy's Euclidean distance
-transform, refined with the sub-pixel coverage on edge pixels.
+full-size output array, not one per zone, and zones_mask's output is lazily zeroed (only the faces' boxes are
+ever written). Anti-aliasing: polygons are drawn with PIL at SUPERSAMPLE x the working resolution and
+box-reduced; grow and feather use a signed distance from an exact Euclidean distance transform bounded to the
+feather's reach (_distance_to), refined with the sub-pixel coverage on edge pixels.
 """
 
 from __future__ import annotations
