@@ -3,7 +3,8 @@
 Importing it puts the pack folder and tests/ on sys.path and points FACELAB_MODELS_DIR at the test assets
 provisioned by tests/provision_assets.py (unless already set), with downloads off. `report` prints the
 figures as JSON lines (stage, size, median/min/max ms, CPU ms, torch threads, load average); `load_pack_at`
-loads the pack of another commit beside this one, for before/after figures from the same run.
+loads the pack of another commit beside this one, for before/after figures from the same run, and
+`measure_interleaved` times such variants call by call in turn, so they see the same load.
 """
 
 from __future__ import annotations
