@@ -1,0 +1,55 @@
+"""Pick Most Anonymous Candidate's face measurement (nodes/anonymise/candidate_measure.py) on a real photo.
+
+The dlib path finds candidate faces with BlazeFace only and gives dlib the original's mesh box moved and scaled as
+the detector box moved, so a candidate face drawn a little off place or smaller is still measured on itself.
+Measured on obama.jpg's crop (448x320): the unedited crop scores 0.93; the same crop shrunk to 0.8x and shifted by
+a fifth of its width scores 0.94 with the moved box, 0.88 with the original's box left where it was; the 0.92 bound
+sits between them. Same person must stay same person: a misplaced box that lowered the score would let a
+recognisable face pass as anonymous.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from test_anonymise_faces import detect, nodes, prepare, select  # noqa: F401  (fixtures)
+
+pytest.importorskip("dlib")
+pytest.importorskip("face_recognition_models")
+
+
+def shrunk_and_shifted(crops: torch.Tensor, scale: float, shift: float) -> torch.Tensor:
+    """The crop's content scaled about its centre on a flat background, then moved right by shift x width."""
+    c = crops.permute(0, 3, 1, 2)
+    h, w = c.shape[2:]
+    sh, sw = round(h * scale), round(w * scale)
+    small = F.interpolate(c, size=(sh, sw), mode="bilinear", antialias=True)
+    out = torch.full_like(c, float(c.mean()))
+    y0, x0 = (h - sh) // 2, (w - sw) // 2
+    out[:, :, y0 : y0 + sh, x0 : x0 + sw] = small
+    return torch.roll(out, shifts=round(shift * w), dims=3).permute(0, 2, 3, 1).contiguous()
+
+
+def test_a_moved_smaller_copy_of_the_face_is_still_the_same_person(nodes, detect):  # noqa: F811
+    image, _, _, plan, crops, stitch, _ = prepare(nodes, detect, "obama.jpg")
+    moved = shrunk_and_shifted(crops, 0.8, 0.1)
+    _, _, ok, report = select(nodes, image, torch.cat([crops, moved]), plan, stitch, blur_failed=False)
+    face = report["faces"][0]
+    assert [c["face_found"] for c in face["candidates"]] == [True, True]
+    assert face["similarity_before"] >= 0.9 and face["candidates"][0]["similarity"] >= 0.9
+    assert face["candidates"][1]["similarity"] >= 0.92  # the box followed the face (0.88 if it had not)
+    assert not ok and not face["passed"]  # both are him: nothing was anonymised
+
+
+def test_moved_box_follows_the_detector_box(pack):
+    from comfyui_facelab.nodes.anonymise.candidate_measure import moved_box
+
+    expected = np.array([100.0, 80.0, 200.0, 220.0])
+    unedited = np.array([110.0, 110.0, 190.0, 200.0])
+    assert np.allclose(moved_box(expected, unedited, unedited), expected)  # the unedited face: its own mesh box
+    assert np.allclose(moved_box(expected, unedited, None), expected)  # no detector box known: the mesh box
+    # Twice as large, centred 50 px right: the mesh box (x -50..50 from the box centre) doubles and moves along.
+    bigger = np.array([120.0, 65.0, 280.0, 245.0])
+    assert np.allclose(moved_box(expected, bigger, unedited), [100.0, 5.0, 300.0, 285.0])
