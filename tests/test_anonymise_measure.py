@@ -53,3 +53,22 @@ def test_moved_box_follows_the_detector_box(pack):
     # Twice as large, centred 50 px right: the mesh box (x -50..50 from the box centre) doubles and moves along.
     bigger = np.array([120.0, 65.0, 280.0, 245.0])
     assert np.allclose(moved_box(expected, bigger, unedited), [100.0, 5.0, 300.0, 285.0])
+
+
+def test_thread_limit_is_local_and_restored(pack):
+    from comfyui_facelab.nodes.base import threads
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        with threads.at_most(1):
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
+        with pytest.raises(RuntimeError), threads.at_most(1):
+            raise RuntimeError("boom")
+        assert torch.get_num_threads() == 2  # restored on error too
+        torch.set_num_threads(1)
+        with threads.at_most(4):  # never raised
+            assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from .. import comfy_adapter
+from ..base import threads
 from ..base.tensors import to_rgb_uint8
 from ..compose import crop as crop_mod
 from ..compose import warp
@@ -48,6 +49,7 @@ log = logging.getLogger("FaceLab")
 
 NODE = "Pick Most Anonymous Candidate"
 ORDERS = ("repeated", "grouped")
+THREADS = 1  # face crops and chips: one torch thread is steady on shared cores (figures in base/threads.py)
 FULL_IMAGE_CROP = crop_mod.CropSettings(context_factor=1.6, min_context=64, resolution="keep", multiple=8)
 
 
@@ -230,6 +232,11 @@ def anonymise(
     s: Settings,
 ):
     """original [B,H,W,3], candidates [S*N,h,w,3] -> (image [B,H,W,3], changed MASK [B,H,W], all passed, report dict)."""
+    with threads.at_most(THREADS):
+        return _anonymise(original, candidates, plan, stitch_plan, model, s)
+
+
+def _anonymise(original, candidates, plan: AnonymisePlan, stitch_plan: StitchPlan | None, model, s: Settings):
     check_model(model)
     check_original(original, plan.batch_size, plan.image_hw, NODE)
     full_images = stitch_plan is None

@@ -29,10 +29,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..base import threads
+
 CHIP = 150
 MEAN_RGB = (122.782, 117.001, 104.298)
 BLOCKS = (32, 32, 32, 64, 64, 64, 64, 128, 128, 128, 256, 256, 256, 256)  # output channels, input to output
 DOWN = (0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 1, 0, 0, 1)  # stride-2 blocks (ares_down), with avg_pool on the skip
+THREADS = 1  # a small network: one thread is steady under load (base/threads.py has the figures)
 _RECORD = re.compile(rb"(con_4|affine_|max_pool_2|avg_pool_2|fc_2)")
 
 _lock = threading.Lock()
@@ -152,7 +155,7 @@ class DlibResNet:
         chips = np.asarray(chips)
         if chips.ndim != 4 or chips.shape[1:] != (CHIP, CHIP, 3):
             raise ValueError(f"FaceLab: dlib chips must be [n, {CHIP}, {CHIP}, 3], got {chips.shape}")
-        with torch.inference_mode():
+        with torch.inference_mode(), threads.at_most(THREADS):
             x = (torch.from_numpy(np.ascontiguousarray(chips)).permute(0, 3, 1, 2).float() - self._mean) / 256.0
             x = self._conv_affine(x, *self._stem[:2], relu=True)
             x = F.max_pool2d(x, 3, 2)
