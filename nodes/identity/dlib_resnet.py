@@ -69,8 +69,14 @@ class _Reader:
 
 
 def _records(data: bytes) -> list[tuple]:
+    """The layer records in file order. A name counts only where it is a serialized string (packed length before
+    it), and the search resumes after each record's data, so weights that happen to spell a name are skipped."""
     out = []
-    for m in _RECORD.finditer(data):
+    pos = 0
+    while (m := _RECORD.search(data, pos)) is not None:
+        if data[max(0, m.start() - 2) : m.start()] != bytes([1, len(m.group())]):
+            pos = m.start() + 1
+            continue
         kind, r = m.group().decode(), _Reader(data, m.end())
         if kind == "con_4":
             params = r.tensor()
@@ -94,6 +100,7 @@ def _records(data: bytes) -> list[tuple]:
             out.append(("fc", torch.from_numpy(params.reshape(n_in, n_out))))
         else:
             out.append((kind[:3], tuple(r.int() for _ in range(6))))  # nr, nc, stride y/x, padding y/x
+        pos = r.pos
     return out
 
 
@@ -132,7 +139,10 @@ class DlibResNet:
     """The network of one model file; `describe(chips)` -> raw 128-d descriptors, as dlib's compute_face_descriptor."""
 
     def __init__(self, path: Path):
-        records = _records(Path(path).read_bytes())
+        try:
+            records = _records(Path(path).read_bytes())
+        except (ValueError, IndexError) as exc:  # a record cut off or malformed
+            raise DlibResNetFormatError(f"unreadable record ({exc})") from exc
         _check(records)
         self._stem = records[:3]
         self._blocks = []
