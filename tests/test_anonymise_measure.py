@@ -72,3 +72,28 @@ def test_thread_limit_is_local_and_restored(pack):
             assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_arcface_keeps_the_mesh_check(nodes, detect, tmp_path):  # noqa: F811
+    """ArcFace aligns on the face's own five mesh points, so its check is the landmarker pass (mesh + detector).
+    The model is ArcFace-shaped with random weights (no ArcFace weights offline, see test_identity_arcface.py): only
+    the check and the plumbing are tested here, and that the same pixels score as the same face."""
+    pytest.importorskip("onnx")
+    from comfyui_facelab.nodes.anonymise import anonymise_select
+    from comfyui_facelab.nodes.anonymise.candidate_measure import Measurer
+    from comfyui_facelab.nodes.identity.embedding import load_identity_model
+    from test_anonymise_faces import resized, small
+    from test_identity_arcface import build_model
+
+    path = tmp_path / "arcface_like.onnx"
+    build_model(path)
+    model = load_identity_model("arcface", provider="CPUExecutionProvider", onnx_path=str(path))
+    assert Measurer(model).mesh
+    image, _, _, plan, crops, stitch, _ = prepare(nodes, detect, "obama.jpg")
+    cat = resized(small("chelsea.png"), crops.shape[1:3])
+    shifted = torch.roll(crops, shifts=crops.shape[2] // 2, dims=2)
+    candidates = torch.cat([crops, cat, shifted])
+    _, _, _, report = anonymise_select.anonymise(image, candidates, plan, stitch, model, anonymise_select.Settings())
+    face = report["faces"][0]
+    assert [c["face_found"] for c in face["candidates"]] == [True, False, False]
+    assert face["similarity_before"] > 0.9 and face["candidates"][0]["similarity"] > 0.9
