@@ -97,3 +97,21 @@ def test_arcface_keeps_the_mesh_check(nodes, detect, tmp_path):  # noqa: F811
     face = report["faces"][0]
     assert [c["face_found"] for c in face["candidates"]] == [True, False, False]
     assert face["similarity_before"] > 0.9 and face["candidates"][0]["similarity"] > 0.9
+
+
+def test_a_face_in_rainbow_colours_is_not_a_usable_candidate(nodes, detect, monkeypatch):  # noqa: F811
+    """The check's colour test (detection's false-positive rule: skin shares one hue): the original crop's
+    brightness with hues circling across it is still a face to BlazeFace (score 0.66), not to the check."""
+    from comfyui_facelab.nodes.anonymise import candidate_measure
+
+    image, _, _, plan, crops, stitch, _ = prepare(nodes, detect, "obama.jpg")
+    grey = crops.mean(-1, keepdim=True)
+    h, w = crops.shape[1:3]
+    hue = torch.arange(w).view(1, 1, w, 1) / w * 6 * np.pi + torch.arange(h).view(1, h, 1, 1) / h * 4 * np.pi
+    rainbow = (grey + 0.35 * torch.cat([torch.cos(hue + k * 2 * np.pi / 3) for k in (0, -1, 1)], -1)).clamp(0, 1)
+    candidates = torch.cat([crops, rainbow])
+    _, _, _, report = select(nodes, image, candidates, plan, stitch)
+    assert [c["face_found"] for c in report["faces"][0]["candidates"]] == [True, False]
+    monkeypatch.setattr(candidate_measure, "_skin_like", lambda rgb, box: True)  # without the colour test
+    _, _, _, report = select(nodes, image, candidates, plan, stitch)
+    assert [c["face_found"] for c in report["faces"][0]["candidates"]] == [True, True]
