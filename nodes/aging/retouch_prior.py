@@ -2,9 +2,9 @@
 
 A retoucher's frequency separation, on the face-relative scale and guided by the valley map itself:
   1. the face ROI is resampled to the wrinkle score's reference scale (REFERENCE_IOD px between the eyes), where
-     wrinkle_score.sato_response gives the valley response (Sato, at the score's reference scale and noise floor,
-     from fine lines up to a fold's crease) and wrinkle_score.face_geometry the skin zones (eyes, brows and mouth
-     cut out);
+     the valley response is the larger of Sato's (wrinkle_score.sato_response: from fine lines up to a fold's
+     crease) and the score's own fine-line depth (wrinkle_score.line_response), at the score's noise floor, and
+     wrinkle_score.face_geometry gives the skin zones (eyes, brows and mouth cut out);
   2. the luminance is split at LOW_SIGMA_IOD: the low/mid band holds the valleys and the face's shading, the high
      band (pores, fine texture) is left alone;
   3. in the low/mid band each valley pixel is lifted towards its neighbourhood level, a normalised convolution that
@@ -100,9 +100,9 @@ def smooth_face(image: np.ndarray, landmarks_xy, strengths: dict[str, float]) ->
     region = image[y0:y1, x0:x1]
     rgb = _resize(region, out_hw)  # the ROI at the reference scale, resampled once for the valley map and the fill
     # the valley map (Sato, the score's reference scale and noise floor) of the resampled ROI
+    lum = wrinkle_score.luminance(rgb)
     response = np.maximum(
-        wrinkle_score.sato_response(wrinkle_score.luminance(rgb), geo["masks"]),
-        wrinkle_score.face_ridge_map(None, lm, geometry=geo, rgb_ref=rgb)["response"],
+        wrinkle_score.sato_response(lum, geo["masks"]), wrinkle_score.line_response(lum, geo["masks"])
     )
     low = np.stack([_gauss(np.ascontiguousarray(rgb[..., c]), LOW_SIGMA_IOD * ref) for c in range(3)], axis=-1)
     valley = np.clip(response / VALLEY_SATURATION, 0.0, 1.0)

@@ -53,7 +53,7 @@ PROTECT_ZONES = ("eye_left", "eye_right", "eyebrow_left", "eyebrow_right", "mout
 PROTECT_GROW = 6.0  # % of the eye distance: the lash line and lip border are valleys too
 NOISE_FLOOR = 0.01  # line depth (contrast units) below which texture does not count as a line
 FOLD_FLOOR = 0.02  # the same for the fold depth
-SCORE_SCALE = 3000.0  # fine-line depth x this: Grace Hopper's native portrait ~25 (docs/aging.md)
+SCORE_SCALE = 3000.0  # mean line depth x this: smooth young skin ~0-5, Grace Hopper's native portrait ~40
 HEAT_SATURATION = 0.03  # line depth (contrast above the floor) shown at full heat-map colour (fixed: maps compare)
 HIGHLIGHT = 0.94  # luminance at which skin counts as washed out (near clipping: lines flattened, not absent)
 HIGHLIGHT_REL = 1.5  # ... or this x the face's median skin luminance (~2.5x in linear light: specular, not skin)
@@ -341,6 +341,15 @@ def sato_response(lum: np.ndarray, masks: dict) -> np.ndarray:
     union = np.maximum.reduce(list(masks.values())) if masks else np.zeros(lum.shape, np.float32)
     overall = _median_in(lum, union) or float(np.median(lum))
     return np.maximum(raw.astype(np.float32) / max(overall, 1e-3) - NOISE_FLOOR, 0.0).astype(np.float32)
+
+
+def line_response(lum: np.ndarray, masks: dict) -> np.ndarray:
+    """The fine-line depth of a reference-scale luminance divided by the median luminance of the masks' union,
+    minus NOISE_FLOOR (face_ridge_map's heat-map response, without its washed-out cut): the retouch prior's map."""
+    union = np.maximum.reduce(list(masks.values())) if masks else np.zeros(lum.shape, np.float32)
+    overall = _median_in(lum, union) or float(np.median(lum))
+    raw = symmetric_valleys(lum, LINE_REACH_IOD * REFERENCE_IOD)
+    return np.maximum(raw / max(overall, 1e-3) - NOISE_FLOOR, 0.0).astype(np.float32)
 
 
 def _median_in(values: np.ndarray, mask: np.ndarray) -> float:
