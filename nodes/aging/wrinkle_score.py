@@ -6,8 +6,8 @@ Wrinkles are thin dark lines in the skin's luminance, darker than the skin on BO
   2. limit every zone to the face's visible skin: the per-face skin model (skin_model.py), learned on that
      reference-scale ROI, times the camera-facing mesh, eroded by the filter's reach, so hair strands, brows,
      lashes, glasses, beards and the far side of a turned face are not read as lines; the eyes, brows and mouth
-     are cut out; washed-out skin (near-clipped highlights, where a camera flattens lines) is left out of the zone
-     rather than counted as smooth;
+     are cut out; washed-out skin (near-clipped or specular highlights, where a camera flattens the lines and the
+     dark gaps between bright spots would read as lines) is left out of the zone rather than counted as smooth;
   3. symmetric valley depth at two scales: how much darker a pixel is than BOTH neighbours at +-reach along the
      best of ORIENTATIONS directions (the luminance pre-smoothed at reach / 2.5). A step edge (the face contour,
      a hairline, a cast shadow) has one side no brighter, so it gives nothing; a fine line (LINE_REACH_IOD) has
@@ -43,7 +43,7 @@ from . import zone_scores
 log = logging.getLogger("FaceLab")
 
 REFERENCE_IOD = 100.0  # px between eye centres after resampling
-SIGMAS_IOD = (0.012, 0.02, 0.03)  # Sato valley scales of the retouch prior's map (sato_valleys)
+SIGMAS_IOD = (0.012, 0.02, 0.03)  # Sato valley scales of the retouch prior's map (sato_response)
 LINE_REACH_IOD = 0.025  # fine lines: both sides brighter at this distance (2.5 px at the reference scale)
 FOLD_REACH_IOD = 0.08  # folds: a broad valley, both sides brighter only this far out
 PRESMOOTH = 2.5  # the luminance is pre-smoothed at reach / PRESMOOTH (noise; the line's own width)
@@ -299,7 +299,8 @@ def face_ridge_map(
     if geometry is None:
         hw = image.shape[:2]
         if rgb_ref is None:
-            rgb_ref = reference_roi(image, face_roi(landmarks_xy, hw), reference_frame(landmarks_xy, hw)[2])
+            roi, _, out_hw, _ = reference_frame(landmarks_xy, hw)
+            rgb_ref = reference_roi(image, roi, out_hw)
         geometry = face_geometry(
             landmarks_xy, hw, zones, None, landmarks_3d, blendshapes, rgb_ref if visible_skin else None
         )
@@ -309,8 +310,7 @@ def face_ridge_map(
     raw = symmetric_valleys(lum, LINE_REACH_IOD * REFERENCE_IOD)
     fold = fold_valleys(lum)
     masks = geometry["masks"]
-    union = np.maximum.reduce(list(masks.values())) if masks else np.zeros(lum.shape, np.float32)
-    overall = _median_in(lum, union) or float(np.median(lum))
+    overall = _skin_median(lum, masks)
     washed = washed_out(lum, overall)
     if washed.any():  # not measurable, so not counted as smooth either
         masks = {z: m * ~washed for z, m in masks.items()}
@@ -338,18 +338,20 @@ def sato_response(lum: np.ndarray, masks: dict) -> np.ndarray:
     from skimage.filters import sato  # imported on first use: keeps loading the pack light
 
     raw = sato(lum, sigmas=[s * REFERENCE_IOD for s in SIGMAS_IOD], black_ridges=True, mode="reflect")
-    union = np.maximum.reduce(list(masks.values())) if masks else np.zeros(lum.shape, np.float32)
-    overall = _median_in(lum, union) or float(np.median(lum))
-    return np.maximum(raw.astype(np.float32) / max(overall, 1e-3) - NOISE_FLOOR, 0.0).astype(np.float32)
+    return np.maximum(raw.astype(np.float32) / max(_skin_median(lum, masks), 1e-3) - NOISE_FLOOR, 0.0)
 
 
 def line_response(lum: np.ndarray, masks: dict) -> np.ndarray:
     """The fine-line depth of a reference-scale luminance divided by the median luminance of the masks' union,
     minus NOISE_FLOOR (face_ridge_map's heat-map response, without its washed-out cut): the retouch prior's map."""
-    union = np.maximum.reduce(list(masks.values())) if masks else np.zeros(lum.shape, np.float32)
-    overall = _median_in(lum, union) or float(np.median(lum))
     raw = symmetric_valleys(lum, LINE_REACH_IOD * REFERENCE_IOD)
-    return np.maximum(raw / max(overall, 1e-3) - NOISE_FLOOR, 0.0).astype(np.float32)
+    return np.maximum(raw / max(_skin_median(lum, masks), 1e-3) - NOISE_FLOOR, 0.0)
+
+
+def _skin_median(lum: np.ndarray, masks: dict) -> float:
+    """Median luminance of the masks' union (of the whole array when they cover nothing)."""
+    union = np.maximum.reduce(list(masks.values())) if masks else np.zeros(lum.shape, np.float32)
+    return _median_in(lum, union) or float(np.median(lum))
 
 
 def _median_in(values: np.ndarray, mask: np.ndarray) -> float:
