@@ -1,17 +1,18 @@
 """The default detection mode: MediaPipe's full-range detector finds the faces, each face is meshed on its own crop.
 
-Find (bounded memory, any image size):
-  1. candidates: the full-range detector (192 px input) over a pyramid of square tiles. Level 0 tiles are
-     TILE0 px of the image, each next level doubles the side, the last one is the whole image. Every tile is read
-     from the frame already resized to TILE_OUT px (frame.region), so no full-size copy of the image is ever made:
-     extra memory is a few tiles, whatever the image size. Tiles overlap by a quarter of their side, so a face up to
-     that size lies whole in some tile; larger faces are whole at the next level. Measured on a 1920 x 1280 group
-     photo (tests/group_photo.py): the whole image alone finds only faces >= ~1/10 of its side (1 of 8 faces);
-     640 px tiles find faces down to ~30 px (scores 0.48-0.93), 960 px tiles down to ~60 px.
+Find (bounded memory, any image size; a detector pass costs ~5 ms whatever it holds, so passes are what count):
+  1. candidates: the full-range detector (192 px input) over a pyramid of square tiles (tile_levels). Level 0
+     tiles are ~TILE0 px of the image, each next level about twice that, the last one is the whole image. The
+     frame is read once, shrunk to 192 / tile side for each level (_levels), and every tile is a 192 px slice of
+     that: the detector gets exactly its input size. Tiles overlap by the smallest face the next level finds
+     reliably, so a face up to that size lies whole in some tile and a larger one is found by the next level.
+     The model finds faces reliably from ~10 px in its input (RELIABLE_PX, measured); a 640-700 px tile shows a
+     30 px face at 8-9 px. A 1920 x 1280 photo takes 9 passes (3 x 2 tiles of 696 px, 2 of 1280, the whole image;
+     it was 15), t1.jpg 1280 x 886 takes 5 (was 7).
   2. confirmation: each candidate (score >= CANDIDATE_MIN, or min_confidence when lower) is detected again on a crop of
-     CONFIRM_FACTOR x its box, where the face is ~1/3 of the detector's input; that score must reach
-     min_confidence, and its eye keypoints give the face's roll. A candidate already seen at >= CONFIRM_SKIP_PX
-     in the detector's input with a score >= CONFIRM_SKIP_SCORE is kept as found (one detector pass saved per face).
+     CONFIRM_FACTOR x its box, four crops to a pass (_confirm); that score must reach min_confidence, and its eye
+     keypoints give the face's roll. A candidate already seen at >= CONFIRM_SKIP_PX in the detector's input with a
+     score >= CONFIRM_SKIP_SCORE is kept as found.
 
 Mesh (per face, on its own crop of MESH_FACTOR x the box, MESH_OUT px):
   plain    the crop is axis-aligned.
@@ -43,13 +44,17 @@ log = logging.getLogger("FaceLab")
 
 MESHING_MODES = ("steady", "upright", "plain")
 
-TILE0 = 640  # level-0 tile side in image pixels: a ~30 px face is ~9 px in the detector's 192 px input
-TILE_OUT = 256  # every tile is handed to the detector at this size (it resizes to 192 itself)
-TILE_OVERLAP = 0.25  # of the tile side
-FAST_READ_MAX_PX = 1_700_000  # tiles up to ~1300 px square are read through uint8 + PIL (see _read)
+DETECTOR_INPUT = 192  # the full-range model's input side: every pass is handed exactly this (no resize inside Tasks)
+# Smallest face (detector box width) the model finds reliably in its 192 px input, measured on 17 real faces
+# (the four portraits plain, mirrored and rolled 30 degrees, five t1.jpg faces) pasted at random places:
+# found at score >= 0.35 in 75 % of cases at 8 px, 80 % at 9, 92 % at 10, 96-100 % from 11 px up.
+RELIABLE_PX = 10
+TILE0 = 640  # level-0 tile side in image pixels: a 30 px face is 9 px in the detector's input
+TILE_STRETCH = 1.1  # a level's tiles may grow by up to this factor when that saves a row or a column of tiles
+TILE_MAX_OVERLAP = 0.25  # of the tile side (thin images, where the next level cannot see the face larger)
+FAST_READ_MAX_PX = 16_000_000  # images up to this are converted to uint8 once and shrunk by PIL (see _levels)
 CONFIRM_FACTOR = 3.0  # confirmation crop side / candidate box side
-CONFIRM_OUT = 192
-DETECTOR_INPUT = 192  # the full-range model's input side
+CONFIRM_GRID = 2  # confirmation crops per row of one detector pass: 4 crops of 96 px, each face ~32 px there
 # A candidate at least this large in the detector's input and this confident is kept as found. Real faces score
 # 0.8-0.93 there; a weaker one is confirmed (biden.jpg's suit scores 0.53 on a large tile and fails confirmation).
 CONFIRM_SKIP_PX = 28
@@ -64,24 +69,52 @@ _MIRROR = np.asarray(MIRROR, dtype=np.int64)
 _EYE_OUTER = (33, 263)
 
 
-def _origins(extent: int, side: int) -> list[int]:
-    """Evenly spread tile origins covering [0, extent) with at least TILE_OVERLAP overlap."""
+def _origins(extent: int, side: int, overlap: float) -> list[int]:
+    """Evenly spread tile origins covering [0, extent) with at least `overlap` px of overlap."""
     if side >= extent:
         return [0]
-    n = math.ceil((extent - side) / (side * (1 - TILE_OVERLAP))) + 1
+    n = math.ceil((extent - side) / (side - overlap)) + 1
     return [round(i * (extent - side) / (n - 1)) for i in range(n)]
 
 
-def tile_pyramid(W: int, H: int) -> list[tuple[int, int, int, int]]:
-    """Square tiles (x0, y0, x1, y1) of every level, small tiles first, the whole image last."""
-    tiles = []
-    side, last = TILE0, 0
-    while side < max(W, H):
+def _count(extent: int, side: float, overlap: float) -> int:
+    return 1 if side >= extent else math.ceil((extent - side) / (side - overlap)) + 1
+
+
+def tile_levels(W: int, H: int) -> list[tuple[int, list[tuple[int, int, int, int]]]]:
+    """The tile pyramid: [(side, [(x0, y0, x1, y1), ...]), ...], small tiles first, the whole image last.
+
+    Level 0 tiles are about TILE0 px, each next level about twice that. A level's tiles overlap by the smallest face
+    the next level finds reliably (RELIABLE_PX in the detector's input, with a quarter margin): a face up to that
+    size lies whole in some tile, a larger one is found by the next level. A level may stretch its tiles by up to
+    TILE_STRETCH when that saves a row or a column (a 1920 x 1280 photo: 3 x 2 tiles of 695 px instead of 4 x 3 of
+    640). A level whose tiles would cover the image anyway is skipped: the whole-image pass sees those faces.
+    """
+    long_side = max(W, H)
+    sides, side = [], TILE0
+    while side < long_side:
         s = min(side, W, H)  # a thin image gets tiles as wide as it is (once, not once per level)
-        if s != last:
-            tiles += [(x, y, x + s, y + s) for y in _origins(H, s) for x in _origins(W, s)]
-        side, last = side * 2, s
-    return tiles + [(0, 0, W, H)]
+        if not sides or s != sides[-1]:
+            sides.append(s)
+        side *= 2
+    levels = []
+    for i, s in enumerate(sides):
+        nxt = sides[i + 1] if i + 1 < len(sides) else long_side
+        overlap = min(1.25 * RELIABLE_PX * nxt / DETECTOR_INPUT, TILE_MAX_OVERLAP * s)
+        stretched = min(s * TILE_STRETCH, W, H)
+        for extent in (W, H):  # the side that covers this axis with as few tiles as the stretched side does
+            n = _count(extent, stretched, overlap)
+            s = max(s, extent if n == 1 else math.ceil((extent + (n - 1) * overlap) / n))
+        s = min(s, W, H)
+        tiles = [(x, y, x + s, y + s) for y in _origins(H, s, overlap) for x in _origins(W, s, overlap)]
+        if len(tiles) > 1:
+            levels.append((s, tiles))
+    return levels + [(long_side, [(0, 0, W, H)])]
+
+
+def tile_pyramid(W: int, H: int) -> list[tuple[int, int, int, int]]:
+    """Every tile (x0, y0, x1, y1) of tile_levels, small tiles first, the whole image last (one detector pass each)."""
+    return [t for _, tiles in tile_levels(W, H) for t in tiles]
 
 
 def _same_face(a, b) -> bool:
@@ -91,29 +124,60 @@ def _same_face(a, b) -> bool:
 
 
 def _read(frame, box, ow: int, oh: int) -> np.ndarray:
-    """RGB uint8 of box resized to ow x oh for the detector.
-
-    Tiles up to FAST_READ_MAX_PX are converted to uint8 at full size and resized by PIL (antialiased, one thread):
-    measured 3-5x faster than torch's antialiased resize of a float slice on the busy 2-core machine, where torch's
-    threads contend (17 ms per 640 px tile). Larger boxes go through frame.region's banded shrink (bounded memory).
-    """
+    """RGB uint8 of box resized to ow x oh (a small box: converted to uint8 at full size, resized by PIL)."""
     x0, y0, x1, y1 = box
-    if (x1 - x0) * (y1 - y0) > FAST_READ_MAX_PX:
+    if (x1 - x0) * (y1 - y0) > FAST_READ_MAX_PX or ow > x1 - x0:
         return frame.region(box, ow, oh)
-    tile = frame.region(box, x1 - x0, y1 - y0)  # same size: uint8 in row blocks
-    return np.asarray(Image.fromarray(tile).resize((ow, oh), Image.BILINEAR))
+    img = Image.fromarray(frame.region(box, x1 - x0, y1 - y0))  # same size: uint8 in row blocks
+    factor = min((x1 - x0) // ow, (y1 - y0) // oh)
+    if factor >= 2:  # a box filter by an integer factor first: half the cost of PIL's antialiased resize alone
+        img = img.reduce(factor)
+    return np.asarray(img.resize((ow, oh), Image.BILINEAR))
 
 
-def _detect_in(frame, box, out: int, min_confidence: float):
-    """Full-range detections inside box (read at out px on its long side), in full-image pixels."""
-    x0, y0, x1, y1 = box
-    k = out / max(x1 - x0, y1 - y0)
-    ow, oh = max(1, round((x1 - x0) * k)), max(1, round((y1 - y0) * k))
-    boxes, scores, kps = landmarker.detect_full_range(_read(frame, box, ow, oh), min_confidence)
-    sx, sy = (x1 - x0) / ow, (y1 - y0) / oh
+def _levels(frame, sides: list[int]) -> list[np.ndarray]:
+    """The whole frame shrunk to DETECTOR_INPUT / side for each side (ascending): every tile is a slice of these.
+
+    The frame is read once: converted to uint8 and shrunk by PIL (antialiased, one thread; torch's threaded resize
+    contends on a busy machine), or, above FAST_READ_MAX_PX, through frame.region's banded shrink (bounded memory).
+    Each next level is shrunk from the previous one, not from the frame. Extra memory: (192 / TILE0)^2 of the image
+    in uint8 at most, a tenth of a float32 image.
+    """
+    out, prev = [], None
+    for side in sides:
+        k = DETECTOR_INPUT / side
+        w, h = max(1, round(frame.W * k)), max(1, round(frame.H * k))
+        if prev is not None:
+            img = np.asarray(Image.fromarray(prev).resize((w, h), Image.BILINEAR))
+        else:
+            img = _read(frame, (0, 0, frame.W, frame.H), w, h)
+        out.append(img)
+        prev = img
+    return out
+
+
+def _to_image(boxes, kps, x0: float, y0: float, sx: float, sy: float):
+    """Detector boxes (pixel edges) and keypoints (pixel centres) in a region at (x0, y0) read at 1/(sx, sy)."""
     boxes = boxes * np.float32([sx, sy, sx, sy]) + np.float32([x0, y0, x0, y0])
     kps = (kps + 0.5) * np.float32([sx, sy]) - 0.5 + np.float32([x0, y0])
-    return boxes, scores, kps
+    return boxes, kps
+
+
+def _detect_tiles(frame, floor: float):
+    """Full-range detections of every tile: [(tile box, boxes, scores, keypoints)] in full-image pixels."""
+    levels = tile_levels(frame.W, frame.H)
+    images = _levels(frame, [side for side, _ in levels])
+    out = []
+    for (_side, tiles), img in zip(levels, images):
+        sx, sy = frame.W / img.shape[1], frame.H / img.shape[0]
+        for tile in tiles:
+            comfy_adapter.check_interrupt()
+            lx0, ly0 = round(tile[0] / sx), round(tile[1] / sy)
+            lx1, ly1 = min(img.shape[1], lx0 + DETECTOR_INPUT), min(img.shape[0], ly0 + DETECTOR_INPUT)
+            boxes, scores, kps = landmarker.detect_full_range(img[ly0:ly1, lx0:lx1], floor)
+            boxes, kps = _to_image(boxes, kps, lx0 * sx, ly0 * sy, sx, sy)
+            out.append((tile, boxes, scores, kps))
+    return out
 
 
 def _square(cx: float, cy: float, side: float, W: int, H: int):
@@ -126,18 +190,55 @@ def _square(cx: float, cy: float, side: float, W: int, H: int):
     )
 
 
+def _confirm(frame, cands: list, min_confidence: float) -> list[dict]:
+    """Detect each candidate again on a crop of CONFIRM_FACTOR x its box, CONFIRM_GRID^2 crops per detector pass.
+
+    Each crop fills one cell of a DETECTOR_INPUT mosaic (the face ~32 px there, well above RELIABLE_PX); a detector
+    pass costs the same whatever it holds, so a mosaic of four crops costs a quarter of four passes. A candidate is
+    confirmed when a detection at min_confidence covers its centre; that detection gives the box and keypoints.
+    """
+    cell = DETECTOR_INPUT // CONFIRM_GRID
+    per_pass = CONFIRM_GRID * CONFIRM_GRID
+    faces = []
+    for start in range(0, len(cands), per_pass):
+        comfy_adapter.check_interrupt()
+        group = cands[start : start + per_pass]
+        mosaic = np.zeros((DETECTOR_INPUT, DETECTOR_INPUT, 3), np.uint8)
+        places = []
+        for j, (box, _score, _kps) in enumerate(group):
+            cx, cy, side = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2, max(box[2] - box[0], box[3] - box[1])
+            crop = _square(cx, cy, side * CONFIRM_FACTOR, frame.W, frame.H)
+            k = cell / max(crop[2] - crop[0], crop[3] - crop[1])
+            ow, oh = max(1, round((crop[2] - crop[0]) * k)), max(1, round((crop[3] - crop[1]) * k))
+            mx, my = (j % CONFIRM_GRID) * cell, (j // CONFIRM_GRID) * cell
+            mosaic[my : my + oh, mx : mx + ow] = _read(frame, crop, ow, oh)
+            sx, sy = (crop[2] - crop[0]) / ow, (crop[3] - crop[1]) / oh
+            places.append((mx, my, crop[0] - mx * sx, crop[1] - my * sy, sx, sy, cx, cy))
+        boxes, scores, kps = landmarker.detect_full_range(mosaic, min_confidence)
+        for mx, my, ox, oy, sx, sy, cx, cy in places:
+            mine = [i for i in range(len(boxes)) if mx <= (boxes[i][0] + boxes[i][2]) / 2 < mx + cell
+                    and my <= (boxes[i][1] + boxes[i][3]) / 2 < my + cell]  # fmt: skip
+            if not mine:
+                continue
+            b, k = _to_image(boxes[mine], kps[mine], ox, oy, sx, sy)
+            hits = [i for i in range(len(b)) if b[i][0] <= cx <= b[i][2] and b[i][1] <= cy <= b[i][3]]
+            if not hits:  # not confirmed at a scale where the detector sees the face large: not a face
+                continue
+            i = max(hits, key=lambda j: scores[mine][j])
+            faces.append({"box": tuple(float(v) for v in b[i]), "score": float(scores[mine][i]), "keypoints": k[i]})
+    return faces
+
+
 def find_faces(frame, min_confidence: float) -> list[dict]:
     """Confirmed faces: {"box" xyxy, "score", "keypoints" (6, 2)} in full-image pixels, best score first."""
     cands = []
     floor = min(CANDIDATE_MIN, min_confidence)
-    for tile in tile_pyramid(frame.W, frame.H):
-        comfy_adapter.check_interrupt()
-        boxes, scores, kps = _detect_in(frame, tile, TILE_OUT, floor)
+    for tile, boxes, scores, kps in _detect_tiles(frame, floor):
         margin = 0.01 * (tile[2] - tile[0])
         model_px = DETECTOR_INPUT / max(tile[2] - tile[0], tile[3] - tile[1])  # detector input px per image px
         for b, s, k in zip(boxes, scores, kps):
             # A box cut by an inner tile edge is part of a face (or a face seen whole by an overlapping tile or the
-            # next level): dropping it saves a confirmation pass per fragment of every large face.
+            # next level): dropping it saves a confirmation per fragment of every large face.
             cut = (
                 (b[0] <= tile[0] + margin and tile[0] > 0)
                 or (b[1] <= tile[1] + margin and tile[1] > 0)
@@ -152,24 +253,12 @@ def find_faces(frame, min_confidence: float) -> list[dict]:
     for c in cands:  # greedy NMS over tiles and levels
         if not any(_same_face(c[0], k[0]) for k in kept):
             kept.append(c)
-    faces: list[dict] = []
-    for box, score, keypoints, clear in kept:
-        comfy_adapter.check_interrupt()
-        if clear:  # seen large and confidently: a second look would not change the verdict (saves a pass)
-            if not any(_same_face(box, f["box"]) for f in faces):
-                faces.append({"box": box, "score": score, "keypoints": keypoints})
-            continue
-        cx, cy, side = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2, max(box[2] - box[0], box[3] - box[1])
-        crop = _square(cx, cy, side * CONFIRM_FACTOR, frame.W, frame.H)
-        boxes, scores, kps = _detect_in(frame, crop, CONFIRM_OUT, min_confidence)
-        hits = [i for i in range(len(boxes)) if boxes[i][0] <= cx <= boxes[i][2] and boxes[i][1] <= cy <= boxes[i][3]]
-        if not hits:  # not confirmed at a scale where the detector sees the face large: not a face
-            continue
-        i = max(hits, key=lambda j: scores[j])
-        face = {"box": tuple(float(v) for v in boxes[i]), "score": float(scores[i]), "keypoints": kps[i]}
+    # Seen large and confidently: a second look would not change the verdict.
+    faces = [{"box": box, "score": score, "keypoints": kps} for box, score, kps, clear in kept if clear]
+    for face in _confirm(frame, [(box, score, kps) for box, score, kps, clear in kept if not clear], min_confidence):
         if not any(_same_face(face["box"], f["box"]) for f in faces):
             faces.append(face)
-    return faces
+    return sorted(faces, key=lambda f: -f["score"])
 
 
 # --- meshing ---------------------------------------------------------------------------------------------------
