@@ -3,7 +3,8 @@
 Run from the pack folder: `python bench/bench_detection.py [--repeat N] [--modes full_range,standard,...]`.
 Uses the test assets (tests/provision_assets.py) for the models and photos. Prints JSON lines:
   {"stage": "detect", "mode", "photo", "size", "faces", "median_ms", "min_ms", "max_ms", "threads", "loadavg"}
-  {"stage": "full_range_find", ...}              the detector pyramid + confirmation only (no meshing)
+  {"stage": "full_range_find", ..., "tiles", "passes"}  the detector pyramid + confirmation only (no meshing):
+                                                 tiles of the pyramid and full-range detector passes in all
   {"stage": "mesh_per_face", "meshing", ...}     one face meshed on its crop, per meshing mode
 Every line has median/min/max wall ms, the median process CPU ms (the work, whatever the load), torch threads,
 CPU count and the load average.
@@ -16,6 +17,7 @@ configuration (model loading) is excluded.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -62,6 +64,22 @@ def _line(stage: str, times: list[float], **fields) -> None:
     print(json.dumps({"stage": stage, **fields, **figures, **_env()}), flush=True)
 
 
+@contextlib.contextmanager
+def _counting(module, name: str):
+    """Count the calls of module.<name> inside the block: yields a one-item list holding the count."""
+    original, calls = getattr(module, name), [0]
+
+    def counted(*args, **kwargs):
+        calls[0] += 1
+        return original(*args, **kwargs)
+
+    setattr(module, name, counted)
+    try:
+        yield calls
+    finally:
+        setattr(module, name, original)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3)
@@ -99,10 +117,14 @@ def main() -> None:
     if "full_range" in args.modes:
         for name in [n for n in ("t1.jpg@1920", "group_photo 1920x1280") if n in photos]:
             frame = detection._Frame(photos[name][0])
-            found = full_range.find_faces(frame, 0.5)
+            with _counting(full_range.landmarker, "detect_full_range") as passes:
+                found = full_range.find_faces(frame, 0.5)
             times = _times(lambda frame=frame: full_range.find_faces(frame, 0.5), args.repeat)
             tiles = len(full_range.tile_pyramid(frame.W, frame.H))
-            _line("full_range_find", times, photo=name, size=[frame.H, frame.W], faces=len(found), tiles=tiles)
+            _line(
+                "full_range_find", times, photo=name, size=[frame.H, frame.W], faces=len(found), tiles=tiles,
+                passes=passes[0],
+            )  # fmt: skip
             for meshing in full_range.MESHING_MODES:
 
                 def mesh_all(meshing=meshing, frame=frame, found=found):
