@@ -116,7 +116,7 @@ def _cached_task(key: tuple, what: str, create, spec: model_files.ModelSpec = mo
     return task
 
 
-def _landmarker(max_faces: int, min_confidence: float):
+def _landmarker(max_faces: int, min_confidence: float, slot: int = 0):
     def create(vision, BaseOptions, path):
         opts = vision.FaceLandmarkerOptions(
             base_options=BaseOptions(model_asset_buffer=path.read_bytes()),
@@ -129,7 +129,8 @@ def _landmarker(max_faces: int, min_confidence: float):
         )
         return vision.FaceLandmarker.create_from_options(opts)
 
-    return _cached_task((int(max_faces), round(float(min_confidence), 4)), "face landmarker", create)
+    key = (int(max_faces), round(float(min_confidence), 4)) + ((int(slot),) if slot else ())
+    return _cached_task(key, "face landmarker", create)
 
 
 def _box_detector(min_confidence: float):
@@ -205,12 +206,15 @@ def detect_boxes(rgb: np.ndarray, min_confidence: float = 0.5) -> tuple[np.ndarr
     )
 
 
-def detect_faces(rgb: np.ndarray, max_faces: int = 8, min_confidence: float = 0.5) -> list[dict]:
-    """One MediaPipe pass over an RGB uint8 image -> list of core-format face dicts (pixels of `rgb`)."""
+def detect_faces(rgb: np.ndarray, max_faces: int = 8, min_confidence: float = 0.5, slot: int = 0) -> list[dict]:
+    """One MediaPipe pass over an RGB uint8 image -> list of core-format face dicts (pixels of `rgb`).
+
+    `slot` > 0 uses another instance of the same task, so that two threads can each run one at a time.
+    """
     mp, _, _ = _vision()
     rgb = to_rgb_uint8(rgb)
     h, w = rgb.shape[:2]
-    result = _landmarker(max_faces, min_confidence).detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb))
+    result = _landmarker(max_faces, min_confidence, slot).detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb))
     faces = []
     for i, pts in enumerate(result.face_landmarks):
         lm3 = np.array([[p.x * w, p.y * h, p.z * w] for p in pts], dtype=np.float32)
