@@ -71,6 +71,24 @@ _MIRROR = np.asarray(MIRROR, dtype=np.int64)
 _EYE_OUTER = (33, 263)
 
 
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _worker() -> ThreadPoolExecutor:
+    """One worker thread (made on first use) that runs MediaPipe passes on task instances of its own (slot 1).
+
+    A MediaPipe pass runs outside the GIL, so two passes overlap on a multi-core CPU: measured on the 2-core
+    machine at load ~4.8, a steady face's two meshes took 26-39 ms of wall time instead of 37-51 ms (the CPU time
+    is the same). One worker: ComfyUI runs one prompt at a time, and more threads would only contend.
+    """
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="FaceLab-mediapipe")
+    return _pool
+
+
 def _origins(extent: int, side: int, overlap: float) -> list[int]:
     """Evenly spread tile origins covering [0, extent) with at least `overlap` px of overlap."""
     if side >= extent:
@@ -166,19 +184,28 @@ def _to_image(boxes, kps, x0: float, y0: float, sx: float, sy: float):
 
 
 def _detect_tiles(frame, floor: float):
-    """Full-range detections of every tile: [(tile box, boxes, scores, keypoints)] in full-image pixels."""
+    """Full-range detections of every tile: [(tile box, boxes, scores, keypoints)] in full-image pixels.
+
+    Every other tile goes to the worker thread's own detector instance (see _worker): the passes overlap.
+    """
     levels = tile_levels(frame.W, frame.H)
     images = _levels(frame, [side for side, _ in levels])
-    out = []
+    jobs = []
     for (_side, tiles), img in zip(levels, images):
         sx, sy = frame.W / img.shape[1], frame.H / img.shape[0]
         for tile in tiles:
-            comfy_adapter.check_interrupt()
             lx0, ly0 = round(tile[0] / sx), round(tile[1] / sy)
             lx1, ly1 = min(img.shape[1], lx0 + DETECTOR_INPUT), min(img.shape[0], ly0 + DETECTOR_INPUT)
-            boxes, scores, kps = landmarker.detect_full_range(img[ly0:ly1, lx0:lx1], floor)
-            boxes, kps = _to_image(boxes, kps, lx0 * sx, ly0 * sy, sx, sy)
-            out.append((tile, boxes, scores, kps))
+            jobs.append((tile, img[ly0:ly1, lx0:lx1], lx0 * sx, ly0 * sy, sx, sy))
+    pending = {
+        i: _worker().submit(landmarker.detect_full_range, job[1], floor, 1) for i, job in enumerate(jobs) if i % 2
+    }
+    out = []
+    for i, (tile, rgb, x0, y0, sx, sy) in enumerate(jobs):
+        comfy_adapter.check_interrupt()
+        boxes, scores, kps = pending[i].result() if i in pending else landmarker.detect_full_range(rgb, floor)
+        boxes, kps = _to_image(boxes, kps, x0, y0, sx, sy)
+        out.append((tile, boxes, scores, kps))
     return out
 
 
@@ -353,22 +380,9 @@ def _mesh_crop(rgb: np.ndarray, slot: int = 0) -> dict | None:
     return min(hits, key=lambda f: float(np.hypot(*(f["landmarks_xy"][1] - c))), default=None)
 
 
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
-
-
 def _mirror_mesh(crop: _Crop) -> Future:
-    """The mesh of the mirrored crop, computed in a worker thread by a second landmarker instance.
-
-    A MediaPipe pass runs outside the GIL, so the two meshes of a steady face overlap on a multi-core CPU: measured
-    on the 2-core machine at load ~4.8, a face's two passes took 26-39 ms of wall time instead of 37-51 ms (the
-    CPU time is the same). One worker: ComfyUI runs one prompt at a time, and more would only contend.
-    """
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="FaceLab-mesh")
-    return _pool.submit(_mesh_crop, np.ascontiguousarray(crop.rgb[:, ::-1]), 1)
+    """The mesh of the mirrored crop, computed in the worker thread by a second landmarker instance."""
+    return _worker().submit(_mesh_crop, np.ascontiguousarray(crop.rgb[:, ::-1]), 1)
 
 
 def _swap_sides(name: str) -> str:

@@ -147,7 +147,7 @@ def _box_detector(min_confidence: float):
     return _cached_task(("boxes", round(float(min_confidence), 4)), "face detector", create)
 
 
-def _full_range_detector():
+def _full_range_detector(slot: int = 0):
     def create(vision, BaseOptions, path):
         opts = vision.FaceDetectorOptions(
             base_options=BaseOptions(model_asset_buffer=path.read_bytes()),
@@ -156,19 +156,21 @@ def _full_range_detector():
         )
         return vision.FaceDetector.create_from_options(opts)
 
-    return _cached_task(("full_range",), "full-range face detector", create, model_files.FACE_DETECTOR_FULL_RANGE)
+    key = ("full_range",) + ((int(slot),) if slot else ())
+    return _cached_task(key, "full-range face detector", create, model_files.FACE_DETECTOR_FULL_RANGE)
 
 
-def detect_full_range(rgb: np.ndarray, min_confidence: float = FULL_RANGE_FLOOR):
+def detect_full_range(rgb: np.ndarray, min_confidence: float = FULL_RANGE_FLOOR, slot: int = 0):
     """Full-range BlazeFace on one RGB uint8 image: boxes (N, 4) xyxy, scores (N,), keypoints (N, 6, 2), best first.
 
     Pixels of `rgb`. Keypoints: the subject's right eye, left eye, nose tip, mouth centre, right and left ear tragion.
-    Scores below max(min_confidence, FULL_RANGE_FLOOR) are dropped.
+    Scores below max(min_confidence, FULL_RANGE_FLOOR) are dropped. `slot` > 0: another instance of the task (for a
+    second thread).
     """
     mp, _, _ = _vision()
     rgb = to_rgb_uint8(rgb)
     h, w = rgb.shape[:2]
-    result = _full_range_detector().detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb))
+    result = _full_range_detector(slot).detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb))
     boxes, scores, kps = [], [], []
     for d in result.detections:
         score = d.categories[0].score if d.categories else 0.0
