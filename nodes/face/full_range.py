@@ -10,9 +10,11 @@ Find (bounded memory, any image size; a detector pass costs ~5 ms whatever it ho
      30 px face at 8-9 px. A 1920 x 1280 photo takes 9 passes (3 x 2 tiles of 696 px, 2 of 1280, the whole image;
      it was 15), t1.jpg 1280 x 886 takes 5 (was 7).
   2. confirmation: each candidate (score >= CANDIDATE_MIN, or min_confidence when lower) is detected again on a crop of
-     CONFIRM_FACTOR x its box, four crops to a pass (_confirm); that score must reach min_confidence, and its eye
-     keypoints give the face's roll. A candidate already seen at >= CONFIRM_SKIP_PX in the detector's input with a
+     CONFIRM_FACTOR x its box (_confirm); that score must reach min_confidence, and its eye keypoints give the
+     face's roll. Candidates seen small are confirmed four crops to a pass; those seen large, and those the mosaic
+     does not confirm, one to a pass. A candidate already seen at >= CONFIRM_SKIP_PX in the detector's input with a
      score >= CONFIRM_SKIP_SCORE is kept as found.
+  Every other tile runs on a worker thread's own detector instance (_worker): two passes overlap on two cores.
 
 Mesh (per face, on its own crop of MESH_FACTOR x the box, MESH_OUT px):
   plain    the crop is axis-aligned.
@@ -21,7 +23,8 @@ Mesh (per face, on its own crop of MESH_FACTOR x the box, MESH_OUT px):
   steady   upright, plus the mirrored crop; the mirrored mesh is flipped back, its points renumbered through the
            mesh's left/right correspondence (zone_atlas.MIRROR, all 478 points) and averaged with the first.
            Each face records how far the two meshes disagreed ("mesh_disagreement_pct": median and max point
-           distance in % of the eye distance), so a bad mesh can be seen.
+           distance in % of the eye distance), so a bad mesh can be seen. The mirrored crop is meshed on the
+           worker thread while the main thread meshes the crop.
 
 Coordinates: pixel i's centre is coordinate i (MediaPipe's output convention, see detection.py); PIL's affine
 transform works in pixel-edge coordinates, so points are shifted by 0.5 on the way in and out.
