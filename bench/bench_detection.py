@@ -7,7 +7,7 @@ Uses the test assets (tests/provision_assets.py) for the models and photos. Prin
                                                  tiles of the pyramid and full-range detector passes in all
   {"stage": "mesh_per_face", "meshing", ...}     one face meshed on its crop, per meshing mode
 With `--baseline REF` the same stages also run for the pack at git ref REF in the same process, interleaved
-(field "code": "this" or REF). Every line has median/min/max wall ms, the median process CPU ms (the work,
+(field "code": "this" or REF). Every line has median/min/max wall ms, the median and minimum process CPU ms (the work,
 whatever the load; all threads of the process), torch threads, CPU count and the load average.
 Photos: t1.jpg (1280 x 886, six ~100 px faces) and t1 scaled to 1920 px wide; the synthetic 1920 x 1280 group
 photo of tests/group_photo.py (eight faces of 32-200 px, rolled up to 40 degrees); grace_hopper.jpg (portrait)
@@ -64,6 +64,7 @@ def _line(stage: str, times: list[float], **fields) -> None:
     }
     if _cpu:
         figures["cpu_median_ms"] = round(statistics.median(_cpu), 1)
+        figures["cpu_min_ms"] = round(min(_cpu), 1)
     print(json.dumps({"stage": stage, **fields, **figures, **_env()}), flush=True)
 
 
