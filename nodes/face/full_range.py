@@ -57,7 +57,8 @@ RELIABLE_PX = 10
 TILE0 = 640  # level-0 tile side in image pixels: a 30 px face is 9 px in the detector's input
 TILE_STRETCH = 1.1  # a level's tiles may grow by up to this factor when that saves a row or a column of tiles
 TILE_MAX_OVERLAP = 0.25  # of the tile side (thin images, where the next level cannot see the face larger)
-FAST_READ_MAX_PX = 16_000_000  # boxes up to this are read as uint8 at full size, then shrunk by PIL (_read)
+FAST_READ_MAX_PX = 1_700_000  # boxes up to ~1300 px square are read as uint8 at full size, then shrunk by PIL (_read)
+BAND_PX = 500_000  # pixels per band of rows when the whole frame is shrunk (_shrink_frame): ~12 MB of temporaries
 CONFIRM_FACTOR = 3.0  # confirmation crop side / candidate box side
 CONFIRM_GRID = 2  # confirmation crops per row of one detector pass: 4 crops of 96 px, each face ~32 px there
 # A candidate at least this large in the detector's input and this confident is kept as found. Real faces score
@@ -168,14 +169,15 @@ def _shrink_frame(frame, w: int, h: int) -> np.ndarray:
     if w >= frame.W or h >= frame.H:  # not smaller (a tiny image, upscaled to the detector's input)
         return frame.region((0, 0, frame.W, frame.H), w, h)
     f = max(1, min(frame.W // w, frame.H // h))
-    band = f * max(1, 1024 // f)  # rows per band, a multiple of f so the boxes line up across bands
-    parts = []
+    band = f * max(1, BAND_PX // frame.W // f)  # rows per band, a multiple of f so the boxes line up across bands
+    reduced = Image.new("RGB", (math.ceil(frame.W / f), math.ceil(frame.H / f)))
     for y in range(0, frame.H, band):
         part = Image.fromarray(frame.region((0, y, frame.W, min(frame.H, y + band)), frame.W, min(band, frame.H - y)))
-        parts.append(np.asarray(part.reduce(f) if f > 1 else part))
-    reduced = Image.fromarray(np.concatenate(parts, axis=0))
+        reduced.paste(part.reduce(f) if f > 1 else part, (0, y // f))
     # The last box of a row or column may hold fewer than f pixels: map the exact extent, W / f x H / f.
-    return np.asarray(reduced.resize((w, h), Image.BILINEAR, box=(0, 0, frame.W / f, frame.H / f)))
+    small = reduced.resize((w, h), Image.BILINEAR, box=(0, 0, frame.W / f, frame.H / f))
+    del reduced  # before the copy to numpy: one image less at the peak
+    return np.asarray(small)
 
 
 def _levels(frame, sides: list[int]) -> list[np.ndarray]:
