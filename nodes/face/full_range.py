@@ -111,7 +111,7 @@ def tile_levels(W: int, H: int) -> list[tuple[int, list[tuple[int, int, int, int
     Level 0 tiles are about TILE0 px, each next level about twice that. A level's tiles overlap by the smallest face
     the next level finds reliably (RELIABLE_PX in the detector's input, with a quarter margin): a face up to that
     size lies whole in some tile, a larger one is found by the next level. A level may stretch its tiles by up to
-    TILE_STRETCH when that saves a row or a column (a 1920 x 1280 photo: 3 x 2 tiles of 695 px instead of 4 x 3 of
+    TILE_STRETCH when that saves a row or a column (a 1920 x 1280 photo: 3 x 2 tiles of 696 px instead of 4 x 3 of
     640). A level whose tiles would cover the image anyway is skipped: the whole-image pass sees those faces.
     """
     long_side = max(W, H)
