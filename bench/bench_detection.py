@@ -3,10 +3,12 @@
 Run from the pack folder: `python bench/bench_detection.py [--repeat N] [--modes full_range,standard,...]`.
 Uses the test assets (tests/provision_assets.py) for the models and photos. Prints JSON lines:
   {"stage": "detect", "mode", "photo", "size", "faces", "median_ms", "min_ms", "max_ms", "threads", "loadavg"}
-  {"stage": "full_range_find", ...}              the detector pyramid + confirmation only (no meshing)
+  {"stage": "full_range_find", ..., "tiles", "passes"}  the detector pyramid + confirmation only (no meshing):
+                                                 tiles of the pyramid and full-range detector passes in all
   {"stage": "mesh_per_face", "meshing", ...}     one face meshed on its crop, per meshing mode
-Every line has median/min/max wall ms, the median process CPU ms (the work, whatever the load), torch threads,
-CPU count and the load average.
+With `--baseline REF` the same stages also run for the pack at git ref REF in the same process, interleaved
+(field "code": "this" or REF). Every line has median/min/max wall ms, the median and minimum process CPU ms (the work,
+whatever the load; all threads of the process), torch threads, CPU count and the load average.
 Photos: t1.jpg (1280 x 886, six ~100 px faces) and t1 scaled to 1920 px wide; the synthetic 1920 x 1280 group
 photo of tests/group_photo.py (eight faces of 32-200 px, rolled up to 40 degrees); grace_hopper.jpg (portrait)
 and a 4096 x 4096 copy of it. Inputs are ComfyUI IMAGE tensors (float32 0..1). The first call of each
@@ -16,6 +18,8 @@ configuration (model loading) is excluded.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib
 import json
 import os
 import statistics
@@ -27,7 +31,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_common import photo, square  # noqa: E402  (also sets up sys.path and the offline test assets)
+import bench_common  # noqa: E402  (sets up sys.path and the offline test assets)
+from bench_common import photo, square  # noqa: E402
 
 MODES = ("full_range", "standard", "small_faces", "auto")
 
@@ -59,7 +64,24 @@ def _line(stage: str, times: list[float], **fields) -> None:
     }
     if _cpu:
         figures["cpu_median_ms"] = round(statistics.median(_cpu), 1)
+        figures["cpu_min_ms"] = round(min(_cpu), 1)
     print(json.dumps({"stage": stage, **fields, **figures, **_env()}), flush=True)
+
+
+@contextlib.contextmanager
+def _counting(module, name: str):
+    """Count the calls of module.<name> inside the block: yields a one-item list holding the count."""
+    original, calls = getattr(module, name), [0]
+
+    def counted(*args, **kwargs):
+        calls[0] += 1
+        return original(*args, **kwargs)
+
+    setattr(module, name, counted)
+    try:
+        yield calls
+    finally:
+        setattr(module, name, original)
 
 
 def main() -> None:
@@ -67,13 +89,13 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--modes", default=",".join(MODES))
     ap.add_argument("--photos", default="", help="comma-separated photo labels to keep (default: all)")
+    ap.add_argument("--baseline", default="none", help="a git ref to time side by side with this code, or 'none'")
     args = ap.parse_args()
 
     import facelab
 
     facelab.load_pack()
     import group_photo
-    from comfyui_facelab.nodes.face import detection, full_range
 
     t1 = photo("t1.jpg")
     t1_1920 = torch.nn.functional.interpolate(t1.permute(0, 3, 1, 2), size=(1329, 1920), mode="bicubic").clamp(0, 1)
@@ -87,31 +109,47 @@ def main() -> None:
     }
     if args.photos:
         photos = {k: v for k, v in photos.items() if k in args.photos.split(",")}
+    packs = [("this", "comfyui_facelab")]
+    if args.baseline.lower() != "none":
+        packs.append((args.baseline, bench_common.load_pack_at(args.baseline).__name__))
     for mode in args.modes.split(","):
         for name, img in photos.items():
             if mode == "small_faces" and "4096" in name:
                 repeat = 1  # the tile search grows with the megapixels
             else:
                 repeat = args.repeat
-            faces = sum(len(f) for f in detection.detect(img, max_faces=16, mode=mode)["frames"])
-            times = _times(lambda img=img, mode=mode: detection.detect(img, max_faces=16, mode=mode), repeat)
-            _line("detect", times, mode=mode, photo=name, size=list(img.shape[1:3]), faces=faces)
+            for code, pkg in packs:  # side by side: the same input under the same load
+                det = importlib.import_module(pkg + ".nodes.face.detection")
+                faces = sum(len(f) for f in det.detect(img, max_faces=16, mode=mode)["frames"])
+                times = _times(lambda img=img, mode=mode, det=det: det.detect(img, max_faces=16, mode=mode), repeat)
+                _line("detect", times, mode=mode, photo=name, size=list(img.shape[1:3]), faces=faces, code=code)
     if "full_range" in args.modes:
         for name in [n for n in ("t1.jpg@1920", "group_photo 1920x1280") if n in photos]:
-            frame = detection._Frame(photos[name][0])
-            found = full_range.find_faces(frame, 0.5)
-            times = _times(lambda frame=frame: full_range.find_faces(frame, 0.5), args.repeat)
-            tiles = len(full_range.tile_pyramid(frame.W, frame.H))
-            _line("full_range_find", times, photo=name, size=[frame.H, frame.W], faces=len(found), tiles=tiles)
-            for meshing in full_range.MESHING_MODES:
+            for code, pkg in packs:
+                _full_range_stages(importlib.import_module(pkg + ".nodes.face"), name, photos[name], args.repeat, code)
 
-                def mesh_all(meshing=meshing, frame=frame, found=found):
-                    for f in found:
-                        full_range.mesh_face(frame, f, meshing)
 
-                per_face = [t / len(found) for t in _times(mesh_all, args.repeat)]
-                _cpu[:] = [c / len(found) for c in _cpu]
-                _line("mesh_per_face", per_face, meshing=meshing, photo=name, faces=len(found))
+def _full_range_stages(face, name: str, img, repeat: int, code: str) -> None:
+    """full_range_find and mesh_per_face lines for one photo, with the pack whose nodes.face package is `face`."""
+    full_range = importlib.import_module(face.__name__ + ".full_range")
+    frame = importlib.import_module(face.__name__ + ".detection")._Frame(img[0])
+    with _counting(full_range.landmarker, "detect_full_range") as passes:
+        found = full_range.find_faces(frame, 0.5)
+    times = _times(lambda: full_range.find_faces(frame, 0.5), repeat)
+    tiles = len(full_range.tile_pyramid(frame.W, frame.H))
+    _line(
+        "full_range_find", times, photo=name, size=[frame.H, frame.W], faces=len(found), tiles=tiles,
+        passes=passes[0], code=code,
+    )  # fmt: skip
+    for meshing in full_range.MESHING_MODES:
+
+        def mesh_all(meshing=meshing):
+            for f in found:
+                full_range.mesh_face(frame, f, meshing)
+
+        per_face = [t / len(found) for t in _times(mesh_all, repeat)]
+        _cpu[:] = [c / len(found) for c in _cpu]
+        _line("mesh_per_face", per_face, meshing=meshing, photo=name, faces=len(found), code=code)
 
 
 if __name__ == "__main__":

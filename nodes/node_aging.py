@@ -352,9 +352,10 @@ class FaceLabAgingConditioning:
 
 class FaceLabWrinkleScore:
     DESCRIPTION = (
-        "Measures wrinkle severity per face zone from the photo itself (thin dark valleys in the skin, at scales "
-        "relative to the face size, averaged over each zone's visible skin: hair, brows, glasses, beard and the far "
-        "side of a turned face do not count), and paints them as a heat map. Use it to see where "
+        "Measures wrinkle severity per face zone from the photo itself (thin lines darker than the skin on both "
+        "sides, at scales relative to the face size, averaged over each zone's visible skin: hair, brows, glasses, "
+        "beard, the face contour and the far side of a turned face do not count; broad folds are reported apart, and "
+        "a smile's folds are left out of the mean), and paints them as a heat map. Use it to see where "
         "lines are, to set targets ('30% smoother') and, with Wrinkle Compare, to check an edit."
     )
     CATEGORY = types.category("Aging")
@@ -362,7 +363,9 @@ class FaceLabWrinkleScore:
     RETURN_TYPES = ("STRING", "FLOAT", types.IMAGE)
     RETURN_NAMES = ("scores_json", "score", "heatmap")
     OUTPUT_TOOLTIPS = (
-        "Score per zone as JSON {zone: score} (a list, one per image, for a batch). 0 = smooth; higher = more lines.",
+        "Score per zone as JSON {zone: score} (a list, one per image, for a batch). 0 = smooth; higher = more fine "
+        "lines; null = too little visible skin to measure. Also 'fold_depth' per zone (broad folds, not in the score) "
+        "and 'expression' (the smile's strength and the zones it folds, left out of 'mean').",
         "The score of the chosen zone (mean over the batch images with a face; 0 when there is no face).",
         "The photo with the valley response coloured over the scored zones (dark = smooth, bright = lines).",
     )
@@ -379,7 +382,8 @@ class FaceLabWrinkleScore:
                     {
                         "default": "mean",
                         "tooltip": (
-                            "Zone whose score goes to the 'score' output; a group averages its sides, 'mean' averages all zones."
+                            "Zone whose score goes to the 'score' output; a group averages its sides, 'mean' averages "
+                            "all measured zones except those a smile folds."
                         ),
                     },
                 ),

@@ -40,7 +40,7 @@ NO_FACE_PHOTOS = ("coffee.png", "chelsea.png")
 def _assets_ready() -> bool:
     mp = MODELS_DIR / "mediapipe"
     models = ("face_landmarker.task", "face_detection_full_range_sparse.tflite")
-    return all((mp / m).is_file() for m in models) and (PHOTOS / "t1.jpg").is_file()
+    return all((mp / m).is_file() for m in models) and all((PHOTOS / p).is_file() for p in ("t1.jpg", "camera.png"))
 
 
 def pytest_configure(config):

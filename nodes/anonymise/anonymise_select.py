@@ -3,15 +3,17 @@
 Data flow (see docs/anonymise.md): Crop Face Region cuts one crop per face (FACELAB_STITCH), the sampler
 renders N candidates per crop, and this module, per face:
   1. measures the original identity on the full-resolution original (the plan's landmarks);
-  2. finds the face in each candidate crop with MediaPipe (the face-detection check): the detected face must
-     sit where the original one was (centre inside its box, size within a factor 2), otherwise the candidate
-     has no usable face and is rejected;
+  2. finds the face in each candidate crop with MediaPipe (the face-detection check, candidate_measure.py): the
+     detected face must sit where the original one was (centre inside its box, size within a factor 2, skin-like
+     colours), otherwise the candidate has no usable face and is rejected; the original's mesh, mapped into the
+     crop by the known crop matrix, gives the identity model its face box (no second landmark pass);
   3. keeps the candidate with the LOWEST identity similarity (identity.selection.select_variant, "anonymise");
   4. stitches the chosen crops back with the compose module ("replace" blend: the original's fine detail must
      not show through a new face), then measures the face again on the output ("after") and judges it
      against the threshold.
 A control measurement ("before") runs the same detection + embedding on the unedited crop: it shows what the
 same person scores through this pipeline, and a face whose crop is not even recognised as itself is flagged.
+The original, the control and the candidates of a face are embedded in one batch, the stitched faces in another.
 Faces that fail are listed (never skipped) and, with blur_failed, their box is pixelated instead of stitched.
 
 Candidates arrive as one IMAGE batch, N per slot: crops (slot = stitch entry) when a stitch plan is given,
@@ -29,25 +31,25 @@ import numpy as np
 import torch
 
 from .. import comfy_adapter
+from ..base import threads
 from ..base.tensors import to_rgb_uint8
 from ..compose import crop as crop_mod
 from ..compose import warp
 from ..compose.plan import StitchPlan, check_original, fit_batch
 from ..compose.stitch import stitch
-from ..face import detection
 from ..face import face_landmarks as fl
-from ..identity.embedding import check_model, unit
+from ..identity.embedding import check_model
 from ..identity.selection import select_variant
-from ..identity.similarity import compare_faces, metric, resolve_threshold, similarity_threshold
+from ..identity.similarity import metric, resolve_threshold, similarity_threshold
 from .anonymise_plan import AnonymisePlan
+from .candidate_measure import Measurer
 from .privacy_blur import face_box, obscure_box
 
 log = logging.getLogger("FaceLab")
 
 NODE = "Pick Most Anonymous Candidate"
 ORDERS = ("repeated", "grouped")
-DETECT_CONFIDENCE = 0.5
-SIZE_RATIO = 2.0  # a detected candidate face may be at most this much larger or smaller than the original
+THREADS = 1  # face crops and chips: one torch thread is steady on shared cores (figures in base/threads.py)
 FULL_IMAGE_CROP = crop_mod.CropSettings(context_factor=1.6, min_context=64, resolution="keep", multiple=8)
 
 
@@ -107,42 +109,6 @@ def _match_entries(entries, faces_per_image) -> dict[int, tuple[int, int]]:
     return out
 
 
-class _Measurer:
-    """Detection check + identity embedding of faces, against one backend."""
-
-    def __init__(self, model):
-        self.model = model
-        self.backend = model.backend
-
-    def embed(self, rgb: np.ndarray, face: dict) -> dict:
-        raw = np.asarray(self.model.embed(rgb, [face])[0], dtype=np.float32)
-        return {"raw": raw, "embedding": unit(raw)}
-
-    def find(self, crop: torch.Tensor, expected_box: np.ndarray) -> tuple[np.ndarray, dict] | None:
-        """(rgb, face) of the face detected where expected_box (crop pixels) is, or None."""
-        rgb = to_rgb_uint8(crop)
-        faces = detection.detect_frame(rgb, max_faces=4, min_confidence=DETECT_CONFIDENCE, mode="standard")
-        ex0, ey0, ex1, ey1 = expected_box
-        size = max(ex1 - ex0, ey1 - ey0, 1.0)
-        centre = np.array([(ex0 + ex1) / 2, (ey0 + ey1) / 2])
-        fits = []
-        for f in faces:
-            cx, cy = fl.face_center(f)
-            ratio = fl.face_size(f) / size
-            if ex0 <= cx <= ex1 and ey0 <= cy <= ey1 and 1.0 / SIZE_RATIO <= ratio <= SIZE_RATIO:
-                fits.append((float(np.hypot(cx - centre[0], cy - centre[1])), f))
-        if not fits:
-            return None
-        return rgb, min(fits, key=lambda t: t[0])[1]
-
-    def similarity(self, crop: torch.Tensor, expected_box, reference: dict) -> float | None:
-        found = self.find(crop, expected_box)
-        if found is None:
-            return None
-        sim, _ = compare_faces(reference, self.embed(*found), self.backend)
-        return float(sim)
-
-
 def _full_image_plan(original: torch.Tensor, plan: AnonymisePlan) -> StitchPlan:
     _, _, stitch_plan = crop_mod.crop(
         original, plan.interior_mask().to(original.device), plan.landmarks(), FULL_IMAGE_CROP
@@ -197,25 +163,19 @@ class _Layout:
 
 
 def _choose(
-    m: _Measurer,
-    rec: dict,
-    face: dict,
-    entry,
-    slot: int,
-    image: torch.Tensor,
-    reference: dict,
-    layout: _Layout,
-    sim_t: float,
+    m: Measurer, rec: dict, face: dict, entry, slot: int, image: torch.Tensor, full_rgb, layout: _Layout, sim_t
 ):
-    """Measure the unedited crop (control) and every candidate of one face; record them; return the Selection."""
+    """Measure the original (full resolution), the unedited crop (control) and every candidate of one face in one
+    batch; record them; return (Selection, the original's identity, the detector box of the unedited face)."""
     expected = _expected_box(face, entry)
-    rec["similarity_before"] = _round(
-        m.similarity(_crop_of(image, entry.crop_to_image, layout.crop_hw), expected, reference)
-    )
-    scores = []
+    control = m.find(_crop_of(image, entry.crop_to_image, layout.crop_hw), expected, None)
+    unedited_box = None if control is None else control.box
+    found = [control]
     for k in range(layout.n):
         comfy_adapter.check_interrupt()
-        scores.append(m.similarity(layout.candidate(slot, k), expected, reference))
+        found.append(m.find(layout.candidate(slot, k), expected, unedited_box))
+    reference, sims = m.reference_and_similarities((full_rgb, face), found)
+    rec["similarity_before"], scores = _round(sims[0]), sims[1:]
     choice = select_variant(scores, None, "anonymise", sim_t)
     rec.update(
         candidates=[{"index": k, "face_found": v is not None, "similarity": _round(v)} for k, v in enumerate(scores)],
@@ -234,19 +194,23 @@ def _choose(
         rec["status"] = "FAILED: no candidate has a face at this face's place"
     elif not choice.passed:
         rec["status"] = "FAILED: every candidate is still recognised as this person"
-    return choice
+    return choice, reference, unedited_box
 
 
-def _judge_after(
-    m: _Measurer, rec: dict, face: dict, entry, out_image: torch.Tensor, reference: dict, crop_hw, sim_t: float
-) -> None:
-    """Measure the stitched face against the original: the verdict that counts."""
-    after = m.similarity(_crop_of(out_image, entry.crop_to_image, crop_hw), _expected_box(face, entry), reference)
-    rec["similarity_after"] = _round(after)
-    if after is None:
-        rec["note"] = "after stitching the face was not re-detected at its place; judged on the chosen candidate"
-    elif after >= sim_t:
-        rec.update(passed=False, status="FAILED: the stitched face is still recognised as this person")
+def _judge_after(m: Measurer, stitched: list[tuple], out: torch.Tensor, crop_hw, sim_t: float) -> None:
+    """Measure every stitched face against its original, in one batch: the verdict that counts.
+
+    stitched: (record, face, stitch entry, original identity, unedited detector box) per stitched face."""
+    found = [
+        m.find(_crop_of(out[rec["image"]], entry.crop_to_image, crop_hw), _expected_box(face, entry), box)
+        for rec, face, entry, _, box in stitched
+    ]
+    for (rec, *_), after in zip(stitched, m.similarities(found, [t[3] for t in stitched])):
+        rec["similarity_after"] = _round(after)
+        if after is None:
+            rec["note"] = "after stitching the face was not re-detected at its place; judged on the chosen candidate"
+        elif after >= sim_t:
+            rec.update(passed=False, status="FAILED: the stitched face is still recognised as this person")
 
 
 def _obscure(rec: dict, face: dict, out_image: torch.Tensor, changed: torch.Tensor) -> None:
@@ -268,6 +232,11 @@ def anonymise(
     s: Settings,
 ):
     """original [B,H,W,3], candidates [S*N,h,w,3] -> (image [B,H,W,3], changed MASK [B,H,W], all passed, report dict)."""
+    with threads.at_most(THREADS):
+        return _anonymise(original, candidates, plan, stitch_plan, model, s)
+
+
+def _anonymise(original, candidates, plan: AnonymisePlan, stitch_plan: StitchPlan | None, model, s: Settings):
     check_model(model)
     check_original(original, plan.batch_size, plan.image_hw, NODE)
     full_images = stitch_plan is None
@@ -278,11 +247,11 @@ def anonymise(
     crops, n_slots, n = _candidate_crops(candidates.to(original.device), stitch_plan, full_images, s.order)
     layout = _Layout(crops, n_slots, n, s.order, stitch_plan.crop_hw)
     sim_t = similarity_threshold(model.backend, s.threshold)
-    m = _Measurer(model)
+    m = Measurer(model)
     entry_of = {face: e for e, face in _match_entries(stitch_plan.entries, plan.faces).items()}
     full_rgb = {b: to_rgb_uint8(original[b]) for b in range(plan.batch_size) if plan.faces[b]}
 
-    records, references, chosen_crops, composite = {}, {}, crops[: len(stitch_plan.entries)].clone(), set()
+    records, measured, chosen_crops, composite = {}, {}, crops[: len(stitch_plan.entries)].clone(), set()
     all_faces = [(b, k) for b in range(plan.batch_size) for k in range(len(plan.faces[b]))]
     for b, k in comfy_adapter.iterate_with_progress(all_faces):
         face = plan.faces[b][k]
@@ -306,8 +275,10 @@ def anonymise(
             )
             continue
         e = entry_of[(b, k)]
-        references[(b, k)] = m.embed(full_rgb[b], face)
-        choice = _choose(m, rec, face, stitch_plan.entries[e], e, original[b], references[(b, k)], layout, sim_t)
+        choice, reference, unedited_box = _choose(
+            m, rec, face, stitch_plan.entries[e], e, original[b], full_rgb[b], layout, sim_t
+        )
+        measured[(b, k)] = (reference, unedited_box)
         if choice.index is not None and (choice.passed or not s.blur_failed):  # a failed face to blur is not stitched
             chosen_crops[e] = layout.candidate(e, choice.index)
             composite.add(e)
@@ -318,12 +289,13 @@ def anonymise(
     out, changed = stitch(
         original, chosen_crops, dataclasses.replace(stitch_plan, entries=entries), s.feather, s.color_match, "replace"
     )
+    stitched = [
+        (rec, plan.faces[b][k], stitch_plan.entries[entry_of[(b, k)]], *measured[(b, k)])
+        for (b, k), rec in records.items()
+        if entry_of.get((b, k)) in composite
+    ]
+    _judge_after(m, stitched, out, layout.crop_hw, sim_t)
     for (b, k), rec in records.items():
-        e = entry_of.get((b, k))
-        if e in composite:
-            _judge_after(
-                m, rec, plan.faces[b][k], stitch_plan.entries[e], out[b], references[(b, k)], layout.crop_hw, sim_t
-            )
         if not rec["passed"] and s.blur_failed:
             _obscure(rec, plan.faces[b][k], out[b], changed[b])
         if not rec["passed"]:

@@ -116,7 +116,7 @@ def _cached_task(key: tuple, what: str, create, spec: model_files.ModelSpec = mo
     return task
 
 
-def _landmarker(max_faces: int, min_confidence: float):
+def _landmarker(max_faces: int, min_confidence: float, slot: int = 0):
     def create(vision, BaseOptions, path):
         opts = vision.FaceLandmarkerOptions(
             base_options=BaseOptions(model_asset_buffer=path.read_bytes()),
@@ -129,7 +129,8 @@ def _landmarker(max_faces: int, min_confidence: float):
         )
         return vision.FaceLandmarker.create_from_options(opts)
 
-    return _cached_task((int(max_faces), round(float(min_confidence), 4)), "face landmarker", create)
+    key = (int(max_faces), round(float(min_confidence), 4)) + ((int(slot),) if slot else ())
+    return _cached_task(key, "face landmarker", create)
 
 
 def _box_detector(min_confidence: float):
@@ -146,7 +147,7 @@ def _box_detector(min_confidence: float):
     return _cached_task(("boxes", round(float(min_confidence), 4)), "face detector", create)
 
 
-def _full_range_detector():
+def _full_range_detector(slot: int = 0):
     def create(vision, BaseOptions, path):
         opts = vision.FaceDetectorOptions(
             base_options=BaseOptions(model_asset_buffer=path.read_bytes()),
@@ -155,19 +156,21 @@ def _full_range_detector():
         )
         return vision.FaceDetector.create_from_options(opts)
 
-    return _cached_task(("full_range",), "full-range face detector", create, model_files.FACE_DETECTOR_FULL_RANGE)
+    key = ("full_range",) + ((int(slot),) if slot else ())
+    return _cached_task(key, "full-range face detector", create, model_files.FACE_DETECTOR_FULL_RANGE)
 
 
-def detect_full_range(rgb: np.ndarray, min_confidence: float = FULL_RANGE_FLOOR):
+def detect_full_range(rgb: np.ndarray, min_confidence: float = FULL_RANGE_FLOOR, slot: int = 0):
     """Full-range BlazeFace on one RGB uint8 image: boxes (N, 4) xyxy, scores (N,), keypoints (N, 6, 2), best first.
 
     Pixels of `rgb`. Keypoints: the subject's right eye, left eye, nose tip, mouth centre, right and left ear tragion.
-    Scores below max(min_confidence, FULL_RANGE_FLOOR) are dropped.
+    Scores below max(min_confidence, FULL_RANGE_FLOOR) are dropped. `slot` > 0: another instance of the task (for a
+    second thread).
     """
     mp, _, _ = _vision()
     rgb = to_rgb_uint8(rgb)
     h, w = rgb.shape[:2]
-    result = _full_range_detector().detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb))
+    result = _full_range_detector(slot).detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb))
     boxes, scores, kps = [], [], []
     for d in result.detections:
         score = d.categories[0].score if d.categories else 0.0
@@ -205,12 +208,15 @@ def detect_boxes(rgb: np.ndarray, min_confidence: float = 0.5) -> tuple[np.ndarr
     )
 
 
-def detect_faces(rgb: np.ndarray, max_faces: int = 8, min_confidence: float = 0.5) -> list[dict]:
-    """One MediaPipe pass over an RGB uint8 image -> list of core-format face dicts (pixels of `rgb`)."""
+def detect_faces(rgb: np.ndarray, max_faces: int = 8, min_confidence: float = 0.5, slot: int = 0) -> list[dict]:
+    """One MediaPipe pass over an RGB uint8 image -> list of core-format face dicts (pixels of `rgb`).
+
+    `slot` > 0 uses another instance of the same task, so that two threads can each run one at a time.
+    """
     mp, _, _ = _vision()
     rgb = to_rgb_uint8(rgb)
     h, w = rgb.shape[:2]
-    result = _landmarker(max_faces, min_confidence).detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb))
+    result = _landmarker(max_faces, min_confidence, slot).detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb))
     faces = []
     for i, pts in enumerate(result.face_landmarks):
         lm3 = np.array([[p.x * w, p.y * h, p.z * w] for p in pts], dtype=np.float32)

@@ -167,3 +167,26 @@ def skin_shares(landmarks_xy, zones, skin: FaceSkin) -> dict[str, dict]:
             row["note"] = "empty: no visible skin in this zone"
         out[name] = row
     return out
+
+
+def face_skin_on_roi(
+    rgb_roi: np.ndarray,
+    box: tuple[int, int, int, int],
+    scale: float,
+    landmarks_xy,
+    landmarks_3d=None,
+    min_cos: float = VISIBLE_MIN_COS,
+) -> FaceSkin:
+    """face_skin() computed directly on a face ROI the caller has already resampled (e.g. the wrinkle score's
+    reference scale), so the photo is read once: rgb_roi [h,w,3] float 0..1 is the image box (x0, y0, x1, y1)
+    resampled by `scale` (its pixel (i, j) centred on image point (x0 + (j + 0.5) / scale, y0 + (i + 0.5) / scale)).
+    The result's grid is the ROI's own pixel grid (origin 0, scale 1)."""
+    lm = _as_landmarks(landmarks_xy)
+    h, w = rgb_roi.shape[:2]
+    x0, y0 = box[0], box[1]
+    seeds = (lm[list(skin_model.SEED_POINTS)] - np.array([x0, y0], dtype=np.float64)) * scale
+    prob, summary = skin_model.skin_probability(rgb_roi, seeds, face_frame(lm).iod * scale)
+    vis = _visible_share(lm, landmarks_3d, _Grid(x0, y0, box[2], box[3], scale), min_cos)[:h, :w]
+    if vis.shape != (h, w):  # the grid's ceil may give one pixel less than the caller's rounding
+        vis = np.pad(vis, ((0, h - vis.shape[0]), (0, w - vis.shape[1])), mode="edge")
+    return FaceSkin(_Grid(0, 0, w, h, 1.0), prob, vis, summary)

