@@ -108,8 +108,8 @@ def _visible_share(lm: np.ndarray, landmarks_3d, grid: _Grid, min_cos: float) ->
     canvas = Image.new("L", (int(lim[0]), int(lim[1])), 0)
     draw = ImageDraw.Draw(canvas)
     for fill, sel in ((255, ~front), (0, near)):  # only facing triangles that can overlap a hidden one are drawn
-        for tri in local[tris[sel]].tolist():
-            draw.polygon([tuple(q) for q in tri], fill=fill)
+        for flat in local[tris[sel]].reshape(-1, 6).tolist():  # x0, y0, x1, y1, x2, y2: one conversion
+            draw.polygon(flat, fill=fill)
     hidden = np.asarray(canvas.reduce(ss), dtype=np.float32) / 255.0
     out[by0:by1, bx0:bx1] = 1.0 - hidden
     return out
