@@ -11,7 +11,7 @@ With `--baseline REF` the same stages also run for the pack at git ref REF in th
 whatever the load; all threads of the process), torch threads, CPU count and the load average.
 Photos: t1.jpg (1280 x 886, six ~100 px faces) and t1 scaled to 1920 px wide; the synthetic 1920 x 1280 group
 photo of tests/group_photo.py (eight faces of 32-200 px, rolled up to 40 degrees); grace_hopper.jpg (portrait)
-and a 4096 x 4096 copy of it. Inputs are ComfyUI IMAGE tensors (float32 0..1). The first call of each
+and a 4096 x 4096 copy of it; the 1927 Solvay group photo (1280 x 926 grey, 29 faces of 35-50 px) when provisioned. Inputs are ComfyUI IMAGE tensors (float32 0..1). The first call of each
 configuration (model loading) is excluded.
 """
 
@@ -107,6 +107,8 @@ def main() -> None:
         "grace_hopper.jpg": photo("grace_hopper.jpg"),
         "grace_hopper 4096^2": square("grace_hopper.jpg", 4096),
     }
+    if (bench_common.ASSETS / "photos" / "solvay_1927.png").is_file():  # optional (Debian package, see provisioning)
+        photos["solvay_1927.png"] = photo("solvay_1927.png")
     if args.photos:
         photos = {k: v for k, v in photos.items() if k in args.photos.split(",")}
     packs = [("this", "comfyui_facelab")]
@@ -120,11 +122,11 @@ def main() -> None:
                 repeat = args.repeat
             for code, pkg in packs:  # side by side: the same input under the same load
                 det = importlib.import_module(pkg + ".nodes.face.detection")
-                faces = sum(len(f) for f in det.detect(img, max_faces=16, mode=mode)["frames"])
-                times = _times(lambda img=img, mode=mode, det=det: det.detect(img, max_faces=16, mode=mode), repeat)
+                faces = sum(len(f) for f in det.detect(img, max_faces=64, mode=mode)["frames"])
+                times = _times(lambda img=img, mode=mode, det=det: det.detect(img, max_faces=64, mode=mode), repeat)
                 _line("detect", times, mode=mode, photo=name, size=list(img.shape[1:3]), faces=faces, code=code)
     if "full_range" in args.modes:
-        for name in [n for n in ("t1.jpg@1920", "group_photo 1920x1280") if n in photos]:
+        for name in [n for n in ("t1.jpg@1920", "group_photo 1920x1280", "solvay_1927.png") if n in photos]:
             for code, pkg in packs:
                 _full_range_stages(importlib.import_module(pkg + ".nodes.face"), name, photos[name], args.repeat, code)
 
