@@ -25,10 +25,10 @@ import numpy as np
 import torch
 
 from .. import comfy_adapter
-from ..base.tensors import all_finite, lazy_zeros, output_copy
+from ..base.tensors import all_finite, lazy_zeros, nan_free, output_copy
 from . import feather as feathering
 from . import warp
-from .color_match import apply_lut, ring_mapping
+from .color_match import apply_lut_planes, lut_texture, ring_mapping
 from .plan import StitchPlan, check_original, check_source, fit_batch
 
 log = logging.getLogger("FaceLab")
@@ -130,7 +130,7 @@ def _stitch_one(out, used, original, crop, entry, crop_hw, feather, color_match,
     sub_hw = (v1 - v0, u1 - u0)
     sub = entry.crop_to_image @ warp.translation(u0, v0)  # window pixel -> image pixel
     weights = _close_window_edges(blend_weights(entry, crop_hw, (h, w), feather, window, side, device), window, crop_hw)
-    edited = crop[v0:v1, u0:u1]  # a view; clamped band by band
+    edited = crop[v0:v1, u0:u1]  # a view; clamped in _window_source
     note = None
     repair = not all_finite(edited)
     finite = torch.isfinite(edited).all(-1) if repair else None
@@ -163,79 +163,114 @@ def _stitch_one(out, used, original, crop, entry, crop_hw, feather, color_match,
     if x1 <= x0 or y1 <= y0:
         return note
     to_window = np.linalg.inv(sub)  # image pixel -> window pixel
-    k = max(1, int(entry.scale + 1e-6)) if entry.scale >= 2.0 - 1e-6 else 1  # warp.sample's box-average factor
-    margin = 2 * k + 2
+    k = warp.box_factor(to_window)  # > 1: several window pixels per image pixel, box-averaged once here
+    source = _window_source(edited, reference, weights, finite if repair else None, lut, lut_in_image, mode, k)
+    del reference, weights
+    tex = None if lut is None else lut_texture(lut)
+    base_clean = _clean(original[b, y0:y1, x0:x1])
     rows = max(8, BAND_PIXELS // (x1 - x0))
     # Band by band over the image rows: the temporaries stay a few MB whatever the face size.
     for by0 in range(y0, y1, rows):
         by1 = min(y1, by0 + rows)
         band_hw = (by1 - by0, x1 - x0)
-        back = to_window @ warp.translation(x0, by0)  # band pixel -> window pixel
-        fu0, fv0, fu1, fv1 = warp.footprint(back, band_hw)
-        # The window part the band reads, started on a multiple of k so that every band averages the same blocks.
-        su0, sv0 = max(0, (math.floor(fu0) - margin) // k * k), max(0, (math.floor(fv0) - margin) // k * k)
-        su1, sv1 = min(sub_hw[1], math.ceil(fu1) + margin), min(sub_hw[0], math.ceil(fv1) + margin)
-        if su1 <= su0 or sv1 <= sv0:
+        back = warp.pooled_matrix(to_window @ warp.translation(x0, by0), k)  # band pixel -> source pixel
+        if not _reaches_weights(source[-1], back, band_hw):
             continue
-        wt = weights[sv0:sv1, su0:su1]
-        if not bool((wt > 0).any()):
-            continue
-        ref = reference[:, sv0:sv1, su0:su1]
-        e = edited[sv0:sv1, su0:su1].permute(2, 0, 1)
-        e = torch.where(finite[sv0:sv1, su0:su1], e, ref) if repair else e
-        e = e.clamp(0.0, 1.0)
-        if lut is not None and not lut_in_image:
-            e = apply_lut(lut, e.permute(1, 2, 0)).permute(2, 0, 1)
-        local = warp.translation(-su0, -sv0) @ back
-        # One resampling of every channel together (the window part is small next to the band it covers).
+        sampled = warp.sample(source, back, band_hw)  # every channel in one resampling
         if lut_in_image:
-            sampled = warp.sample(torch.cat([e, ref, wt[None]]), local, band_hw)
-            e = apply_lut(lut, sampled[:3].permute(1, 2, 0))
-            change = e - sampled[3:6].permute(1, 2, 0) if mode == "add" else e
+            change = apply_lut_planes(tex, *sampled[:3])
+            if mode == "add":
+                change -= sampled[3:6]
         else:
-            sampled = warp.sample(torch.cat([e - ref if mode == "add" else e, wt[None]]), local, band_hw)
-            change = sampled[:3].permute(1, 2, 0)
-        _blend(out[b, by0:by1, x0:x1], used[b, by0:by1, x0:x1], change, sampled[-1], mode)
+            change = sampled[:3]
+        _blend(out[b, by0:by1, x0:x1], used[b, by0:by1, x0:x1], change, sampled[-1], mode, base_clean)
     return note
 
 
-def _blend(o: torch.Tensor, used: torch.Tensor, change: torch.Tensor, weights: torch.Tensor, mode: str) -> None:
-    """Blend change [h, w, 3] into the image view o with the resampled weights, in place; pixels of weight 0 stay.
+def _window_source(edited, reference, weights, finite, lut, lut_in_image: bool, mode: str, k: int) -> torch.Tensor:
+    """What the bands resample back to the image, for the whole window at once, box-averaged by k: [C, h/k, w/k].
 
-    weights is a fresh tensor (modified here). On the CPU the passes run in numpy: single-threaded, they cost the
-    same as torch's with one thread and avoid torch's per-operation thread hand-offs, which made a band 3-10x
-    slower with 2 threads on a loaded machine (bench_compose, --threads 1,2); torch's thread count is left alone.
+    Channels: the change to add (crop - reference, colour-matched; "add") or the crop's colours ("replace"), then
+    the weights; with the colour mapping applied in the image (lut_in_image), the crop's colours, the reference
+    (for "add") and the weights. Built in row chunks so that the lookup's temporaries stay small.
+    """
+    hc, wc = weights.shape
+    with_ref = lut_in_image and mode == "add"
+    src = torch.empty((7 if with_ref else 4, hc, wc), device=weights.device)
+    tex = None if lut is None or lut_in_image else lut_texture(lut)
+    step = max(1, BAND_PIXELS // wc)
+    for r0 in range(0, hc, step):
+        r1 = min(hc, r0 + step)
+        e, ref, dst = edited[r0:r1].permute(2, 0, 1), reference[:, r0:r1], src[:3, r0:r1]
+        if finite is not None:
+            e = torch.where(finite[r0:r1], e, ref)
+        torch.clamp(e, 0.0, 1.0, out=dst)
+        if tex is not None:
+            apply_lut_planes(tex, *dst, out=dst)
+        if with_ref:
+            src[3:6, r0:r1] = ref
+        elif mode == "add":
+            dst -= ref
+    src[-1] = weights
+    return warp.box_average(src, k)
+
+
+def _clean(t: torch.Tensor) -> bool:
+    """Whether t holds only finite values within 0..1 (one pass)."""
+    lo, hi = torch.aminmax(t)
+    return bool(lo >= 0.0) and bool(hi <= 1.0)  # NaN fails both
+
+
+def _reaches_weights(weights: torch.Tensor, m: np.ndarray, out_hw) -> bool:
+    """Whether any weight > 0 lies where an out_hw grid mapped by m reads (bilinear neighbours included)."""
+    fu0, fv0, fu1, fv1 = warp.footprint(m, out_hw)
+    hh, ww = weights.shape
+    u0, v0 = max(0, math.floor(fu0) - 1), max(0, math.floor(fv0) - 1)
+    u1, v1 = min(ww, math.ceil(fu1) + 2), min(hh, math.ceil(fv1) + 2)
+    return u1 > u0 and v1 > v0 and bool((weights[v0:v1, u0:u1] > 0).any())
+
+
+def _blend(o, used, change: torch.Tensor, weights: torch.Tensor, mode: str, base_clean: bool) -> None:
+    """Blend change [3, h, w] into the image view o [h, w, 3] with the resampled weights, in place.
+
+    Pixels of weight 0 keep their value bit for bit. change and weights are fresh tensors (modified here).
+    base_clean: o holds only finite values within 0..1, so base + 0 * change, clipped, is base itself and no
+    per-pixel selection is needed. On the CPU the passes run in numpy: single-threaded, they avoid torch's
+    per-operation thread hand-offs, which made a band 3-10x slower with 2 threads on a loaded machine
+    (bench_compose, --threads 1,2); torch's thread count is left alone.
     """
     if o.device.type == "cpu":
-        _blend_numpy(o.numpy(), used.numpy(), change.numpy(), weights.numpy(), mode)
+        _blend_numpy(o.numpy(), used.numpy(), change.numpy(), weights.numpy(), mode, base_clean)
         return
     m = weights.clamp_(0.0, 1.0)
     m.masked_fill_(m < MIN_WEIGHT, 0.0)  # see _blend_numpy
     if not bool(m.any()):
         return
-    base = o if all_finite(o) else torch.nan_to_num(o, nan=0.0, posinf=1.0, neginf=0.0)
+    base = nan_free(o)
     mm = m[..., None]
+    change = change.permute(1, 2, 0)
     blended = torch.addcmul(base, mm, change) if mode == "add" else torch.lerp(base, change, mm)
     o.copy_(torch.where(mm > 0, blended.clamp_(0.0, 1.0), o))
     torch.maximum(used, m, out=used)
 
 
-def _blend_numpy(o: np.ndarray, used: np.ndarray, change: np.ndarray, m: np.ndarray, mode: str) -> None:
+def _blend_numpy(o: np.ndarray, used: np.ndarray, change: np.ndarray, m: np.ndarray, mode: str, base_clean) -> None:
     np.clip(m, 0.0, 1.0, out=m)
     # A weight below 1/255 moves a pixel by less than one 8-bit level, yet would make it differ from the original
     # where the blend mask, saved as an 8-bit image, reads 0. Drop such weights: "mask 0 = untouched" holds in 8 bits.
     m[m < MIN_WEIGHT] = 0.0
     if not m.any():
         return
-    base = o if np.isfinite(o.sum()) else np.nan_to_num(o, nan=0.0, posinf=1.0, neginf=0.0)
-    mm = m[..., None]
-    blended = np.array(change, dtype=np.float32, order="C")  # channels last, like the image
-    if mode == "add":
-        blended *= mm
+    # The change arrives as channel planes (the resampling's layout): weighted there, contiguous, then added to the
+    # image's pixels in one transposing pass.
+    base = o if base_clean else np.nan_to_num(o, nan=0.0, posinf=1.0, neginf=0.0)
+    if mode == "replace":
+        change -= base.transpose(2, 0, 1)
+    change *= m
+    blended = np.add(change.transpose(1, 2, 0), base)
+    if base_clean:  # weight 0: base + 0, clipped, is base itself (finite, within 0..1)
+        np.clip(blended, 0.0, 1.0, out=o)
     else:
-        blended -= base
-        blended *= mm
-    blended += base
-    np.clip(blended, 0.0, 1.0, out=blended)
-    np.copyto(o, blended, where=mm > 0)  # pixels of weight 0 are not even rewritten
+        np.clip(blended, 0.0, 1.0, out=blended)
+        np.copyto(o, blended, where=(m > 0)[..., None])  # pixels of weight 0 are not even rewritten
     np.maximum(used, m, out=used)

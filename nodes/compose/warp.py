@@ -57,8 +57,19 @@ def footprint(m: np.ndarray, out_hw) -> tuple[float, float, float, float]:
 
 
 def mapped_grid(m: np.ndarray, out_hw, device=None) -> torch.Tensor:
-    """Source (x, y) of every destination pixel centre: float32 [h, w, 2] (one broadcast add)."""
+    """Source (x, y) of every destination pixel centre: float32 [h, w, 2].
+
+    On the CPU built in numpy, one interleaved write per coordinate (5x faster than torch's broadcast over a
+    last dimension of 2, measured 60 vs 320 us for a 65k-pixel band).
+    """
     h, w = out_hw
+    if device is None or torch.device(device).type == "cpu":
+        mf = np.asarray(m[:2], dtype=np.float32)
+        u, v = np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)
+        g = np.empty((h, w, 2), np.float32)
+        for i in range(2):  # x = m00 u + m01 v + m02, y = m10 u + m11 v + m12
+            np.add((u * mf[i, 0])[None, :], (v * mf[i, 1] + mf[i, 2])[:, None], out=g[..., i])
+        return torch.from_numpy(g)
     mt = torch.as_tensor(m[:2], dtype=torch.float32, device=device)
     u = torch.arange(w, device=device, dtype=torch.float32)
     v = torch.arange(h, device=device, dtype=torch.float32)
@@ -102,8 +113,7 @@ def sample(src, m: np.ndarray, out_hw, padding: str = "border", finite: bool = F
         return _finite(out) if finite else out
 
     # Box-average first when 2 or more source pixels fall on one destination pixel (anti-aliasing).
-    step = math.sqrt(abs(np.linalg.det(m[:2, :2])))
-    k = int(step + 1e-6) if step >= 2.0 - 1e-6 else 1  # (det rounding: 4 can come out as 3.9999999999999996)
+    k = box_factor(m)
 
     # Only the part of src that the grid touches (plus the bilinear neighbour) is read. The window starts
     # on a multiple of k so that the averaging grid, hence every value, does not depend on the window.
@@ -115,8 +125,8 @@ def sample(src, m: np.ndarray, out_hw, padding: str = "border", finite: bool = F
     local = translation(-x0, -y0) @ m
     rois = [p[:, y0:y1, x0:x1] for p in parts]  # views: grid_sample reads strided input, no copy needed
     if k > 1:
-        rois = [F.avg_pool2d(r[None], k, stride=k, ceil_mode=True)[0] for r in rois]
-        local = np.diag([1.0 / k, 1.0 / k, 1.0]) @ translation(-(k - 1) / 2.0, -(k - 1) / 2.0) @ local
+        rois = [box_average(r, k) for r in rois]
+        local = pooled_matrix(local, k)
     rh, rw = rois[0].shape[-2:]
     grid = mapped_grid(_normaliser(rh, rw) @ local, (h, w), parts[0].device)[None]
     out = [F.grid_sample(r[None], grid, mode="bilinear", padding_mode=padding, align_corners=False)[0] for r in rois]
@@ -127,6 +137,24 @@ def sample(src, m: np.ndarray, out_hw, padding: str = "border", finite: bool = F
             [F.grid_sample(r[None], grid, mode="bilinear", padding_mode=padding, align_corners=False)[0] for r in rois]
         )
     return out
+
+
+def box_factor(m: np.ndarray) -> int:
+    """The integer factor k by which sample() box-averages the source first (source pixels per destination pixel)."""
+    step = math.sqrt(abs(np.linalg.det(m[:2, :2])))
+    return int(step + 1e-6) if step >= 2.0 - 1e-6 else 1  # (det rounding: 4 can come out as 3.9999999999999996)
+
+
+def box_average(src: torch.Tensor, k: int) -> torch.Tensor:
+    """Mean of k x k blocks of [C,H,W] from the top-left corner; partial blocks at the end average what they hold."""
+    if k == 1:
+        return src
+    return F.avg_pool2d(src.contiguous()[None], k, stride=k, ceil_mode=True)[0]
+
+
+def pooled_matrix(m: np.ndarray, k: int) -> np.ndarray:
+    """m re-expressed for the box_average(src, k) of its source (what sample() does before resampling)."""
+    return np.diag([1.0 / k, 1.0 / k, 1.0]) @ translation(-(k - 1) / 2.0, -(k - 1) / 2.0) @ m
 
 
 def _finite(t: torch.Tensor) -> torch.Tensor:
