@@ -92,7 +92,7 @@ def blend_weights(entry, crop_hw, image_hw, feather: float, window, side: float,
     h, cw = crop_hw
     if min(u0, v0, cw - u1, h - v1) > taper_width:  # the window is clear of every crop edge: no taper there
         return w
-    return w * feathering.edge_taper(entry.crop_to_image, crop_hw, image_hw, taper_width, window, device)
+    return feathering.edge_taper(entry.crop_to_image, crop_hw, image_hw, taper_width, window, device, into=w)
 
 
 def _close_window_edges(weights: torch.Tensor, window, crop_hw) -> torch.Tensor:
@@ -168,14 +168,20 @@ def _stitch_one(out, used, original, crop, entry, crop_hw, feather, color_match,
     del reference, weights
     tex = None if lut is None else lut_texture(lut)
     base_clean = _clean(original[b, y0:y1, x0:x1])
+    to_source = warp.pooled_matrix(to_window, k)  # image pixel -> source pixel
+    from_source = np.linalg.inv(to_source)
+    extents = _row_extents(source[-1])
     rows = max(8, BAND_PIXELS // (x1 - x0))
     # Band by band over the image rows: the temporaries stay a few MB whatever the face size.
     for by0 in range(y0, y1, rows):
         by1 = min(y1, by0 + rows)
-        band_hw = (by1 - by0, x1 - x0)
-        back = warp.pooled_matrix(to_window @ warp.translation(x0, by0), k)  # band pixel -> source pixel
-        if not _reaches_weights(source[-1], back, band_hw):
+        # Only the columns whose samples can reach a weight > 0 (an oval face leaves the box's corners out).
+        cols = _band_columns(extents, to_source, from_source, (x0, by0, x1, by1))
+        if cols is None:
             continue
+        bx0, bx1 = cols
+        band_hw = (by1 - by0, bx1 - bx0)
+        back = to_source @ warp.translation(bx0, by0)  # band pixel -> source pixel
         sampled = warp.sample(source, back, band_hw)  # every channel in one resampling
         if lut_in_image:
             change = apply_lut_planes(tex, *sampled[:3])
@@ -183,7 +189,7 @@ def _stitch_one(out, used, original, crop, entry, crop_hw, feather, color_match,
                 change -= sampled[3:6]
         else:
             change = sampled[:3]
-        _blend(out[b, by0:by1, x0:x1], used[b, by0:by1, x0:x1], change, sampled[-1], mode, base_clean)
+        _blend(out[b, by0:by1, bx0:bx1], used[b, by0:by1, bx0:bx1], change, sampled[-1], mode, base_clean)
     return note
 
 
@@ -221,13 +227,37 @@ def _clean(t: torch.Tensor) -> bool:
     return bool(lo >= 0.0) and bool(hi <= 1.0)  # NaN fails both
 
 
-def _reaches_weights(weights: torch.Tensor, m: np.ndarray, out_hw) -> bool:
-    """Whether any weight > 0 lies where an out_hw grid mapped by m reads (bilinear neighbours included)."""
-    fu0, fv0, fu1, fv1 = warp.footprint(m, out_hw)
-    hh, ww = weights.shape
-    u0, v0 = max(0, math.floor(fu0) - 1), max(0, math.floor(fv0) - 1)
-    u1, v1 = min(ww, math.ceil(fu1) + 2), min(hh, math.ceil(fv1) + 2)
-    return u1 > u0 and v1 > v0 and bool((weights[v0:v1, u0:u1] > 0).any())
+def _row_extents(weights: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """(first, last) column of a weight > 0 in each row of [h, w] (w and -1 for a row without any)."""
+    nz = (weights > 0).cpu().numpy()
+    w = nz.shape[1]
+    found = nz.any(1)
+    first = np.where(found, nz.argmax(1), w)
+    last = np.where(found, w - 1 - nz[:, ::-1].argmax(1), -1)
+    return first, last
+
+
+def _band_columns(extents, to_source, from_source, box) -> tuple[int, int] | None:
+    """The image columns (x0, x1) of the band box (x0, y0, x1, y1) whose bilinear samples can reach a weight > 0.
+
+    extents: _row_extents of the source weights. None: no such column (the band is skipped). Exact for every
+    rotation: the source rectangle holding the reachable weights is mapped back to the image and its bounding
+    box taken.
+    """
+    x0, y0, x1, y1 = box
+    first, last = extents
+    fu0, fv0, fu1, fv1 = warp.footprint(to_source @ warp.translation(x0, y0), (y1 - y0, x1 - x0))
+    v0, v1 = max(0, math.floor(fv0) - 1), min(len(first), math.ceil(fv1) + 2)  # + the bilinear neighbours
+    if v1 <= v0:
+        return None
+    c0, c1 = int(first[v0:v1].min()), int(last[v0:v1].max())
+    c0, c1 = max(c0, math.floor(fu0) - 1), min(c1, math.ceil(fu1) + 1)
+    if c1 < c0:
+        return None
+    # Image pixels within one source pixel of these columns read them; the rest read only zero weights.
+    gx0, _, gx1, _ = warp.footprint(from_source @ warp.translation(c0 - 1, v0), (v1 - v0, c1 - c0 + 3))
+    bx0, bx1 = max(x0, math.floor(gx0)), min(x1, math.ceil(gx1) + 1)
+    return (bx0, bx1) if bx1 > bx0 else None
 
 
 def _blend(o, used, change: torch.Tensor, weights: torch.Tensor, mode: str, base_clean: bool) -> None:
@@ -261,16 +291,19 @@ def _blend_numpy(o: np.ndarray, used: np.ndarray, change: np.ndarray, m: np.ndar
     m[m < MIN_WEIGHT] = 0.0
     if not m.any():
         return
-    # The change arrives as channel planes (the resampling's layout): weighted there, contiguous, then added to the
-    # image's pixels in one transposing pass.
+    # The change arrives as channel planes (the resampling's layout) and is blended plane by plane: numpy is slow
+    # at transposing operands (3x), and the image's channel c is a plain strided view.
     base = o if base_clean else np.nan_to_num(o, nan=0.0, posinf=1.0, neginf=0.0)
-    if mode == "replace":
-        change -= base.transpose(2, 0, 1)
-    change *= m
-    blended = np.add(change.transpose(1, 2, 0), base)
-    if base_clean:  # weight 0: base + 0, clipped, is base itself (finite, within 0..1)
-        np.clip(blended, 0.0, 1.0, out=o)
-    else:
-        np.clip(blended, 0.0, 1.0, out=blended)
-        np.copyto(o, blended, where=(m > 0)[..., None])  # pixels of weight 0 are not even rewritten
+    keep = None if base_clean else m > 0
+    for c in range(3):
+        d = change[c]
+        if mode == "replace":
+            d -= base[..., c]
+        d *= m
+        d += base[..., c]
+        if keep is None:  # weight 0: base + 0, clipped, is base itself (finite, within 0..1)
+            np.clip(d, 0.0, 1.0, out=o[..., c])
+        else:
+            np.clip(d, 0.0, 1.0, out=d)
+            np.copyto(o[..., c], d, where=keep)  # pixels of weight 0 are not even rewritten
     np.maximum(used, m, out=used)
