@@ -73,13 +73,26 @@ class _Region:
 
 
 def _pooled_support(mask: torch.Tensor) -> tuple[np.ndarray, int]:
-    """bool [h', w'] of mask > threshold, max-pooled by an integer factor f to at most REGION_GRID px."""
+    """bool [h', w'] of mask > threshold, max-pooled by an integer factor f to at most REGION_GRID px.
+
+    The mask is read once in full (its row maxima); only the bounding box of its support is pooled.
+    """
     h, w = mask.shape
     f = max(1, math.ceil(max(h, w) / REGION_GRID))
-    pooled = block_max(mask, f)
-    if not all_finite(pooled):  # a NaN would hide its whole block: pool the repaired mask instead (rare)
-        pooled = block_max(torch.nan_to_num(mask, nan=0.0), f)
-    return pooled.cpu().numpy() > MASK_THRESHOLD, f
+    support = np.zeros((-(-h // f), -(-w // f)), bool)
+    rows = mask.amax(1)
+    if not all_finite(rows):  # a NaN would hide its whole block: use the repaired mask instead (rare)
+        mask = torch.nan_to_num(mask, nan=0.0)
+        rows = mask.amax(1)
+    on = (rows > MASK_THRESHOLD).nonzero()
+    if len(on) == 0:
+        return support, f
+    r0, r1 = int(on[0]) // f * f, min(h, (int(on[-1]) // f + 1) * f)  # whole blocks
+    on = (mask[r0:r1].amax(0) > MASK_THRESHOLD).nonzero()
+    c0, c1 = int(on[0]) // f * f, min(w, (int(on[-1]) // f + 1) * f)
+    pooled = block_max(mask[r0:r1, c0:c1], f).cpu().numpy() > MASK_THRESHOLD
+    support[r0 // f : r0 // f + pooled.shape[0], c0 // f : c0 // f + pooled.shape[1]] = pooled
+    return support, f
 
 
 def block_max(x: torch.Tensor, f: int) -> torch.Tensor:
@@ -90,17 +103,21 @@ def block_max(x: torch.Tensor, f: int) -> torch.Tensor:
     if h % f or w % f:  # pad with the minimum so partial blocks keep their own maximum
         x = F.pad(x[None, None], (0, -w % f, 0, -h % f), value=float(x.min()))[0, 0]
         h, w = x.shape
-    return x.reshape(h // f, f, w).amax(1).reshape(h // f, w // f, f).amax(2)
+    return x.view(h // f, f, w).amax(1).view(h // f, w // f, f).amax(2)  # view: a window of the mask is not copied
 
 
 def _mask_regions(b: int, mask: torch.Tensor) -> list[_Region]:
     support, f = _pooled_support(mask)
-    labels, n = ndimage.label(support, structure=np.ones((3, 3), bool))
     h, w = mask.shape
+    rows, cols = np.flatnonzero(support.any(1)), np.flatnonzero(support.any(0))
+    if len(rows) == 0:
+        return []
+    r0, c0 = rows[0], cols[0]  # label only the support's bounding box (a face is a small part of the image)
+    labels, n = ndimage.label(support[r0 : rows[-1] + 1, c0 : cols[-1] + 1], structure=np.ones((3, 3), bool))
     boxes = []
-    for sl in ndimage.find_objects(labels):
-        ys, xs = sl
-        boxes.append((xs.start * f, ys.start * f, min(xs.stop * f, w), min(ys.stop * f, h)))
+    for ys, xs in ndimage.find_objects(labels):
+        y0, y1, x0, x1 = ys.start + r0, ys.stop + r0, xs.start + c0, xs.stop + c0
+        boxes.append((x0 * f, y0 * f, min(x1 * f, w), min(y1 * f, h)))
     if len(boxes) > MAX_REGIONS:
         boxes = [_union(boxes)]
     return sorted((_box_region(b, box) for box in boxes), key=lambda r: (r.center[0], r.center[1]))  # left to right
@@ -312,10 +329,10 @@ def crop(
         else:
             # Image and mask in one pass. The mask is edge-replicated too: a mask touching the image border
             # continues past it, so its feather ramps out there and border pixels get the full edit.
-            both = warp.sample([src, mask[r.batch_index][None]], r.matrix, crop_hw, finite=True)
-            crops[i] = both[:3].permute(1, 2, 0)
-            sampled = both[3].clamp(0.0, 1.0)
-            del both
+            pixels, sampled = warp.sample_each([src, mask[r.batch_index][None]], r.matrix, crop_hw, finite=True)
+            crops[i] = pixels.permute(1, 2, 0)
+            sampled = sampled[0].clamp_(0.0, 1.0)
+            del pixels
         if r.placeholder:
             own, keepout = torch.zeros(crop_hw, device=image.device), None
         else:

@@ -131,8 +131,7 @@ def grow(box, margin: float, hw) -> tuple[int, int, int, int]:
 
 def support_box(weights: torch.Tensor, margin: int = 2) -> tuple[int, int, int, int] | None:
     """(u0, v0, u1, v1) bounding the nonzero pixels of [h, w] weights, grown by margin; None if all zero."""
-    nz = weights > 0
-    rows, cols = nz.any(1).nonzero(), nz.any(0).nonzero()
+    rows, cols = (weights.amax(1) > 0).nonzero(), (weights.amax(0) > 0).nonzero()  # no [h, w] temporary
     if rows.numel() == 0:
         return None
     h, w = weights.shape

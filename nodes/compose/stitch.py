@@ -28,7 +28,7 @@ from .. import comfy_adapter
 from ..base.tensors import all_finite, lazy_zeros, nan_free, output_copy
 from . import feather as feathering
 from . import warp
-from .color_match import apply_lut_planes, lut_texture, ring_mapping
+from .color_match import MAX_SAMPLES, apply_lut_planes, lut_texture, ring_mapping
 from .plan import StitchPlan, check_original, check_source, fit_batch
 
 log = logging.getLogger("FaceLab")
@@ -144,16 +144,24 @@ def _stitch_one(out, used, original, crop, entry, crop_hw, feather, color_match,
     if not bool((weights > 0).any()):
         return note
 
-    reference = warp.sample(original[b].permute(2, 0, 1), sub, sub_hw, finite=True)  # [3, h, w], as the crop was
+    source_chw = original[b].permute(2, 0, 1)
     lut = None
     if color_match:
-        own = entry.mask[v0:v1, u0:u1].to(device)
-        ring = feathering.ring(own, ring_width) & warp.inside(sub, sub_hw, (h, w), device)
+        # The ring's statistics need about MAX_SAMPLES pixels: find the ring on every s-th row and column of the
+        # window (s from the ring's expected area), not on all of it.
+        mw, mh = mask_box[2] - mask_box[0], mask_box[3] - mask_box[1]
+        s = max(1, int(math.sqrt(2.0 * (mw + mh + 2.0 * ring_width) * ring_width / MAX_SAMPLES)))
+        own = entry.mask[v0:v1:s, u0:u1:s].to(device)
+        ring_grid = sub @ np.diag([s, s, 1.0])  # subgrid pixel -> image pixel
+        ring = feathering.ring(own, ring_width / s) & warp.inside(ring_grid, own.shape, (h, w), device)
         if repair:
-            ring &= finite
+            ring &= finite[::s, ::s]
         if entry.keepout is not None:
-            ring &= entry.keepout[v0:v1, u0:u1].to(device) <= 0
-        lut = ring_mapping(edited, reference.permute(1, 2, 0), ring)
+            ring &= entry.keepout[v0:v1:s, u0:u1:s].to(device) <= 0
+        # The original resampled as the crop was (same box averaging), at those pixels only.
+        reference = warp.sample(source_chw, ring_grid, own.shape, finite=True, box=warp.box_factor(sub))
+        lut = ring_mapping(edited[::s, ::s], reference.permute(1, 2, 0), ring)
+        del reference
     # Apply the colour mapping where there are fewer pixels: in the crop, or after mapping back to the image.
     lut_in_image = lut is not None and entry.scale > 1.0
 
@@ -164,8 +172,8 @@ def _stitch_one(out, used, original, crop, entry, crop_hw, feather, color_match,
         return note
     to_window = np.linalg.inv(sub)  # image pixel -> window pixel
     k = warp.box_factor(to_window)  # > 1: several window pixels per image pixel, box-averaged once here
-    source = _window_source(edited, reference, weights, finite if repair else None, lut, lut_in_image, mode, k)
-    del reference, weights
+    source = _window_source(edited, (source_chw, sub), weights, finite if repair else None, lut, lut_in_image, mode, k)
+    del weights
     tex = None if lut is None else lut_texture(lut)
     base_clean = _clean(original[b, y0:y1, x0:x1])
     to_source = warp.pooled_matrix(to_window, k)  # image pixel -> source pixel
@@ -193,21 +201,26 @@ def _stitch_one(out, used, original, crop, entry, crop_hw, feather, color_match,
     return note
 
 
-def _window_source(edited, reference, weights, finite, lut, lut_in_image: bool, mode: str, k: int) -> torch.Tensor:
+def _window_source(edited, original, weights, finite, lut, lut_in_image: bool, mode: str, k: int) -> torch.Tensor:
     """What the bands resample back to the image, for the whole window at once, box-averaged by k: [C, h/k, w/k].
 
     Channels: the change to add (crop - reference, colour-matched; "add") or the crop's colours ("replace"), then
     the weights; with the colour mapping applied in the image (lut_in_image), the crop's colours, the reference
-    (for "add") and the weights. Built in row chunks so that the lookup's temporaries stay small.
+    (for "add") and the weights. The reference is the original resampled exactly as the crop was; original is
+    (image [3, H, W], window pixel -> image pixel). Built in row chunks so that the temporaries stay small, into
+    one buffer of huge pages (a fresh buffer's 4 KB page faults cost more than the arithmetic here).
     """
+    image, to_image = original
+    box = warp.box_factor(to_image)
     hc, wc = weights.shape
     with_ref = lut_in_image and mode == "add"
-    src = torch.empty((7 if with_ref else 4, hc, wc), device=weights.device)
+    src = scratch((7 if with_ref else 4, hc, wc), weights.device)
     tex = None if lut is None or lut_in_image else lut_texture(lut)
     step = max(1, BAND_PIXELS // wc)
     for r0 in range(0, hc, step):
         r1 = min(hc, r0 + step)
-        e, ref, dst = edited[r0:r1].permute(2, 0, 1), reference[:, r0:r1], src[:3, r0:r1]
+        e, dst = edited[r0:r1].permute(2, 0, 1), src[:3, r0:r1]
+        ref = warp.sample(image, to_image @ warp.translation(0, r0), (r1 - r0, wc), finite=True, box=box)
         if finite is not None:
             e = torch.where(finite[r0:r1], e, ref)
         torch.clamp(e, 0.0, 1.0, out=dst)
@@ -219,6 +232,13 @@ def _window_source(edited, reference, weights, finite, lut, lut_in_image: bool, 
             dst -= ref
     src[-1] = weights
     return warp.box_average(src, k)
+
+
+def scratch(shape, device) -> torch.Tensor:
+    """An uninitialised float32 tensor; on the CPU from numpy, whose large buffers use transparent huge pages."""
+    if torch.device(device).type != "cpu":
+        return torch.empty(shape, device=device)
+    return torch.from_numpy(np.empty(shape, np.float32))
 
 
 def _clean(t: torch.Tensor) -> bool:
