@@ -20,7 +20,7 @@ from scipy import ndimage
 
 from .. import comfy_adapter
 from ..base.mesh import LEFT_EYE_CORNERS, RIGHT_EYE_CORNERS
-from ..base.tensors import all_finite
+from ..base.tensors import all_finite, scratch
 from ..face import face_landmarks as fl
 from . import warp
 from .plan import CropEntry, StitchPlan, source_probes
@@ -32,6 +32,7 @@ REGION_GRID = 1024  # regions are found on the mask max-pooled to at most this m
 MAX_REGIONS = 32  # more separate parts than this become one region
 ASPECT_LIMITS = (0.25, 4.0)
 OWNER_BLOCK = 4  # crop pixels per side of the blocks that decide which face owns a masked pixel
+SAMPLE_PIXELS = 1 << 17  # crop pixels sampled per chunk (bounds the temporaries)
 
 
 @dataclass
@@ -317,22 +318,18 @@ def crop(
         for i, r in enumerate(x for x in regions if x.batch_index == b and x.bbox is not None):
             r.label = f"image {b} region {i}"
 
-    crops = torch.empty((len(regions), *crop_hw, 3), device=image.device)  # filled in place: no stacking copy
-    masks = torch.empty((len(regions), *crop_hw), device=image.device)
+    crops = scratch((len(regions), *crop_hw, 3), image.device)  # filled in place: no stacking copy
+    masks = scratch((len(regions), *crop_hw), image.device)
     entries = []
     for i, r in enumerate(comfy_adapter.iterate_with_progress(regions)):
         src = image[r.batch_index].permute(2, 0, 1)
         # NaN/Inf pixels (finite=True) read as 0 instead of spreading over their neighbours into the crop.
-        if mask is None or r.placeholder:
-            crops[i] = warp.sample(src, r.matrix, crop_hw, finite=True).permute(1, 2, 0)
-            sampled = None
-        else:
-            # Image and mask in one pass. The mask is edge-replicated too: a mask touching the image border
-            # continues past it, so its feather ramps out there and border pixels get the full edit.
-            pixels, sampled = warp.sample_each([src, mask[r.batch_index][None]], r.matrix, crop_hw, finite=True)
-            crops[i] = pixels.permute(1, 2, 0)
-            sampled = sampled[0].clamp_(0.0, 1.0)
-            del pixels
+        _sample_rows(crops[i], src, r.matrix)
+        sampled = None
+        if mask is not None and not r.placeholder:
+            # The mask is edge-replicated too: a mask touching the image border continues past it, so its
+            # feather ramps out there and border pixels get the full edit.
+            sampled = warp.sample(mask[r.batch_index][None], r.matrix, crop_hw, finite=True)[0].clamp_(0.0, 1.0)
         if r.placeholder:
             own, keepout = torch.zeros(crop_hw, device=image.device), None
         else:
@@ -364,6 +361,15 @@ def crop(
     report = _report(entries, crop_hw, notes)
     plan = StitchPlan((h, w), bsz, crop_hw, entries, source_probes(image), report)
     return crops, masks, plan
+
+
+def _sample_rows(dst: torch.Tensor, src: torch.Tensor, m: np.ndarray) -> None:
+    """warp.sample(src [3,H,W], m) written into dst [h, w, 3] row chunk by row chunk (small temporaries)."""
+    h, w = dst.shape[:2]
+    step = max(1, SAMPLE_PIXELS // w)
+    for r0 in range(0, h, step):
+        r1 = min(h, r0 + step)
+        dst[r0:r1] = warp.sample(src, m @ warp.translation(0, r0), (r1 - r0, w), finite=True).permute(1, 2, 0)
 
 
 def _crop_masks(r: _Region, sampled, faces_per_image, crop_hw, device) -> tuple[torch.Tensor, torch.Tensor | None]:

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 LOWRES_RAMP_PX = 12  # the ramp is computed at a scale where it spans about this many pixels
+RING_RADIUS_PX = 4  # the colour-match ring is dilated at a scale where its width is about this many pixels
 
 
 def _max_filter(x: torch.Tensor, radius: int) -> torch.Tensor:
@@ -40,8 +41,8 @@ def _hann_blur(x: torch.Tensor, width: float) -> torch.Tensor:
     return F.conv2d(F.pad(x, (0, 0, r, r), mode="replicate"), k.view(1, 1, n, 1))
 
 
-def _lowres(mask: torch.Tensor, width: float) -> tuple[torch.Tensor, int]:
-    f = max(1, int(width // LOWRES_RAMP_PX))
+def _lowres(mask: torch.Tensor, width: float, ramp_px: int = LOWRES_RAMP_PX) -> tuple[torch.Tensor, int]:
+    f = max(1, int(width // ramp_px))
     x = mask[None, None]
     if f > 1:
         x = F.max_pool2d(x, f, stride=f, ceil_mode=True)  # conservative: any masked pixel keeps its cell
@@ -69,7 +70,9 @@ def feather(mask: torch.Tensor, width: float) -> torch.Tensor:
 def ring(mask: torch.Tensor, width: float) -> torch.Tensor:
     """bool [h, w]: pixels outside the mask within about `width` px of it."""
     support = (mask > 0).to(torch.float32)
-    x, f = _lowres(support, max(width, 1.0))
+    # A plain dilation needs no smooth ramp: a coarser grid (radius about RING_RADIUS_PX cells) is enough, and
+    # the max filter's cost grows with its radius.
+    x, f = _lowres(support, max(width, 1.0), RING_RADIUS_PX)
     x = _max_filter(x, max(1, int(round(width / f))))
     if f > 1:
         x = F.interpolate(x, size=mask.shape, mode="nearest")

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from .. import comfy_adapter
-from ..base.tensors import all_finite, lazy_zeros, nan_free, output_copy
+from ..base.tensors import all_finite, lazy_zeros, nan_free, output_copy, scratch
 from . import feather as feathering
 from . import warp
 from .color_match import MAX_SAMPLES, apply_lut_planes, lut_texture, ring_mapping
@@ -211,7 +211,6 @@ def _window_source(edited, original, weights, finite, lut, lut_in_image: bool, m
     one buffer of huge pages (a fresh buffer's 4 KB page faults cost more than the arithmetic here).
     """
     image, to_image = original
-    box = warp.box_factor(to_image)
     hc, wc = weights.shape
     with_ref = lut_in_image and mode == "add"
     src = scratch((7 if with_ref else 4, hc, wc), weights.device)
@@ -220,7 +219,7 @@ def _window_source(edited, original, weights, finite, lut, lut_in_image: bool, m
     for r0 in range(0, hc, step):
         r1 = min(hc, r0 + step)
         e, dst = edited[r0:r1].permute(2, 0, 1), src[:3, r0:r1]
-        ref = warp.sample(image, to_image @ warp.translation(0, r0), (r1 - r0, wc), finite=True, box=box)
+        ref = warp.sample(image, to_image @ warp.translation(0, r0), (r1 - r0, wc), finite=True)
         if finite is not None:
             e = torch.where(finite[r0:r1], e, ref)
         torch.clamp(e, 0.0, 1.0, out=dst)
@@ -232,13 +231,6 @@ def _window_source(edited, original, weights, finite, lut, lut_in_image: bool, m
             dst -= ref
     src[-1] = weights
     return warp.box_average(src, k)
-
-
-def scratch(shape, device) -> torch.Tensor:
-    """An uninitialised float32 tensor; on the CPU from numpy, whose large buffers use transparent huge pages."""
-    if torch.device(device).type != "cpu":
-        return torch.empty(shape, device=device)
-    return torch.from_numpy(np.empty(shape, np.float32))
 
 
 def _clean(t: torch.Tensor) -> bool:

@@ -116,7 +116,7 @@ def sample_each(src, m, out_hw, padding: str = "border", finite: bool = False, b
     parts = list(src) if isinstance(src, (list, tuple)) else [src]
     sh, sw = parts[0].shape[-2:]
     h, w = int(out_hw[0]), int(out_hw[1])
-    off = integer_offset(m) if box is None else None
+    off = integer_offset(m) if box in (None, 1) else None
     if off is not None:
         out = [_copy_window(p, off, (h, w), padding) for p in parts]
         return [_finite(o) for o in out] if finite else out
