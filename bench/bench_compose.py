@@ -129,7 +129,9 @@ def time_colour_match(variants, repeat: int) -> None:
     yy, xx = torch.meshgrid(torch.arange(1024.0), torch.arange(1024.0), indexing="ij")
     r = ((xx - 512) ** 2 + (yy - 480) ** 2).sqrt()
     ring = (r > 300) & (r <= 340)  # a 40-px ring around a 600-px face
-    times = interleaved({v.label: lambda v=v: v.color_match.match_to_reference(crop, ref, ring) for v in variants}, repeat)
+    times = interleaved(
+        {v.label: lambda v=v: v.color_match.match_to_reference(crop, ref, ring) for v in variants}, repeat
+    )
     for v in variants:
         w, c = times[v.label]
         bc.report(

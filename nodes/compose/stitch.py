@@ -313,7 +313,7 @@ def _blend_numpy(o: np.ndarray, used: np.ndarray, change: np.ndarray, m: np.ndar
             d -= base[..., c]
         d *= m
         d += base[..., c]
-        if keep is None:  # weight 0: base + 0, clipped, is base itself (finite, within 0..1)
+        if keep is None:  # weight 0: base + 0, clipped, is base itself (finite, within 0..1; a -0.0 reads +0.0)
             np.clip(d, 0.0, 1.0, out=o[..., c])
         else:
             np.clip(d, 0.0, 1.0, out=d)
