@@ -10,7 +10,8 @@ their defaults (SDXL area 1024^2 crop, context 1.5, feather 0.1, colour match on
 - peak memory above the inputs during crop + stitch at 4096^2 (a fresh process per variant, VmHWM).
 
 Every stage runs for the pack at `--baseline` (default: the commit before the issue-16 work; `none` to skip)
-and for this checkout, in the same process, under the same load, for each torch thread count in `--threads`.
+and for this checkout, in the same process, in turns (one run of each variant, then the next round), so that
+both see the same load, for each torch thread count in `--threads`.
 
     .venv/bin/python bench/bench_compose.py [--repeat 5] [--threads 1,2] [--baseline REF|none] [--sizes 4096,1024]
 """
@@ -85,15 +86,35 @@ def drifted(crops: torch.Tensor, in_place: bool = False) -> torch.Tensor:
     return out.mul_(torch.tensor([1.04, 0.97, 1.0])).add_(torch.tensor([0.05, -0.02, 0.04])).clamp_(0, 1)
 
 
+def interleaved(stages: dict, repeat: int) -> dict:
+    """bc.measure of every callable in stages, run in turns (a, b, c, a, b, c, ...): on a shared machine whose
+    load changes from second to second, variants measured side by side see the same load."""
+    for fn in stages.values():  # warm-up
+        fn()
+    times = {name: ([], []) for name in stages}
+    for _ in range(repeat):
+        for name, fn in stages.items():
+            wall, cpu = bc.measure(fn, 1, warmup=0)
+            times[name][0].extend(wall)
+            times[name][1].extend(cpu)
+    return times
+
+
 def time_size(variants, size: int, repeat: int) -> None:
     image, mask = face_scene(size)
+    stages, extras = {}, {}
     for v in variants:
         crops, _, plan, _ = v.crop(image, mask)
         edit = drifted(crops)
-        extra = {"variant": v.label, "crop": f"{crops.shape[2]}x{crops.shape[1]}", "faces": 1}
-        crop_w, crop_c = bc.measure(lambda v=v: v.crop(image, mask), repeat)
-        st_w, st_c = bc.measure(lambda v=v, e=edit, p=plan: v.stitch(image, e, p), repeat)
-        off_w, off_c = bc.measure(lambda v=v, e=edit, p=plan: v.stitch(image, e, p, color_match="off"), repeat)
+        extras[v.label] = {"variant": v.label, "crop": f"{crops.shape[2]}x{crops.shape[1]}", "faces": 1}
+        stages[v.label, "crop"] = lambda v=v: v.crop(image, mask)
+        stages[v.label, "stitch"] = lambda v=v, e=edit, p=plan: v.stitch(image, e, p)
+        stages[v.label, "off"] = lambda v=v, e=edit, p=plan: v.stitch(image, e, p, color_match="off")
+    times = interleaved(stages, repeat)
+    for v in variants:
+        extra = extras[v.label]
+        (crop_w, crop_c), (st_w, st_c) = times[v.label, "crop"], times[v.label, "stitch"]
+        off_w, off_c = times[v.label, "off"]
         bc.report("crop", size, crop_w, crop_c, **extra)
         bc.report("stitch", size, st_w, st_c, **extra)
         bc.report("stitch, colour match off", size, off_w, off_c, **extra)
@@ -108,8 +129,11 @@ def time_colour_match(variants, repeat: int) -> None:
     yy, xx = torch.meshgrid(torch.arange(1024.0), torch.arange(1024.0), indexing="ij")
     r = ((xx - 512) ** 2 + (yy - 480) ** 2).sqrt()
     ring = (r > 300) & (r <= 340)  # a 40-px ring around a 600-px face
+    times = interleaved(
+        {v.label: lambda v=v: v.color_match.match_to_reference(crop, ref, ring) for v in variants}, repeat
+    )
     for v in variants:
-        w, c = bc.measure(lambda v=v: v.color_match.match_to_reference(crop, ref, ring), repeat)
+        w, c = times[v.label]
         bc.report(
             "colour match, whole crop", 1024, w, c, variant=v.label, target=TARGETS[("colour match, whole crop", 1024)]
         )

@@ -92,3 +92,38 @@ def test_colour_match_removes_a_colour_drift_measured_in_the_ring(parts):
     assert torch.equal(
         color_match.match_to_reference(drifted, ref, torch.zeros_like(ring)), drifted
     )  # no ring: unchanged
+
+
+def test_colour_lookup_is_trilinear_interpolation_of_the_lattice(parts):
+    """The 2-D texture lookup must give what a trilinear lookup of the 33^3 lattice gives (torch's 3-D grid_sample,
+    the former implementation), on a real photo and at the cube's faces, where a lattice cell ends."""
+    import torch.nn.functional as F
+
+    _, _, color_match = parts
+    from comfyui_facelab.nodes.base.colorspace import lab_to_rgb, rgb_to_lab
+
+    shift = torch.tensor([-3.0, 2.0, 4.0])  # a typical drift correction in Lab
+    lut = color_match.colour_lut(lambda rgb: lab_to_rgb(rgb_to_lab(rgb) * torch.tensor([1.05, 0.9, 1.1]) + shift))
+    image = photo_tensor("obama.jpg")[0, 100:300, 200:400].clone()
+    image[:8] = 0.0  # black, white, and single channels at 0 and 1: the lattice's first and last cells
+    image[8:16] = 1.0
+    image[16:24, :, 0], image[24:32, :, 2] = 0.0, 1.0
+    grid = (image * 2.0 - 1.0)[None, None]
+    expected = F.grid_sample(lut, grid, mode="bilinear", padding_mode="border", align_corners=True)[0, :, 0]
+    got = color_match.apply_lut(lut, image).permute(2, 0, 1)
+    assert (got - expected).abs().max() < 1e-4  # float rounding of the texture coordinates, << 1/255
+    identity = color_match.apply_lut(color_match.colour_lut(lambda rgb: rgb), image)
+    assert (identity - image).abs().max() < 1e-4
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_box_average_matches_average_pooling_with_partial_blocks(parts, k):
+    """warp.box_average (strided sums) must equal avg_pool2d with ceil_mode: partial blocks at the end average only
+    the pixels they hold. A channels-last view (how crops arrive) and odd sizes, so partial blocks occur."""
+    import torch.nn.functional as F
+
+    warp, _, _ = parts
+    src = photo_tensor("astronaut.png")[0, :101, :67].permute(2, 0, 1)  # strided view, 101 x 67
+    expected = F.avg_pool2d(src.contiguous()[None], k, stride=k, ceil_mode=True)[0]
+    got = warp.box_average(src, k)
+    assert got.shape == expected.shape and (got - expected).abs().max() < 1e-6

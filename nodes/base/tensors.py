@@ -89,6 +89,17 @@ def lazy_zeros(shape, device=None) -> torch.Tensor:
     return torch.from_numpy(np.zeros(tuple(shape), np.float32))
 
 
+def scratch(shape, device=None) -> torch.Tensor:
+    """An uninitialised float32 tensor; on the CPU from numpy, whose large buffers use transparent huge pages.
+
+    For large temporaries and outputs written in full: a fresh torch buffer costs one page fault per 4 KB on
+    first write, which on a shared VM costs more than the arithmetic that fills it.
+    """
+    if device is not None and torch.device(device).type != "cpu":
+        return torch.empty(shape, dtype=torch.float32, device=device)
+    return torch.from_numpy(np.empty(tuple(shape), np.float32))
+
+
 _NUMPY_SAFE = (torch.float32, torch.float64, torch.float16, torch.uint8)
 
 

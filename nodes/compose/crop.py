@@ -20,7 +20,7 @@ from scipy import ndimage
 
 from .. import comfy_adapter
 from ..base.mesh import LEFT_EYE_CORNERS, RIGHT_EYE_CORNERS
-from ..base.tensors import all_finite
+from ..base.tensors import all_finite, scratch
 from ..face import face_landmarks as fl
 from . import warp
 from .plan import CropEntry, StitchPlan, source_probes
@@ -32,6 +32,7 @@ REGION_GRID = 1024  # regions are found on the mask max-pooled to at most this m
 MAX_REGIONS = 32  # more separate parts than this become one region
 ASPECT_LIMITS = (0.25, 4.0)
 OWNER_BLOCK = 4  # crop pixels per side of the blocks that decide which face owns a masked pixel
+SAMPLE_PIXELS = 1 << 17  # crop pixels sampled per chunk (bounds the temporaries)
 
 
 @dataclass
@@ -73,13 +74,26 @@ class _Region:
 
 
 def _pooled_support(mask: torch.Tensor) -> tuple[np.ndarray, int]:
-    """bool [h', w'] of mask > threshold, max-pooled by an integer factor f to at most REGION_GRID px."""
+    """bool [h', w'] of mask > threshold, max-pooled by an integer factor f to at most REGION_GRID px.
+
+    The mask is read once in full (its row maxima); only the bounding box of its support is pooled.
+    """
     h, w = mask.shape
     f = max(1, math.ceil(max(h, w) / REGION_GRID))
-    pooled = block_max(mask, f)
-    if not all_finite(pooled):  # a NaN would hide its whole block: pool the repaired mask instead (rare)
-        pooled = block_max(torch.nan_to_num(mask, nan=0.0), f)
-    return pooled.cpu().numpy() > MASK_THRESHOLD, f
+    support = np.zeros((-(-h // f), -(-w // f)), bool)
+    rows = mask.amax(1)
+    if not all_finite(rows):  # a NaN would hide its whole block: use the repaired mask instead (rare)
+        mask = torch.nan_to_num(mask, nan=0.0)
+        rows = mask.amax(1)
+    on = (rows > MASK_THRESHOLD).nonzero()
+    if len(on) == 0:
+        return support, f
+    r0, r1 = int(on[0]) // f * f, min(h, (int(on[-1]) // f + 1) * f)  # whole blocks
+    on = (mask[r0:r1].amax(0) > MASK_THRESHOLD).nonzero()
+    c0, c1 = int(on[0]) // f * f, min(w, (int(on[-1]) // f + 1) * f)
+    pooled = block_max(mask[r0:r1, c0:c1], f).cpu().numpy() > MASK_THRESHOLD
+    support[r0 // f : r0 // f + pooled.shape[0], c0 // f : c0 // f + pooled.shape[1]] = pooled
+    return support, f
 
 
 def block_max(x: torch.Tensor, f: int) -> torch.Tensor:
@@ -90,17 +104,21 @@ def block_max(x: torch.Tensor, f: int) -> torch.Tensor:
     if h % f or w % f:  # pad with the minimum so partial blocks keep their own maximum
         x = F.pad(x[None, None], (0, -w % f, 0, -h % f), value=float(x.min()))[0, 0]
         h, w = x.shape
-    return x.reshape(h // f, f, w).amax(1).reshape(h // f, w // f, f).amax(2)
+    return x.view(h // f, f, w).amax(1).view(h // f, w // f, f).amax(2)  # view: a window of the mask is not copied
 
 
 def _mask_regions(b: int, mask: torch.Tensor) -> list[_Region]:
     support, f = _pooled_support(mask)
-    labels, n = ndimage.label(support, structure=np.ones((3, 3), bool))
     h, w = mask.shape
+    rows, cols = np.flatnonzero(support.any(1)), np.flatnonzero(support.any(0))
+    if len(rows) == 0:
+        return []
+    r0, c0 = rows[0], cols[0]  # label only the support's bounding box (a face is a small part of the image)
+    labels, n = ndimage.label(support[r0 : rows[-1] + 1, c0 : cols[-1] + 1], structure=np.ones((3, 3), bool))
     boxes = []
-    for sl in ndimage.find_objects(labels):
-        ys, xs = sl
-        boxes.append((xs.start * f, ys.start * f, min(xs.stop * f, w), min(ys.stop * f, h)))
+    for ys, xs in ndimage.find_objects(labels):
+        y0, y1, x0, x1 = ys.start + r0, ys.stop + r0, xs.start + c0, xs.stop + c0
+        boxes.append((x0 * f, y0 * f, min(x1 * f, w), min(y1 * f, h)))
     if len(boxes) > MAX_REGIONS:
         boxes = [_union(boxes)]
     return sorted((_box_region(b, box) for box in boxes), key=lambda r: (r.center[0], r.center[1]))  # left to right
@@ -300,22 +318,18 @@ def crop(
         for i, r in enumerate(x for x in regions if x.batch_index == b and x.bbox is not None):
             r.label = f"image {b} region {i}"
 
-    crops = torch.empty((len(regions), *crop_hw, 3), device=image.device)  # filled in place: no stacking copy
-    masks = torch.empty((len(regions), *crop_hw), device=image.device)
+    crops = scratch((len(regions), *crop_hw, 3), image.device)  # filled in place: no stacking copy
+    masks = scratch((len(regions), *crop_hw), image.device)
     entries = []
     for i, r in enumerate(comfy_adapter.iterate_with_progress(regions)):
         src = image[r.batch_index].permute(2, 0, 1)
         # NaN/Inf pixels (finite=True) read as 0 instead of spreading over their neighbours into the crop.
-        if mask is None or r.placeholder:
-            crops[i] = warp.sample(src, r.matrix, crop_hw, finite=True).permute(1, 2, 0)
-            sampled = None
-        else:
-            # Image and mask in one pass. The mask is edge-replicated too: a mask touching the image border
-            # continues past it, so its feather ramps out there and border pixels get the full edit.
-            both = warp.sample([src, mask[r.batch_index][None]], r.matrix, crop_hw, finite=True)
-            crops[i] = both[:3].permute(1, 2, 0)
-            sampled = both[3].clamp(0.0, 1.0)
-            del both
+        _sample_rows(crops[i], src, r.matrix)
+        sampled = None
+        if mask is not None and not r.placeholder:
+            # The mask is edge-replicated too: a mask touching the image border continues past it, so its
+            # feather ramps out there and border pixels get the full edit.
+            sampled = warp.sample(mask[r.batch_index][None], r.matrix, crop_hw, finite=True)[0].clamp_(0.0, 1.0)
         if r.placeholder:
             own, keepout = torch.zeros(crop_hw, device=image.device), None
         else:
@@ -347,6 +361,15 @@ def crop(
     report = _report(entries, crop_hw, notes)
     plan = StitchPlan((h, w), bsz, crop_hw, entries, source_probes(image), report)
     return crops, masks, plan
+
+
+def _sample_rows(dst: torch.Tensor, src: torch.Tensor, m: np.ndarray) -> None:
+    """warp.sample(src [3,H,W], m) written into dst [h, w, 3] row chunk by row chunk (small temporaries)."""
+    h, w = dst.shape[:2]
+    step = max(1, SAMPLE_PIXELS // w)
+    for r0 in range(0, h, step):
+        r1 = min(h, r0 + step)
+        dst[r0:r1] = warp.sample(src, m @ warp.translation(0, r0), (r1 - r0, w), finite=True).permute(1, 2, 0)
 
 
 def _crop_masks(r: _Region, sampled, faces_per_image, crop_hw, device) -> tuple[torch.Tensor, torch.Tensor | None]:

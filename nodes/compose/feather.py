@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 LOWRES_RAMP_PX = 12  # the ramp is computed at a scale where it spans about this many pixels
+RING_RADIUS_PX = 4  # the colour-match ring is dilated at a scale where its width is about this many pixels
 
 
 def _max_filter(x: torch.Tensor, radius: int) -> torch.Tensor:
@@ -40,8 +41,8 @@ def _hann_blur(x: torch.Tensor, width: float) -> torch.Tensor:
     return F.conv2d(F.pad(x, (0, 0, r, r), mode="replicate"), k.view(1, 1, n, 1))
 
 
-def _lowres(mask: torch.Tensor, width: float) -> tuple[torch.Tensor, int]:
-    f = max(1, int(width // LOWRES_RAMP_PX))
+def _lowres(mask: torch.Tensor, width: float, ramp_px: int = LOWRES_RAMP_PX) -> tuple[torch.Tensor, int]:
+    f = max(1, int(width // ramp_px))
     x = mask[None, None]
     if f > 1:
         x = F.max_pool2d(x, f, stride=f, ceil_mode=True)  # conservative: any masked pixel keeps its cell
@@ -59,14 +60,19 @@ def feather(mask: torch.Tensor, width: float) -> torch.Tensor:
     if f > 1:
         x = F.interpolate(x, size=mask.shape, mode="bilinear", align_corners=False)
     x = x[0, 0]
-    x = torch.where(x < 1e-4, torch.zeros_like(x), x.clamp(max=1.0))  # compact support, no float dust
-    return torch.maximum(mask, x)
+    if x.data_ptr() == mask.data_ptr():  # no filter ran (a 1-px ramp): x is the mask itself
+        x = x.clone()
+    x.clamp_(max=1.0)
+    x.masked_fill_(x < 1e-4, 0.0)  # compact support, no float dust
+    return torch.maximum(mask, x, out=x)
 
 
 def ring(mask: torch.Tensor, width: float) -> torch.Tensor:
     """bool [h, w]: pixels outside the mask within about `width` px of it."""
     support = (mask > 0).to(torch.float32)
-    x, f = _lowres(support, max(width, 1.0))
+    # A plain dilation needs no smooth ramp: a coarser grid (radius about RING_RADIUS_PX cells) is enough, and
+    # the max filter's cost grows with its radius.
+    x, f = _lowres(support, max(width, 1.0), RING_RADIUS_PX)
     x = _max_filter(x, max(1, int(round(width / f))))
     if f > 1:
         x = F.interpolate(x, size=mask.shape, mode="nearest")
@@ -77,16 +83,19 @@ def _ramp(d: torch.Tensor, width: float) -> torch.Tensor:
     return 0.5 - 0.5 * torch.cos(math.pi * (d / max(width, 1.0)).clamp(0.0, 1.0))
 
 
-def edge_taper(crop_to_image: np.ndarray, crop_hw, image_hw, width: float, window=None, device=None) -> torch.Tensor:
+def edge_taper(
+    crop_to_image: np.ndarray, crop_hw, image_hw, width: float, window=None, device=None, into=None
+) -> torch.Tensor:
     """Weights that fall to 0 at every crop edge beyond which the image continues, over `window` (u0, v0, u1, v1).
 
     Edges that lie outside the image (a crop padded past the border) are not tapered: nothing is stitched
-    beyond them, and the mask there must keep its full weight up to the image border.
+    beyond them, and the mask there must keep its full weight up to the image border. into: a [window] tensor
+    to multiply by the taper in place (only the strips within `width` of an edge are touched) and return.
     """
     h, w = crop_hw
     u0, v0, u1, v1 = window if window is not None else (0, 0, w, h)
-    u = torch.arange(u0, u1, device=device, dtype=torch.float32)
-    v = torch.arange(v0, v1, device=device, dtype=torch.float32)
+    t = torch.ones((v1 - v0, u1 - u0), device=device) if into is None else into
+    n = math.ceil(max(width, 1.0)) + 1  # the ramp is exactly 1 from `width` px inside an edge on
 
     def continues(points_uv: np.ndarray) -> torch.Tensor:
         """Whether each crop-space point just outside an edge maps inside the image."""
@@ -96,15 +105,24 @@ def edge_taper(crop_to_image: np.ndarray, crop_hw, image_hw, width: float, windo
         return torch.as_tensor(ok, device=device)
 
     rows, cols = np.arange(v0, v1, dtype=np.float64), np.arange(u0, u1, dtype=np.float64)
-    left = continues(np.vstack([np.full(len(rows), -1.0), rows]))[:, None]
-    right = continues(np.vstack([np.full(len(rows), float(w)), rows]))[:, None]
-    top = continues(np.vstack([cols, np.full(len(cols), -1.0)]))[None, :]
-    bottom = continues(np.vstack([cols, np.full(len(cols), float(h))]))[None, :]
     one = torch.ones((), device=device)
-    t = torch.where(left, _ramp(u, width)[None, :], one)
-    t = t * torch.where(right, _ramp(w - 1 - u, width)[None, :], one)
-    t = t * torch.where(top, _ramp(v, width)[:, None], one)
-    return t * torch.where(bottom, _ramp(h - 1 - v, width)[:, None], one)
+    # (window slice, distance to the edge, which pixels continue past it) per edge, only within n px of it
+    for a, b, vertical, dist, outside in (
+        (u0, min(u1, n), True, lambda c: c, -1.0),
+        (max(u0, w - n), u1, True, lambda c: w - 1 - c, float(w)),
+        (v0, min(v1, n), False, lambda c: c, -1.0),
+        (max(v0, h - n), v1, False, lambda c: h - 1 - c, float(h)),
+    ):
+        if b <= a:
+            continue
+        d = torch.as_tensor(dist(np.arange(a, b, dtype=np.float64)), dtype=torch.float32, device=device)
+        if vertical:  # a left/right edge: columns a..b, every row
+            ok = continues(np.vstack([np.full(len(rows), outside), rows]))[:, None]
+            t[:, a - u0 : b - u0] *= torch.where(ok, _ramp(d, width)[None, :], one)
+        else:
+            ok = continues(np.vstack([cols, np.full(len(cols), outside)]))[None, :]
+            t[a - v0 : b - v0] *= torch.where(ok, _ramp(d, width)[:, None], one)
+    return t
 
 
 def grow(box, margin: float, hw) -> tuple[int, int, int, int]:
@@ -116,8 +134,7 @@ def grow(box, margin: float, hw) -> tuple[int, int, int, int]:
 
 def support_box(weights: torch.Tensor, margin: int = 2) -> tuple[int, int, int, int] | None:
     """(u0, v0, u1, v1) bounding the nonzero pixels of [h, w] weights, grown by margin; None if all zero."""
-    nz = weights > 0
-    rows, cols = nz.any(1).nonzero(), nz.any(0).nonzero()
+    rows, cols = (weights.amax(1) > 0).nonzero(), (weights.amax(0) > 0).nonzero()  # no [h, w] temporary
     if rows.numel() == 0:
         return None
     h, w = weights.shape

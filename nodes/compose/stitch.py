@@ -25,10 +25,10 @@ import numpy as np
 import torch
 
 from .. import comfy_adapter
-from ..base.tensors import all_finite, lazy_zeros, output_copy
+from ..base.tensors import all_finite, lazy_zeros, nan_free, output_copy, scratch
 from . import feather as feathering
 from . import warp
-from .color_match import apply_lut, ring_mapping
+from .color_match import MAX_SAMPLES, apply_lut_planes, lut_texture, ring_mapping
 from .plan import StitchPlan, check_original, check_source, fit_batch
 
 log = logging.getLogger("FaceLab")
@@ -92,7 +92,7 @@ def blend_weights(entry, crop_hw, image_hw, feather: float, window, side: float,
     h, cw = crop_hw
     if min(u0, v0, cw - u1, h - v1) > taper_width:  # the window is clear of every crop edge: no taper there
         return w
-    return w * feathering.edge_taper(entry.crop_to_image, crop_hw, image_hw, taper_width, window, device)
+    return feathering.edge_taper(entry.crop_to_image, crop_hw, image_hw, taper_width, window, device, into=w)
 
 
 def _close_window_edges(weights: torch.Tensor, window, crop_hw) -> torch.Tensor:
@@ -130,7 +130,7 @@ def _stitch_one(out, used, original, crop, entry, crop_hw, feather, color_match,
     sub_hw = (v1 - v0, u1 - u0)
     sub = entry.crop_to_image @ warp.translation(u0, v0)  # window pixel -> image pixel
     weights = _close_window_edges(blend_weights(entry, crop_hw, (h, w), feather, window, side, device), window, crop_hw)
-    edited = crop[v0:v1, u0:u1]  # a view; clamped band by band
+    edited = crop[v0:v1, u0:u1]  # a view; clamped in _window_source
     note = None
     repair = not all_finite(edited)
     finite = torch.isfinite(edited).all(-1) if repair else None
@@ -144,16 +144,24 @@ def _stitch_one(out, used, original, crop, entry, crop_hw, feather, color_match,
     if not bool((weights > 0).any()):
         return note
 
-    reference = warp.sample(original[b].permute(2, 0, 1), sub, sub_hw, finite=True)  # [3, h, w], as the crop was
+    source_chw = original[b].permute(2, 0, 1)
     lut = None
     if color_match:
-        own = entry.mask[v0:v1, u0:u1].to(device)
-        ring = feathering.ring(own, ring_width) & warp.inside(sub, sub_hw, (h, w), device)
+        # The ring's statistics need about MAX_SAMPLES pixels: find the ring on every s-th row and column of the
+        # window (s from the ring's expected area), not on all of it.
+        mw, mh = mask_box[2] - mask_box[0], mask_box[3] - mask_box[1]
+        s = max(1, int(math.sqrt(2.0 * (mw + mh + 2.0 * ring_width) * ring_width / MAX_SAMPLES)))
+        own = entry.mask[v0:v1:s, u0:u1:s].to(device)
+        ring_grid = sub @ np.diag([s, s, 1.0])  # subgrid pixel -> image pixel
+        ring = feathering.ring(own, ring_width / s) & warp.inside(ring_grid, own.shape, (h, w), device)
         if repair:
-            ring &= finite
+            ring &= finite[::s, ::s]
         if entry.keepout is not None:
-            ring &= entry.keepout[v0:v1, u0:u1].to(device) <= 0
-        lut = ring_mapping(edited, reference.permute(1, 2, 0), ring)
+            ring &= entry.keepout[v0:v1:s, u0:u1:s].to(device) <= 0
+        # The original resampled as the crop was (same box averaging), at those pixels only.
+        reference = warp.sample(source_chw, ring_grid, own.shape, finite=True, box=warp.box_factor(sub))
+        lut = ring_mapping(edited[::s, ::s], reference.permute(1, 2, 0), ring)
+        del reference
     # Apply the colour mapping where there are fewer pixels: in the crop, or after mapping back to the image.
     lut_in_image = lut is not None and entry.scale > 1.0
 
@@ -163,79 +171,151 @@ def _stitch_one(out, used, original, crop, entry, crop_hw, feather, color_match,
     if x1 <= x0 or y1 <= y0:
         return note
     to_window = np.linalg.inv(sub)  # image pixel -> window pixel
-    k = max(1, int(entry.scale + 1e-6)) if entry.scale >= 2.0 - 1e-6 else 1  # warp.sample's box-average factor
-    margin = 2 * k + 2
+    k = warp.box_factor(to_window)  # > 1: several window pixels per image pixel, box-averaged once here
+    source = _window_source(edited, (source_chw, sub), weights, finite if repair else None, lut, lut_in_image, mode, k)
+    del weights
+    tex = None if lut is None else lut_texture(lut)
+    base_clean = _clean(original[b, y0:y1, x0:x1])
+    to_source = warp.pooled_matrix(to_window, k)  # image pixel -> source pixel
+    from_source = np.linalg.inv(to_source)
+    extents = _row_extents(source[-1])
     rows = max(8, BAND_PIXELS // (x1 - x0))
     # Band by band over the image rows: the temporaries stay a few MB whatever the face size.
     for by0 in range(y0, y1, rows):
         by1 = min(y1, by0 + rows)
-        band_hw = (by1 - by0, x1 - x0)
-        back = to_window @ warp.translation(x0, by0)  # band pixel -> window pixel
-        fu0, fv0, fu1, fv1 = warp.footprint(back, band_hw)
-        # The window part the band reads, started on a multiple of k so that every band averages the same blocks.
-        su0, sv0 = max(0, (math.floor(fu0) - margin) // k * k), max(0, (math.floor(fv0) - margin) // k * k)
-        su1, sv1 = min(sub_hw[1], math.ceil(fu1) + margin), min(sub_hw[0], math.ceil(fv1) + margin)
-        if su1 <= su0 or sv1 <= sv0:
+        # Only the columns whose samples can reach a weight > 0 (an oval face leaves the box's corners out).
+        cols = _band_columns(extents, to_source, from_source, (x0, by0, x1, by1))
+        if cols is None:
             continue
-        wt = weights[sv0:sv1, su0:su1]
-        if not bool((wt > 0).any()):
-            continue
-        ref = reference[:, sv0:sv1, su0:su1]
-        e = edited[sv0:sv1, su0:su1].permute(2, 0, 1)
-        e = torch.where(finite[sv0:sv1, su0:su1], e, ref) if repair else e
-        e = e.clamp(0.0, 1.0)
-        if lut is not None and not lut_in_image:
-            e = apply_lut(lut, e.permute(1, 2, 0)).permute(2, 0, 1)
-        local = warp.translation(-su0, -sv0) @ back
-        # One resampling of every channel together (the window part is small next to the band it covers).
+        bx0, bx1 = cols
+        band_hw = (by1 - by0, bx1 - bx0)
+        back = to_source @ warp.translation(bx0, by0)  # band pixel -> source pixel
+        sampled = warp.sample(source, back, band_hw)  # every channel in one resampling
         if lut_in_image:
-            sampled = warp.sample(torch.cat([e, ref, wt[None]]), local, band_hw)
-            e = apply_lut(lut, sampled[:3].permute(1, 2, 0))
-            change = e - sampled[3:6].permute(1, 2, 0) if mode == "add" else e
+            change = apply_lut_planes(tex, *sampled[:3])
+            if mode == "add":
+                change -= sampled[3:6]
         else:
-            sampled = warp.sample(torch.cat([e - ref if mode == "add" else e, wt[None]]), local, band_hw)
-            change = sampled[:3].permute(1, 2, 0)
-        _blend(out[b, by0:by1, x0:x1], used[b, by0:by1, x0:x1], change, sampled[-1], mode)
+            change = sampled[:3]
+        _blend(out[b, by0:by1, bx0:bx1], used[b, by0:by1, bx0:bx1], change, sampled[-1], mode, base_clean)
     return note
 
 
-def _blend(o: torch.Tensor, used: torch.Tensor, change: torch.Tensor, weights: torch.Tensor, mode: str) -> None:
-    """Blend change [h, w, 3] into the image view o with the resampled weights, in place; pixels of weight 0 stay.
+def _window_source(edited, original, weights, finite, lut, lut_in_image: bool, mode: str, k: int) -> torch.Tensor:
+    """What the bands resample back to the image, for the whole window at once, box-averaged by k: [C, h/k, w/k].
 
-    weights is a fresh tensor (modified here). On the CPU the passes run in numpy: single-threaded, they cost the
-    same as torch's with one thread and avoid torch's per-operation thread hand-offs, which made a band 3-10x
-    slower with 2 threads on a loaded machine (bench_compose, --threads 1,2); torch's thread count is left alone.
+    Channels: the change to add (crop - reference, colour-matched; "add") or the crop's colours ("replace"), then
+    the weights; with the colour mapping applied in the image (lut_in_image), the crop's colours, the reference
+    (for "add") and the weights. The reference is the original resampled exactly as the crop was; original is
+    (image [3, H, W], window pixel -> image pixel). Built in row chunks so that the temporaries stay small, into
+    one buffer of huge pages (a fresh buffer's 4 KB page faults cost more than the arithmetic here).
+    """
+    image, to_image = original
+    hc, wc = weights.shape
+    with_ref = lut_in_image and mode == "add"
+    src = scratch((7 if with_ref else 4, hc, wc), weights.device)
+    tex = None if lut is None or lut_in_image else lut_texture(lut)
+    step = max(1, BAND_PIXELS // wc)
+    for r0 in range(0, hc, step):
+        r1 = min(hc, r0 + step)
+        e, dst = edited[r0:r1].permute(2, 0, 1), src[:3, r0:r1]
+        ref = warp.sample(image, to_image @ warp.translation(0, r0), (r1 - r0, wc), finite=True)
+        if finite is not None:
+            e = torch.where(finite[r0:r1], e, ref)
+        torch.clamp(e, 0.0, 1.0, out=dst)
+        if tex is not None:
+            apply_lut_planes(tex, *dst, out=dst)
+        if with_ref:
+            src[3:6, r0:r1] = ref
+        elif mode == "add":
+            dst -= ref
+    src[-1] = weights
+    return warp.box_average(src, k)
+
+
+def _clean(t: torch.Tensor) -> bool:
+    """Whether t holds only finite values within 0..1 (one pass)."""
+    lo, hi = torch.aminmax(t)
+    return bool(lo >= 0.0) and bool(hi <= 1.0)  # NaN fails both
+
+
+def _row_extents(weights: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """(first, last) column of a weight > 0 in each row of [h, w] (w and -1 for a row without any)."""
+    nz = (weights > 0).cpu().numpy()
+    w = nz.shape[1]
+    found = nz.any(1)
+    first = np.where(found, nz.argmax(1), w)
+    last = np.where(found, w - 1 - nz[:, ::-1].argmax(1), -1)
+    return first, last
+
+
+def _band_columns(extents, to_source, from_source, box) -> tuple[int, int] | None:
+    """The image columns (x0, x1) of the band box (x0, y0, x1, y1) whose bilinear samples can reach a weight > 0.
+
+    extents: _row_extents of the source weights. None: no such column (the band is skipped). Exact for every
+    rotation: the source rectangle holding the reachable weights is mapped back to the image and its bounding
+    box taken.
+    """
+    x0, y0, x1, y1 = box
+    first, last = extents
+    fu0, fv0, fu1, fv1 = warp.footprint(to_source @ warp.translation(x0, y0), (y1 - y0, x1 - x0))
+    v0, v1 = max(0, math.floor(fv0) - 1), min(len(first), math.ceil(fv1) + 2)  # + the bilinear neighbours
+    if v1 <= v0:
+        return None
+    c0, c1 = int(first[v0:v1].min()), int(last[v0:v1].max())
+    c0, c1 = max(c0, math.floor(fu0) - 1), min(c1, math.ceil(fu1) + 1)
+    if c1 < c0:
+        return None
+    # Image pixels within one source pixel of these columns read them; the rest read only zero weights.
+    gx0, _, gx1, _ = warp.footprint(from_source @ warp.translation(c0 - 1, v0), (v1 - v0, c1 - c0 + 3))
+    bx0, bx1 = max(x0, math.floor(gx0)), min(x1, math.ceil(gx1) + 1)
+    return (bx0, bx1) if bx1 > bx0 else None
+
+
+def _blend(o, used, change: torch.Tensor, weights: torch.Tensor, mode: str, base_clean: bool) -> None:
+    """Blend change [3, h, w] into the image view o [h, w, 3] with the resampled weights, in place.
+
+    Pixels of weight 0 keep their value bit for bit. change and weights are fresh tensors (modified here).
+    base_clean: o holds only finite values within 0..1, so base + 0 * change, clipped, is base itself and no
+    per-pixel selection is needed. On the CPU the passes run in numpy: single-threaded, they avoid torch's
+    per-operation thread hand-offs, which made a band 3-10x slower with 2 threads on a loaded machine
+    (bench_compose, --threads 1,2); torch's thread count is left alone.
     """
     if o.device.type == "cpu":
-        _blend_numpy(o.numpy(), used.numpy(), change.numpy(), weights.numpy(), mode)
+        _blend_numpy(o.numpy(), used.numpy(), change.numpy(), weights.numpy(), mode, base_clean)
         return
     m = weights.clamp_(0.0, 1.0)
     m.masked_fill_(m < MIN_WEIGHT, 0.0)  # see _blend_numpy
     if not bool(m.any()):
         return
-    base = o if all_finite(o) else torch.nan_to_num(o, nan=0.0, posinf=1.0, neginf=0.0)
+    base = nan_free(o)
     mm = m[..., None]
+    change = change.permute(1, 2, 0)
     blended = torch.addcmul(base, mm, change) if mode == "add" else torch.lerp(base, change, mm)
     o.copy_(torch.where(mm > 0, blended.clamp_(0.0, 1.0), o))
     torch.maximum(used, m, out=used)
 
 
-def _blend_numpy(o: np.ndarray, used: np.ndarray, change: np.ndarray, m: np.ndarray, mode: str) -> None:
+def _blend_numpy(o: np.ndarray, used: np.ndarray, change: np.ndarray, m: np.ndarray, mode: str, base_clean) -> None:
     np.clip(m, 0.0, 1.0, out=m)
     # A weight below 1/255 moves a pixel by less than one 8-bit level, yet would make it differ from the original
     # where the blend mask, saved as an 8-bit image, reads 0. Drop such weights: "mask 0 = untouched" holds in 8 bits.
     m[m < MIN_WEIGHT] = 0.0
     if not m.any():
         return
-    base = o if np.isfinite(o.sum()) else np.nan_to_num(o, nan=0.0, posinf=1.0, neginf=0.0)
-    mm = m[..., None]
-    blended = np.array(change, dtype=np.float32, order="C")  # channels last, like the image
-    if mode == "add":
-        blended *= mm
-    else:
-        blended -= base
-        blended *= mm
-    blended += base
-    np.clip(blended, 0.0, 1.0, out=blended)
-    np.copyto(o, blended, where=mm > 0)  # pixels of weight 0 are not even rewritten
+    # The change arrives as channel planes (the resampling's layout) and is blended plane by plane: numpy is slow
+    # at transposing operands (3x), and the image's channel c is a plain strided view.
+    base = o if base_clean else np.nan_to_num(o, nan=0.0, posinf=1.0, neginf=0.0)
+    keep = None if base_clean else m > 0
+    for c in range(3):
+        d = change[c]
+        if mode == "replace":
+            d -= base[..., c]
+        d *= m
+        d += base[..., c]
+        if keep is None:  # weight 0: base + 0, clipped, is base itself (finite, within 0..1; a -0.0 reads +0.0)
+            np.clip(d, 0.0, 1.0, out=o[..., c])
+        else:
+            np.clip(d, 0.0, 1.0, out=d)
+            np.copyto(o[..., c], d, where=keep)  # pixels of weight 0 are not even rewritten
     np.maximum(used, m, out=used)

@@ -57,8 +57,19 @@ def footprint(m: np.ndarray, out_hw) -> tuple[float, float, float, float]:
 
 
 def mapped_grid(m: np.ndarray, out_hw, device=None) -> torch.Tensor:
-    """Source (x, y) of every destination pixel centre: float32 [h, w, 2] (one broadcast add)."""
+    """Source (x, y) of every destination pixel centre: float32 [h, w, 2].
+
+    On the CPU built in numpy, one interleaved write per coordinate (5x faster than torch's broadcast over a
+    last dimension of 2, measured 60 vs 320 us for a 65k-pixel band).
+    """
     h, w = out_hw
+    if device is None or torch.device(device).type == "cpu":
+        mf = np.asarray(m[:2], dtype=np.float32)
+        u, v = np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)
+        g = np.empty((h, w, 2), np.float32)
+        for i in range(2):  # x = m00 u + m01 v + m02, y = m10 u + m11 v + m12
+            np.add((u * mf[i, 0])[None, :], (v * mf[i, 1] + mf[i, 2])[:, None], out=g[..., i])
+        return torch.from_numpy(g)
     mt = torch.as_tensor(m[:2], dtype=torch.float32, device=device)
     u = torch.arange(w, device=device, dtype=torch.float32)
     v = torch.arange(h, device=device, dtype=torch.float32)
@@ -84,7 +95,9 @@ def _normaliser(h: int, w: int) -> np.ndarray:
     return np.array([[2.0 / w, 0.0, 1.0 / w - 1.0], [0.0, 2.0 / h, 1.0 / h - 1.0], [0.0, 0.0, 1.0]])
 
 
-def sample(src, m: np.ndarray, out_hw, padding: str = "border", finite: bool = False) -> torch.Tensor:
+def sample(
+    src, m: np.ndarray, out_hw, padding: str = "border", finite: bool = False, box: int | None = None
+) -> torch.Tensor:
     """Resample src [C,H,W] onto an out_hw grid whose pixel (u, v) lies at m @ (u, v, 1) in src.
 
     src may also be a list of [C_i,H,W] tensors of one size: they are sampled together (channels stacked)
@@ -92,18 +105,24 @@ def sample(src, m: np.ndarray, out_hw, padding: str = "border", finite: bool = F
     points outside src (never mirrors), "zeros" gives 0. A pure integer translation is an exact copy.
     finite=True: NaN/Inf source pixels read as 0 (NaN, -Inf) or 1 (+Inf) instead of spreading to their
     neighbours; the check costs one pass over the result, the repair happens only when one is found.
+    box: the box-averaging factor to use instead of box_factor(m) (to sample part of a finer grid the same way).
     """
+    out = sample_each(src, m, out_hw, padding, finite, box)
+    return torch.cat(out) if len(out) > 1 else out[0]
+
+
+def sample_each(src, m, out_hw, padding: str = "border", finite: bool = False, box=None) -> list[torch.Tensor]:
+    """sample() of each tensor of the list src (one grid for all), returned separately: no stacking copy."""
     parts = list(src) if isinstance(src, (list, tuple)) else [src]
     sh, sw = parts[0].shape[-2:]
     h, w = int(out_hw[0]), int(out_hw[1])
-    off = integer_offset(m)
+    off = integer_offset(m) if box in (None, 1) else None
     if off is not None:
-        out = torch.cat([_copy_window(p, off, (h, w), padding) for p in parts])
-        return _finite(out) if finite else out
+        out = [_copy_window(p, off, (h, w), padding) for p in parts]
+        return [_finite(o) for o in out] if finite else out
 
     # Box-average first when 2 or more source pixels fall on one destination pixel (anti-aliasing).
-    step = math.sqrt(abs(np.linalg.det(m[:2, :2])))
-    k = int(step + 1e-6) if step >= 2.0 - 1e-6 else 1  # (det rounding: 4 can come out as 3.9999999999999996)
+    k = box_factor(m) if box is None else box
 
     # Only the part of src that the grid touches (plus the bilinear neighbour) is read. The window starts
     # on a multiple of k so that the averaging grid, hence every value, does not depend on the window.
@@ -115,18 +134,56 @@ def sample(src, m: np.ndarray, out_hw, padding: str = "border", finite: bool = F
     local = translation(-x0, -y0) @ m
     rois = [p[:, y0:y1, x0:x1] for p in parts]  # views: grid_sample reads strided input, no copy needed
     if k > 1:
-        rois = [F.avg_pool2d(r[None], k, stride=k, ceil_mode=True)[0] for r in rois]
-        local = np.diag([1.0 / k, 1.0 / k, 1.0]) @ translation(-(k - 1) / 2.0, -(k - 1) / 2.0) @ local
+        rois = [box_average(r, k) for r in rois]
+        local = pooled_matrix(local, k)
     rh, rw = rois[0].shape[-2:]
     grid = mapped_grid(_normaliser(rh, rw) @ local, (h, w), parts[0].device)[None]
-    out = [F.grid_sample(r[None], grid, mode="bilinear", padding_mode=padding, align_corners=False)[0] for r in rois]
-    out = torch.cat(out) if len(out) > 1 else out[0]
-    if finite and not all_finite(out):  # resample from repaired pixels (a copy of the read window)
-        rois = [_finite(r) for r in rois]
-        out = torch.cat(
-            [F.grid_sample(r[None], grid, mode="bilinear", padding_mode=padding, align_corners=False)[0] for r in rois]
-        )
+    out = []
+    for r in rois:
+        o = F.grid_sample(r[None], grid, mode="bilinear", padding_mode=padding, align_corners=False)[0]
+        if finite and not all_finite(o):  # resample from repaired pixels (a copy of the read window)
+            o = F.grid_sample(_finite(r)[None], grid, mode="bilinear", padding_mode=padding, align_corners=False)[0]
+        out.append(o)
     return out
+
+
+def box_factor(m: np.ndarray) -> int:
+    """The integer factor k by which sample() box-averages the source first (source pixels per destination pixel)."""
+    step = math.sqrt(abs(np.linalg.det(m[:2, :2])))
+    return int(step + 1e-6) if step >= 2.0 - 1e-6 else 1  # (det rounding: 4 can come out as 3.9999999999999996)
+
+
+def box_average(src: torch.Tensor, k: int) -> torch.Tensor:
+    """Mean of k x k blocks of [C,H,W] from the top-left corner; partial blocks at the end average what they hold.
+
+    Sums of strided views (2k adds): 3-5x faster than avg_pool2d on the CPU, which copies a strided input first.
+    """
+    if k == 1:
+        return src
+    c, hh, ww = src.shape
+    h, w = hh // k, ww // k  # whole blocks
+    if h == 0 or w == 0:
+        return F.avg_pool2d(src.contiguous()[None], k, stride=k, ceil_mode=True)[0]
+    out = torch.empty((c, -(-hh // k), -(-ww // k)), dtype=src.dtype, device=src.device)
+    rows = src[:, 0 : h * k : k, : w * k] + src[:, 1 : h * k : k, : w * k]
+    for i in range(2, k):
+        rows += src[:, i : h * k : k, : w * k]
+    blocks = rows[..., 0::k] + rows[..., 1::k]
+    for i in range(2, k):
+        blocks += rows[..., i::k]
+    torch.mul(blocks, 1.0 / (k * k), out=out[:, :h, :w])
+    if hh > h * k:  # a partial row of blocks
+        out[:, h, :w] = src[:, h * k :, : w * k].unflatten(2, (w, k)).mean((1, 3))
+    if ww > w * k:
+        out[:, :h, w] = src[:, : h * k, w * k :].unflatten(1, (h, k)).mean((2, 3))
+    if hh > h * k and ww > w * k:
+        out[:, h, w] = src[:, h * k :, w * k :].mean((1, 2))
+    return out
+
+
+def pooled_matrix(m: np.ndarray, k: int) -> np.ndarray:
+    """m re-expressed for the box_average(src, k) of its source (what sample() does before resampling)."""
+    return np.diag([1.0 / k, 1.0 / k, 1.0]) @ translation(-(k - 1) / 2.0, -(k - 1) / 2.0) @ m
 
 
 def _finite(t: torch.Tensor) -> torch.Tensor:
