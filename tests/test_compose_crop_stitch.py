@@ -65,6 +65,17 @@ def test_random_masks_leave_every_unblended_pixel_bit_identical(compose, seed):
     assert (out - image).abs().amax(-1)[used > 0.5].mean() > 0.1  # the noise really landed
 
 
+def test_negative_zero_pixels_keep_their_bits(compose):
+    """-0.0 is a valid black (a node that computes 0 * -x makes it); the fast blend path must not turn it into +0.0."""
+    crop_mod, stitch_mod = compose
+    image = photo_tensor("grace_hopper.jpg").clone()
+    image[:, ::3, ::5] = -0.0  # a grid of negative zeros, inside and around the face box
+    mask = random_blobs(*image.shape[1:3], seed=5, count=2, soft=True)[None]
+    crops, _, plan = crop_mod.crop(image, mask, None, _settings(compose))
+    out, used = stitch_mod.stitch(image, noise_like(crops, 5), plan, feather=0.1)
+    assert_bit_identical_outside(out, image, used)
+
+
 def test_pixels_where_the_8bit_blend_mask_is_black_are_unchanged_in_8bit(compose):
     """What a user checks in ComfyUI: SaveImage writes clip(255 x v) truncated to uint8, for the photo and the mask.
 

@@ -234,9 +234,14 @@ def _window_source(edited, original, weights, finite, lut, lut_in_image: bool, m
 
 
 def _clean(t: torch.Tensor) -> bool:
-    """Whether t holds only finite values within 0..1 (one pass)."""
+    """Whether t holds only finite values within 0..1 and no -0.0 (one pass; two when it holds a zero).
+
+    base + 0 * change is base itself for such values, bit for bit; -0.0 + 0.0 would read +0.0.
+    """
     lo, hi = torch.aminmax(t)
-    return bool(lo >= 0.0) and bool(hi <= 1.0)  # NaN fails both
+    if not (bool(lo >= 0.0) and bool(hi <= 1.0)):  # NaN fails both
+        return False
+    return bool(lo > 0.0) or not bool(torch.signbit(t).any())
 
 
 def _row_extents(weights: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
@@ -313,7 +318,7 @@ def _blend_numpy(o: np.ndarray, used: np.ndarray, change: np.ndarray, m: np.ndar
             d -= base[..., c]
         d *= m
         d += base[..., c]
-        if keep is None:  # weight 0: base + 0, clipped, is base itself (finite, within 0..1; a -0.0 reads +0.0)
+        if keep is None:  # weight 0: base + 0, clipped, is base itself (finite, within 0..1, no -0.0)
             np.clip(d, 0.0, 1.0, out=o[..., c])
         else:
             np.clip(d, 0.0, 1.0, out=d)
