@@ -8,8 +8,9 @@ Learned from the face itself, so it holds for every skin tone, white balance and
      and L* + 16 alike (all are cube roots of XYZ), so a shadow keeps its chromaticity;
   3. a robust Gaussian of that chromaticity (minimum-covariance-determinant style: refit on the 60 % of seed
      pixels nearest the centre, then rescaled to a full Gaussian), with a floor on its spread (noise, and
-     grey-scale photos whose chroma is zero everywhere);
-  4. a lightness term tolerant of shadows: no penalty down to 0.8x the seeds' median L* + 16 (up to 1.6x for
+     grey-scale photos whose chroma is zero everywhere), tolerant toward stronger colour and redder hue, tight
+     toward grey and toward yellower hue (where hair lies, even blond hair of skin-like lightness);
+  4. a lightness term tolerant of shadows: no penalty down to 0.5x the seeds' median L* + 16 (up to 1.6x for
      highlights), then a steep one: hair, brows, lashes, beards and glasses frames are darker than shaded skin
      and (in colour photos) far less chromatic;
   5. probability = 1 - smoothstep(D_KEEP, D_DROP, distance), refined with a guided filter (He et al. 2010) on
@@ -38,6 +39,10 @@ CHROMA_FLOOR = 0.02  # minimum spread of the chromaticity (about 1.5 a*/b* units
 # rest of the face spreads wider, mostly outward (shaded sides and flushed cheeks are MORE saturated), a little in
 # hue; hair (grey, brown-black, blond), white collars and grey backgrounds lie toward grey, where it is tight.
 HUE_SPREAD, SATURATED_SPREAD, GREY_SPREAD = 2.0, 6.0, 1.5
+# Toward yellow (lower a*/b*: hue angle above the skin's) the hue tolerance is 1x, not 2x: skin's redness comes
+# from the blood under it, hair (blond, brown, auburn) is melanin alone, so under the same light hair is yellower in
+# hue than that face's skin; a blond fringe sits 3-7 seed sigmas that way (astronaut.png: hue 84 deg vs 67 deg).
+YELLOW_SPREAD = 1.0
 DARK_TOLERANCE, DARK_SCALE = 0.5, 0.05  # no penalty down to 0.5x the seeds' lightness, then 1 per 0.05 darker
 BRIGHT_TOLERANCE, BRIGHT_SCALE = 1.6, 0.2
 D_KEEP, D_DROP = 3.0, 4.5  # distance where the probability starts to fall / reaches 0
@@ -92,11 +97,13 @@ def fit(chroma: np.ndarray, light: np.ndarray) -> dict | None:
 
 
 def _chroma_distance(chroma: np.ndarray, model: dict) -> np.ndarray:
-    """Chromaticity distance in sigmas of the seeds' spread, widened per direction (HUE/SATURATED/GREY_SPREAD)."""
+    """Chromaticity distance in sigmas of the seeds' spread, widened per direction (*_SPREAD)."""
     comp = (chroma - model["centre"]) @ model["axes"].T  # [..., (radial, tangential)]
     radial = comp[..., 0] / model["sigmas"][0]
     radial = radial / np.where(radial > 0, SATURATED_SPREAD, GREY_SPREAD)
-    return np.sqrt(radial * radial + (comp[..., 1] / (model["sigmas"][1] * HUE_SPREAD)) ** 2)
+    hue = comp[..., 1] / model["sigmas"][1]
+    hue = hue / np.where(hue > 0, YELLOW_SPREAD, HUE_SPREAD)
+    return np.sqrt(radial * radial + hue * hue)
 
 
 def distance(chroma: np.ndarray, light: np.ndarray, model: dict) -> np.ndarray:
