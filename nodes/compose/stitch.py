@@ -207,17 +207,24 @@ def _window_source(edited, original, weights, finite, lut, lut_in_image: bool, m
     the weights; with the colour mapping applied in the image (lut_in_image), the crop's colours, the reference
     (for "add") and the weights. The reference is the original resampled exactly as the crop was; original is
     (image [3, H, W], window pixel -> image pixel). Built in row chunks so that the temporaries stay small, into
-    one buffer of huge pages (a fresh buffer's 4 KB page faults cost more than the arithmetic here).
+    one buffer of huge pages (a fresh buffer's 4 KB page faults cost more than the arithmetic here); with k > 1
+    each chunk is box-averaged straight into it (the same values as averaging the whole window).
     """
     image, to_image = original
     hc, wc = weights.shape
     with_ref = lut_in_image and mode == "add"
-    src = scratch((7 if with_ref else 4, hc, wc), weights.device)
+    channels = 7 if with_ref else 4
     tex = None if lut is None or lut_in_image else lut_texture(lut)
-    step = max(1, BAND_PIXELS // wc)
+    step = max(k, BAND_PIXELS // wc // k * k)  # whole k x k blocks per chunk: each is box-averaged on its own
+    if k == 1:
+        out = chunk = scratch((channels, hc, wc), weights.device)
+    else:  # each chunk is averaged as soon as it is built: no window-sized buffer (its fresh pages cost more)
+        out = scratch((channels, -(-hc // k), -(-wc // k)), weights.device)
+        chunk = torch.empty((channels, min(step, hc), wc), device=weights.device)
     for r0 in range(0, hc, step):
         r1 = min(hc, r0 + step)
-        e, dst = edited[r0:r1].permute(2, 0, 1), src[:3, r0:r1]
+        src = chunk[:, : r1 - r0] if k > 1 else chunk[:, r0:r1]
+        e, dst = edited[r0:r1].permute(2, 0, 1), src[:3]
         ref = warp.sample(image, to_image @ warp.translation(0, r0), (r1 - r0, wc), finite=True)
         if finite is not None:
             e = torch.where(finite[r0:r1], e, ref)
@@ -225,11 +232,13 @@ def _window_source(edited, original, weights, finite, lut, lut_in_image: bool, m
         if tex is not None:
             apply_lut_planes(tex, *dst, out=dst)
         if with_ref:
-            src[3:6, r0:r1] = ref
+            src[3:6] = ref
         elif mode == "add":
             dst -= ref
-    src[-1] = weights
-    return warp.box_average(src, k)
+        src[-1] = weights[r0:r1]
+        if k > 1:
+            warp.box_average(src, k, out=out[:, r0 // k : -(-r1 // k)])
+    return out
 
 
 _ONE_BITS = np.float32(1.0).view(np.uint32)
