@@ -80,3 +80,25 @@ def test_box_average_chunk_by_chunk_equals_the_whole(compose, k):
         r1 = min(src.shape[1], r0 + step)
         warp.box_average(src[:, r0:r1], k, out=out[:, r0 // k : -(-r1 // k)])
     assert torch.equal(out, whole)
+
+
+def test_any_positive_and_the_dust_threshold(pack):
+    """any_positive (one maximum instead of a bool tensor) must answer as (t > 0).any() does, a NaN included;
+    the feather's dust threshold must zero exactly the float32 weights below 1e-4 (what `x < 1e-4` zeroed)."""
+    from comfyui_facelab.nodes.compose import feather
+
+    cases = [
+        torch.zeros(5, 7),
+        -torch.ones(3, 3),
+        torch.tensor([[0.0, -1.0], [1e-30, 0.0]]),
+        torch.tensor([float("nan"), 0.0, 0.5]),
+        torch.tensor([float("nan"), 0.0, -0.5]),
+        torch.zeros(0, 4),
+    ]
+    for t in cases:
+        assert feather.any_positive(t) == bool((t > 0).any()), t
+    one_e4 = np.float32(1e-4)
+    x = torch.tensor([np.nextafter(one_e4, np.float32(0)), one_e4, np.nextafter(one_e4, np.float32(1)), 0.5])
+    got = torch.nn.functional.threshold(x, feather._DUST, 0.0)
+    assert torch.equal(got, x.masked_fill(x < 1e-4, 0.0))
+    assert got[0] == 0 and got[1] == x[1]

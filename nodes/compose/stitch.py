@@ -141,7 +141,7 @@ def _stitch_one(out, used, original, crop, entry, crop_hw, feather, color_match,
         if bad:
             note = f"has {bad} NaN/Inf pixels (e.g. an fp16 VAE overflow): kept the original at those pixels"
         weights = weights * finite  # nothing of those pixels is blended: the original stays
-    if not bool((weights > 0).any()):
+    if not feathering.any_positive(weights):
         return note
 
     source_chw = original[b].permute(2, 0, 1)
@@ -256,7 +256,7 @@ def _clean(o: np.ndarray) -> bool:
 
 def _row_extents(weights: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     """(first, last) column of a weight > 0 in each row of [h, w] (w and -1 for a row without any)."""
-    nz = (weights > 0).cpu().numpy()
+    nz = weights.cpu().numpy() > 0  # numpy: torch's comparison into a bool tensor is many times slower here
     w = nz.shape[1]
     found = nz.any(1)
     first = np.where(found, nz.argmax(1), w)
