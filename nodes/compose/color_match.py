@@ -16,6 +16,7 @@ are clipped. An identity mapping stays an identity.
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import torch
@@ -33,9 +34,25 @@ MAX_SAMPLES = 16384
 
 def colour_lut(mapping, size: int = LUT_SIZE, device=None) -> torch.Tensor:
     """A per-pixel colour mapping [..., 3] -> [..., 3] sampled on a size^3 RGB lattice: [1, 3, B, G, R]."""
+    return _as_lut(mapping(_lattice(size, torch.device(device or "cpu"))))
+
+
+def _as_lut(values: torch.Tensor) -> torch.Tensor:
+    return values.permute(3, 0, 1, 2)[None].contiguous()
+
+
+@functools.lru_cache(maxsize=4)
+def _lattice(size: int, device: torch.device) -> torch.Tensor:
+    """The RGB lattice points [B, G, R, 3] (cached: never modify it)."""
     g = torch.linspace(0.0, 1.0, size, device=device)
     b, gg, r = torch.meshgrid(g, g, g, indexing="ij")
-    return mapping(torch.stack([r, gg, b], dim=-1)).permute(3, 0, 1, 2)[None].contiguous()
+    return torch.stack([r, gg, b], dim=-1)
+
+
+@functools.lru_cache(maxsize=4)
+def _lattice_lab(size: int, device: torch.device) -> torch.Tensor:
+    """The lattice in CIELAB (the same for every mapping: half the cost of building a LUT; never modify it)."""
+    return rgb_to_lab(_lattice(size, device))
 
 
 def lut_texture(lut: torch.Tensor) -> torch.Tensor:
@@ -106,7 +123,7 @@ def ring_mapping(crop: torch.Tensor, reference: torch.Tensor, ring: torch.Tensor
     got, want = rgb_to_lab(got_rgb), rgb_to_lab(want_rgb)
     mu_got, mu_want = got.mean(0), want.mean(0)
     ratio = ((want.std(0) + 1e-3) / (got.std(0) + 1e-3)).clamp(*STD_RATIO_LIMITS)
-    return colour_lut(lambda rgb: lab_to_rgb((rgb_to_lab(rgb) - mu_got) * ratio + mu_want), device=crop.device)
+    return _as_lut(lab_to_rgb((_lattice_lab(LUT_SIZE, crop.device) - mu_got) * ratio + mu_want))
 
 
 def pixels(image: torch.Tensor, ys: torch.Tensor, xs: torch.Tensor) -> torch.Tensor:

@@ -73,10 +73,12 @@ class _Region:
     scale: float = 1.0
 
 
-def _pooled_support(mask: torch.Tensor) -> tuple[np.ndarray, int]:
-    """bool [h', w'] of mask > threshold, max-pooled by an integer factor f to at most REGION_GRID px.
+def _pooled_support(mask: torch.Tensor) -> tuple[np.ndarray, int, tuple[int, int, int, int] | None]:
+    """(bool [h', w'] of mask > threshold, max-pooled by an integer factor f to at most REGION_GRID px, f, box).
 
-    The mask is read once in full (its row maxima); only the bounding box of its support is pooled.
+    box: (x0, y0, x1, y1) image pixels holding every pixel > 0 (dust included: inside a crop every value counts),
+    None when there is none. The mask is read once in full (its row maxima); only the bounding box of its
+    support is pooled.
     """
     h, w = mask.shape
     f = max(1, math.ceil(max(h, w) / REGION_GRID))
@@ -85,15 +87,22 @@ def _pooled_support(mask: torch.Tensor) -> tuple[np.ndarray, int]:
     if not all_finite(rows):  # a NaN would hide its whole block: use the repaired mask instead (rare)
         mask = torch.nan_to_num(mask, nan=0.0)
         rows = mask.amax(1)
+    on = (rows > 0).nonzero()
+    if len(on) == 0:
+        return support, f, None
+    z0, z1 = int(on[0]), int(on[-1]) + 1
+    cols = mask[z0:z1].amax(0)
+    on = (cols > 0).nonzero()
+    box = (int(on[0]), z0, int(on[-1]) + 1, z1)
     on = (rows > MASK_THRESHOLD).nonzero()
     if len(on) == 0:
-        return support, f
+        return support, f, box
     r0, r1 = int(on[0]) // f * f, min(h, (int(on[-1]) // f + 1) * f)  # whole blocks
-    on = (mask[r0:r1].amax(0) > MASK_THRESHOLD).nonzero()
+    on = (cols > MASK_THRESHOLD).nonzero()  # rows z0:z1 hold every row with a value above the threshold
     c0, c1 = int(on[0]) // f * f, min(w, (int(on[-1]) // f + 1) * f)
     pooled = block_max(mask[r0:r1, c0:c1], f).cpu().numpy() > MASK_THRESHOLD
     support[r0 // f : r0 // f + pooled.shape[0], c0 // f : c0 // f + pooled.shape[1]] = pooled
-    return support, f
+    return support, f, box
 
 
 def block_max(x: torch.Tensor, f: int) -> torch.Tensor:
@@ -107,8 +116,8 @@ def block_max(x: torch.Tensor, f: int) -> torch.Tensor:
     return x.view(h // f, f, w).amax(1).view(h // f, w // f, f).amax(2)  # view: a window of the mask is not copied
 
 
-def _mask_regions(b: int, mask: torch.Tensor) -> list[_Region]:
-    support, f = _pooled_support(mask)
+def _mask_regions(b: int, mask: torch.Tensor, pooled) -> list[_Region]:
+    support, f, _ = pooled
     h, w = mask.shape
     rows, cols = np.flatnonzero(support.any(1)), np.flatnonzero(support.any(0))
     if len(rows) == 0:
@@ -160,15 +169,13 @@ def nearest_face(x: torch.Tensor, y: torch.Tensor, faces: list[dict]) -> torch.T
     return arg
 
 
-def _face_regions(
-    b: int, faces: list[dict], mask: torch.Tensor | None, s: CropSettings
-) -> tuple[list[_Region], list[str]]:
+def _face_regions(b: int, faces: list[dict], pooled, s: CropSettings) -> tuple[list[_Region], list[str]]:
     if not faces:
         return [], [f"image {b}: no face found, nothing to crop"]
     notes = []
     share_boxes: dict[int, tuple] = {}
-    if mask is not None:
-        support, f = _pooled_support(mask)
+    if pooled is not None:
+        support, f, _ = pooled
         ys, xs = np.nonzero(support)
         if len(xs) == 0:
             return [], [f"image {b}: the mask is empty, nothing to crop"]
@@ -188,7 +195,7 @@ def _face_regions(
         notes.append(f"image {b}: there is no face number {s.face_index} (faces found: {len(faces)}), nothing to crop")
     regions = []
     for k in chosen:
-        if mask is not None and k not in share_boxes:
+        if pooled is not None and k not in share_boxes:
             notes.append(f"image {b} face {k}: no masked pixels, skipped")
             continue
         lm = np.asarray(faces[k]["landmarks_xy"], dtype=np.float64)
@@ -299,13 +306,16 @@ def crop(
         landmarks = fl.fit_landmarks_to_image(landmarks, (h, w), bsz, "Crop Face Region")
         faces_per_image = [fl.frame_faces(landmarks, b) for b in range(bsz)]  # in the landmarks' own face order
 
-    regions, notes = [], []
+    regions, notes, boxes = [], [], {}
     for b in range(bsz):
+        pooled = None if mask is None else _pooled_support(mask[b])
+        if pooled is not None:
+            boxes[b] = pooled[2]
         if landmarks is not None:
-            found, why = _face_regions(b, faces_per_image[b], None if mask is None else mask[b], s)
+            found, why = _face_regions(b, faces_per_image[b], pooled, s)
             notes += why
         else:
-            found = _mask_regions(b, mask[b])
+            found = _mask_regions(b, mask[b], pooled)
             if not found:
                 notes.append(f"image {b}: the mask is empty, nothing to crop")
         if not found:
@@ -327,9 +337,7 @@ def crop(
         _sample_rows(crops[i], src, r.matrix)
         sampled = None
         if mask is not None and not r.placeholder:
-            # The mask is edge-replicated too: a mask touching the image border continues past it, so its
-            # feather ramps out there and border pixels get the full edit.
-            sampled = warp.sample(mask[r.batch_index][None], r.matrix, crop_hw, finite=True)[0].clamp_(0.0, 1.0)
+            sampled = _sample_mask(mask[r.batch_index], r.matrix, crop_hw, boxes[r.batch_index])
         if r.placeholder:
             own, keepout = torch.zeros(crop_hw, device=image.device), None
         else:
@@ -370,6 +378,35 @@ def _sample_rows(dst: torch.Tensor, src: torch.Tensor, m: np.ndarray) -> None:
     for r0 in range(0, h, step):
         r1 = min(h, r0 + step)
         dst[r0:r1] = warp.sample(src, m @ warp.translation(0, r0), (r1 - r0, w), finite=True).permute(1, 2, 0)
+
+
+def _sample_mask(mask: torch.Tensor, m: np.ndarray, crop_hw, box) -> torch.Tensor:
+    """warp.sample of mask [H, W] (NaN/Inf repaired, clamped to 0..1) onto the crop, resampling only the part of the
+    crop that the mask's support box (image pixels) can reach; the rest is 0. A buffer of huge pages (kept by the
+    plan: its fresh 4 KB pages cost more than the sampling).
+
+    The mask is edge-replicated too: a mask touching the image border continues past it, so its feather ramps out
+    there and border pixels get the full edit.
+    """
+    out = scratch(crop_hw, mask.device)
+    h, w = mask.shape
+    ch, cw = crop_hw
+    fx0, fy0, fx1, fy1 = warp.footprint(m, crop_hw)
+    x0, y0, x1, y1 = box if box is not None else (0, 0, 0, 0)
+    # Grown by the bilinear reach (1 px); a side on the image border reaches as far as the crop (replication).
+    x0, y0 = (x0 - 1.0 if x0 > 0 else fx0 - 1.0), (y0 - 1.0 if y0 > 0 else fy0 - 1.0)
+    x1, y1 = (x1 + 1.0 if x1 < w else fx1 + 1.0), (y1 + 1.0 if y1 < h else fy1 + 1.0)
+    corners = np.array([[x0, x1, x0, x1], [y0, y0, y1, y1], [1.0, 1.0, 1.0, 1.0]]) - np.array([[0.5], [0.5], [0.0]])
+    uv = (np.linalg.inv(m) @ corners)[:2]
+    u0, v0 = max(0, math.floor(uv[0].min())), max(0, math.floor(uv[1].min()))
+    u1, v1 = min(cw, math.ceil(uv[0].max()) + 1), min(ch, math.ceil(uv[1].max()) + 1)
+    if box is None or u1 <= u0 or v1 <= v0:
+        return out.zero_()
+    if (u0, v0, u1, v1) != (0, 0, cw, ch):
+        out.zero_()
+    part = warp.sample(mask[None], m @ warp.translation(u0, v0), (v1 - v0, u1 - u0), finite=True)[0]
+    torch.clamp(part, 0.0, 1.0, out=out[v0:v1, u0:u1])
+    return out
 
 
 def _crop_masks(r: _Region, sampled, faces_per_image, crop_hw, device) -> tuple[torch.Tensor, torch.Tensor | None]:

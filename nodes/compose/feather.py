@@ -17,6 +17,18 @@ import torch.nn.functional as F
 
 LOWRES_RAMP_PX = 12  # the ramp is computed at a scale where it spans about this many pixels
 RING_RADIUS_PX = 4  # the colour-match ring is dilated at a scale where its width is about this many pixels
+# Weights below 1e-4 become 0 (compact support, no float dust): x <= this float32 value is exactly x < 1e-4.
+_DUST = float(np.nextafter(np.float32(1e-4), np.float32(0.0)))
+
+
+def any_positive(t: torch.Tensor) -> bool:
+    """Whether t holds a value > 0: one maximum, no bool tensor (on the CPU `(t > 0).any()` costs 20x as much)."""
+    if t.numel() == 0:
+        return False
+    hi = t.amax()
+    if bool(hi > 0):
+        return True
+    return bool(hi.isnan()) and bool((t > 0).any())  # a NaN hides the maximum: the exact test (rare)
 
 
 def _max_filter(x: torch.Tensor, radius: int) -> torch.Tensor:
@@ -52,7 +64,7 @@ def _lowres(mask: torch.Tensor, width: float, ramp_px: int = LOWRES_RAMP_PX) -> 
 def feather(mask: torch.Tensor, width: float) -> torch.Tensor:
     """Blend weights [h, w]: >= mask everywhere, 1 where mask is 1, 0 from about `width` px outside it on."""
     mask = mask.clamp(0.0, 1.0)
-    if width < 1.0 or not bool((mask > 0).any()):
+    if width < 1.0 or not any_positive(mask):
         return mask
     x, f = _lowres(mask, width)
     w = width / f
@@ -63,7 +75,7 @@ def feather(mask: torch.Tensor, width: float) -> torch.Tensor:
     if x.data_ptr() == mask.data_ptr():  # no filter ran (a 1-px ramp): x is the mask itself
         x = x.clone()
     x.clamp_(max=1.0)
-    x.masked_fill_(x < 1e-4, 0.0)  # compact support, no float dust
+    F.threshold_(x, _DUST, 0.0)  # x < 1e-4 -> 0: compact support, no float dust (one pass, no bool mask)
     return torch.maximum(mask, x, out=x)
 
 

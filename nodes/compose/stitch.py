@@ -141,7 +141,7 @@ def _stitch_one(out, used, original, crop, entry, crop_hw, feather, color_match,
         if bad:
             note = f"has {bad} NaN/Inf pixels (e.g. an fp16 VAE overflow): kept the original at those pixels"
         weights = weights * finite  # nothing of those pixels is blended: the original stays
-    if not bool((weights > 0).any()):
+    if not feathering.any_positive(weights):
         return note
 
     source_chw = original[b].permute(2, 0, 1)
@@ -175,7 +175,6 @@ def _stitch_one(out, used, original, crop, entry, crop_hw, feather, color_match,
     source = _window_source(edited, (source_chw, sub), weights, finite if repair else None, lut, lut_in_image, mode, k)
     del weights
     tex = None if lut is None else lut_texture(lut)
-    base_clean = _clean(original[b, y0:y1, x0:x1])
     to_source = warp.pooled_matrix(to_window, k)  # image pixel -> source pixel
     from_source = np.linalg.inv(to_source)
     extents = _row_extents(source[-1])
@@ -197,7 +196,7 @@ def _stitch_one(out, used, original, crop, entry, crop_hw, feather, color_match,
                 change -= sampled[3:6]
         else:
             change = sampled[:3]
-        _blend(out[b, by0:by1, bx0:bx1], used[b, by0:by1, bx0:bx1], change, sampled[-1], mode, base_clean)
+        _blend(out[b, by0:by1, bx0:bx1], used[b, by0:by1, bx0:bx1], change, sampled[-1], mode)
     return note
 
 
@@ -208,17 +207,24 @@ def _window_source(edited, original, weights, finite, lut, lut_in_image: bool, m
     the weights; with the colour mapping applied in the image (lut_in_image), the crop's colours, the reference
     (for "add") and the weights. The reference is the original resampled exactly as the crop was; original is
     (image [3, H, W], window pixel -> image pixel). Built in row chunks so that the temporaries stay small, into
-    one buffer of huge pages (a fresh buffer's 4 KB page faults cost more than the arithmetic here).
+    one buffer of huge pages (a fresh buffer's 4 KB page faults cost more than the arithmetic here); with k > 1
+    each chunk is box-averaged straight into it (the same values as averaging the whole window).
     """
     image, to_image = original
     hc, wc = weights.shape
     with_ref = lut_in_image and mode == "add"
-    src = scratch((7 if with_ref else 4, hc, wc), weights.device)
+    channels = 7 if with_ref else 4
     tex = None if lut is None or lut_in_image else lut_texture(lut)
-    step = max(1, BAND_PIXELS // wc)
+    step = max(k, BAND_PIXELS // wc // k * k)  # whole k x k blocks per chunk: each is box-averaged on its own
+    if k == 1:
+        out = chunk = scratch((channels, hc, wc), weights.device)
+    else:  # each chunk is averaged as soon as it is built: no window-sized buffer (its fresh pages cost more)
+        out = scratch((channels, -(-hc // k), -(-wc // k)), weights.device)
+        chunk = torch.empty((channels, min(step, hc), wc), device=weights.device)
     for r0 in range(0, hc, step):
         r1 = min(hc, r0 + step)
-        e, dst = edited[r0:r1].permute(2, 0, 1), src[:3, r0:r1]
+        src = chunk[:, : r1 - r0] if k > 1 else chunk[:, r0:r1]
+        e, dst = edited[r0:r1].permute(2, 0, 1), src[:3]
         ref = warp.sample(image, to_image @ warp.translation(0, r0), (r1 - r0, wc), finite=True)
         if finite is not None:
             e = torch.where(finite[r0:r1], e, ref)
@@ -226,27 +232,31 @@ def _window_source(edited, original, weights, finite, lut, lut_in_image: bool, m
         if tex is not None:
             apply_lut_planes(tex, *dst, out=dst)
         if with_ref:
-            src[3:6, r0:r1] = ref
+            src[3:6] = ref
         elif mode == "add":
             dst -= ref
-    src[-1] = weights
-    return warp.box_average(src, k)
+        src[-1] = weights[r0:r1]
+        if k > 1:
+            warp.box_average(src, k, out=out[:, r0 // k : -(-r1 // k)])
+    return out
 
 
-def _clean(t: torch.Tensor) -> bool:
-    """Whether t holds only finite values within 0..1 and no -0.0 (one pass; two when it holds a zero).
+_ONE_BITS = np.float32(1.0).view(np.uint32)
 
-    base + 0 * change is base itself for such values, bit for bit; -0.0 + 0.0 would read +0.0.
+
+def _clean(o: np.ndarray) -> bool:
+    """Whether the float32 array o holds only finite values within 0..1 and no -0.0: base + 0 * change is then
+    base itself, bit for bit (-0.0 + 0.0 would read +0.0).
+
+    One read pass, in cache (a band): as unsigned integers, exactly the floats +0.0 ... 1.0 are <= the bits of 1.0
+    (a sign bit, NaN or Inf make the integer larger).
     """
-    lo, hi = torch.aminmax(t)
-    if not (bool(lo >= 0.0) and bool(hi <= 1.0)):  # NaN fails both
-        return False
-    return bool(lo > 0.0) or not bool(torch.signbit(t).any())
+    return bool(o.view(np.uint32).max() <= _ONE_BITS)
 
 
 def _row_extents(weights: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     """(first, last) column of a weight > 0 in each row of [h, w] (w and -1 for a row without any)."""
-    nz = (weights > 0).cpu().numpy()
+    nz = weights.cpu().numpy() > 0  # numpy: torch's comparison into a bool tensor is many times slower here
     w = nz.shape[1]
     found = nz.any(1)
     first = np.where(found, nz.argmax(1), w)
@@ -277,17 +287,17 @@ def _band_columns(extents, to_source, from_source, box) -> tuple[int, int] | Non
     return (bx0, bx1) if bx1 > bx0 else None
 
 
-def _blend(o, used, change: torch.Tensor, weights: torch.Tensor, mode: str, base_clean: bool) -> None:
+def _blend(o, used, change: torch.Tensor, weights: torch.Tensor, mode: str) -> None:
     """Blend change [3, h, w] into the image view o [h, w, 3] with the resampled weights, in place.
 
     Pixels of weight 0 keep their value bit for bit. change and weights are fresh tensors (modified here).
-    base_clean: o holds only finite values within 0..1, so base + 0 * change, clipped, is base itself and no
+    Where o holds only finite values within 0..1 (_clean), base + 0 * change, clipped, is base itself and no
     per-pixel selection is needed. On the CPU the passes run in numpy: single-threaded, they avoid torch's
     per-operation thread hand-offs, which made a band 3-10x slower with 2 threads on a loaded machine
     (bench_compose, --threads 1,2); torch's thread count is left alone.
     """
     if o.device.type == "cpu":
-        _blend_numpy(o.numpy(), used.numpy(), change.numpy(), weights.numpy(), mode, base_clean)
+        _blend_numpy(o.numpy(), used.numpy(), change.numpy(), weights.numpy(), mode)
         return
     m = weights.clamp_(0.0, 1.0)
     m.masked_fill_(m < MIN_WEIGHT, 0.0)  # see _blend_numpy
@@ -301,7 +311,7 @@ def _blend(o, used, change: torch.Tensor, weights: torch.Tensor, mode: str, base
     torch.maximum(used, m, out=used)
 
 
-def _blend_numpy(o: np.ndarray, used: np.ndarray, change: np.ndarray, m: np.ndarray, mode: str, base_clean) -> None:
+def _blend_numpy(o: np.ndarray, used: np.ndarray, change: np.ndarray, m: np.ndarray, mode: str) -> None:
     np.clip(m, 0.0, 1.0, out=m)
     # A weight below 1/255 moves a pixel by less than one 8-bit level, yet would make it differ from the original
     # where the blend mask, saved as an 8-bit image, reads 0. Drop such weights: "mask 0 = untouched" holds in 8 bits.
@@ -310,6 +320,7 @@ def _blend_numpy(o: np.ndarray, used: np.ndarray, change: np.ndarray, m: np.ndar
         return
     # The change arrives as channel planes (the resampling's layout) and is blended plane by plane: numpy is slow
     # at transposing operands (3x), and the image's channel c is a plain strided view.
+    base_clean = _clean(o)
     base = o if base_clean else np.nan_to_num(o, nan=0.0, posinf=1.0, neginf=0.0)
     keep = None if base_clean else m > 0
     for c in range(3):

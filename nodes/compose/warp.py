@@ -153,18 +153,21 @@ def box_factor(m: np.ndarray) -> int:
     return int(step + 1e-6) if step >= 2.0 - 1e-6 else 1  # (det rounding: 4 can come out as 3.9999999999999996)
 
 
-def box_average(src: torch.Tensor, k: int) -> torch.Tensor:
+def box_average(src: torch.Tensor, k: int, out: torch.Tensor | None = None) -> torch.Tensor:
     """Mean of k x k blocks of [C,H,W] from the top-left corner; partial blocks at the end average what they hold.
 
     Sums of strided views (2k adds): 3-5x faster than avg_pool2d on the CPU, which copies a strided input first.
+    out: a [C, ceil(H/k), ceil(W/k)] tensor to write into (k > 1).
     """
     if k == 1:
         return src
     c, hh, ww = src.shape
     h, w = hh // k, ww // k  # whole blocks
     if h == 0 or w == 0:
-        return F.avg_pool2d(src.contiguous()[None], k, stride=k, ceil_mode=True)[0]
-    out = torch.empty((c, -(-hh // k), -(-ww // k)), dtype=src.dtype, device=src.device)
+        pooled = F.avg_pool2d(src.contiguous()[None], k, stride=k, ceil_mode=True)[0]
+        return pooled if out is None else out.copy_(pooled)
+    if out is None:
+        out = torch.empty((c, -(-hh // k), -(-ww // k)), dtype=src.dtype, device=src.device)
     rows = src[:, 0 : h * k : k, : w * k] + src[:, 1 : h * k : k, : w * k]
     for i in range(2, k):
         rows += src[:, i : h * k : k, : w * k]
