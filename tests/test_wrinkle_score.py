@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import landmarks_for, load_photo
+from painted_hair import paint_strands
 from scipy import ndimage
 
 
@@ -265,26 +266,6 @@ def test_near_zero_start_cannot_explode_the_relative_change(ws):
     missing = ws.compare_scores({"chin": None}, {"chin": 3.0})["chin"]
     assert "change_pct" not in missing and "not measured" in missing["note"]
     assert ws.group_mean({"a": 2.0, "b": None, "c": 4.0}, "mean") == pytest.approx(3.0)
-
-
-def paint_strands(
-    rgb: np.ndarray, lm: np.ndarray, iod: float, colour=(0.1, 0.08, 0.07)
-) -> tuple[np.ndarray, np.ndarray]:
-    """Dark, hair-like wavy strands (3 % of the eye distance wide) hanging over the forehead like a fringe."""
-    from PIL import Image, ImageDraw
-
-    h, w = rgb.shape[:2]
-    canvas = Image.new("L", (w, h), 0)
-    draw = ImageDraw.Draw(canvas)
-    top = lm[10] - np.array([0.0, 0.35 * iod])
-    for k in range(10):
-        x = top[0] + (k - 4.5) * 0.1 * iod
-        pts = [(x + 0.12 * iod * np.sin(3 * t + k), top[1] + t * 0.75 * iod) for t in np.linspace(0, 1, 16)]
-        draw.line(pts, fill=255, width=max(2, int(0.03 * iod)))
-    strands = np.asarray(canvas) > 0
-    out = rgb.copy()
-    out[strands] = colour
-    return out, strands
 
 
 # grace_hopper and astronaut.png are left out: a hat, and astronaut's own blond fringe, leave under a third of the

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import landmarks_for, load_photo, photo_tensor
+from painted_hair import paint_strands
 
 PORTRAITS = ["grace_hopper.jpg", "astronaut.png", "obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg"]
 # The cheek on the lit, camera-facing side of each portrait (checked by eye: clean skin, no hair, no beard).
@@ -74,31 +75,12 @@ def test_grey_scale_photo_keeps_the_skin(zm, vs, name):
     assert vs.skin_shares(lm, "skin", vs.face_skin(grey, lm, face["landmarks_3d"]))["skin"]["kept"] > 90.0
 
 
-def _strands(rgb: np.ndarray, lm: np.ndarray, iod: float, colour=(0.1, 0.08, 0.07)) -> tuple[np.ndarray, np.ndarray]:
-    """Ten hair-like wavy strands (3 % of the eye distance wide; black-brown by default) hanging over the forehead
-    like a fringe."""
-    from PIL import Image, ImageDraw
-
-    h, w = rgb.shape[:2]
-    canvas = Image.new("L", (w, h), 0)
-    draw = ImageDraw.Draw(canvas)
-    top = lm[10] - np.array([0.0, 0.35 * iod])
-    for k in range(10):
-        x = top[0] + (k - 4.5) * 0.1 * iod
-        pts = [(x + 0.12 * iod * np.sin(3 * t + k), top[1] + t * 0.75 * iod) for t in np.linspace(0, 1, 16)]
-        draw.line(pts, fill=255, width=max(2, int(0.03 * iod)))
-    strands = np.asarray(canvas) > 0
-    out = rgb.copy()
-    out[strands] = colour
-    return out, strands
-
-
 @pytest.mark.parametrize("name", ["grace_hopper.jpg", "astronaut.png", "obama.jpg", "biden.jpg"])
 def test_hair_strands_are_cut_out_of_the_forehead(zm, vs, name):
     face = _face(name)
     lm = np.asarray(face["landmarks_xy"], np.float64)
     rgb = _rgb(name)
-    hairy, strands = _strands(rgb, lm, zm.inter_ocular_distance(lm))
+    hairy, strands = paint_strands(rgb, lm, zm.inter_ocular_distance(lm))
     shape = rgb.shape[:2]
     plain = zm.face_zone_mask(lm, "forehead", shape)
     on = zm.face_zone_mask(lm, "forehead", shape, skin=vs.face_skin(hairy, lm, face["landmarks_3d"]))
@@ -123,7 +105,7 @@ def test_light_hair_strands_are_cut_out_of_the_forehead(zm, vs, name):
     rgb = _rgb(name)
     plain = zm.face_zone_mask(lm, "forehead", rgb.shape[:2])
     for colour, bound in (((200, 170, 110), 0.1), ((160, 120, 70), 0.6)):
-        hairy, strands = _strands(rgb, lm, zm.inter_ocular_distance(lm), np.array(colour) / 255.0)
+        hairy, strands = paint_strands(rgb, lm, zm.inter_ocular_distance(lm), np.array(colour) / 255.0)
         on = zm.face_zone_mask(lm, "forehead", rgb.shape[:2], skin=vs.face_skin(hairy, lm, face["landmarks_3d"]))
         core = strands & (plain > 0.5)
         assert core.sum() > 100 and on[core].mean() < bound, (colour, on[core].mean())
