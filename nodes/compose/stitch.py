@@ -143,7 +143,6 @@ def _stitch_one(out, used, original, crop, entry, crop_hw, feather, color_match,
         weights = weights * finite  # nothing of those pixels is blended: the original stays
     if not feathering.any_positive(weights):
         return note
-
     source_chw = original[b].permute(2, 0, 1)
     lut = None
     if color_match:
@@ -165,13 +164,24 @@ def _stitch_one(out, used, original, crop, entry, crop_hw, feather, color_match,
     # Apply the colour mapping where there are fewer pixels: in the crop, or after mapping back to the image.
     lut_in_image = lut is not None and entry.scale > 1.0
 
+    # The window was sized for the feather's farthest reach (1.25x); the source and the bands need only the
+    # weights' support and one k x k block of zero weights around it (what the bilinear samples read next to it;
+    # past it the border padding replicates those zeros, as it did the closed edges). Whole blocks from the
+    # window's origin: the box averages, hence the source values, stay the same.
+    k = warp.box_factor(np.linalg.inv(sub))
+    a0, b0, a1, b1 = feathering.support_box(weights, margin=0)
+    t0, s0 = max(0, (a0 // k - 1) * k), max(0, (b0 // k - 1) * k)
+    t1, s1 = min(sub_hw[1], ((a1 - 1) // k + 2) * k), min(sub_hw[0], ((b1 - 1) // k + 2) * k)
+    if (t0, s0, t1, s1) != (0, 0, sub_hw[1], sub_hw[0]):
+        weights, edited = weights[s0:s1, t0:t1], edited[s0:s1, t0:t1]
+        finite = None if finite is None else finite[s0:s1, t0:t1]
+        sub, sub_hw = sub @ warp.translation(t0, s0), (s1 - s0, t1 - t0)
     fx0, fy0, fx1, fy1 = warp.footprint(sub, sub_hw)
     x0, y0 = max(0, math.floor(fx0 + 0.5)), max(0, math.floor(fy0 + 0.5))
     x1, y1 = min(w, math.ceil(fx1 + 0.5)), min(h, math.ceil(fy1 + 0.5))
     if x1 <= x0 or y1 <= y0:
         return note
-    to_window = np.linalg.inv(sub)  # image pixel -> window pixel
-    k = warp.box_factor(to_window)  # > 1: several window pixels per image pixel, box-averaged once here
+    to_window = np.linalg.inv(sub)  # image pixel -> window pixel; k > 1: window pixels box-averaged once here
     source = _window_source(edited, (source_chw, sub), weights, finite if repair else None, lut, lut_in_image, mode, k)
     del weights
     tex = None if lut is None else lut_texture(lut)
