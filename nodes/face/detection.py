@@ -2,7 +2,7 @@
 
 Pipeline per image (all passes are MediaPipe Tasks, see landmarker.py):
   full_range   (default) MediaPipe's full-range detector over a bounded tile pyramid, each face confirmed and
-               meshed on its own (upright, optionally mirrored: `meshing`) crop. See full_range.py.
+               meshed on its own (upright, optionally mirrored: `meshing`) crop. See full_range.py and crop_mesh.py.
   standard     one landmarker pass on a copy whose long side is at most PASS_MAX_SIDE (tiny images are
                upscaled to MIN_PASS_SIDE), mapped back to full resolution.
   small_faces  standard, plus the cheap BlazeFace box detector over overlapping tiles (a pyramid of
@@ -344,7 +344,7 @@ def detect(
 
     Faces are ordered per image by `order` (face_landmarks.FACE_ORDERS; "detection" = best score first).
     When more than max_faces are found the best-scoring ones are kept. No face -> an empty list for that image.
-    `meshing` (full_range mode only): steady, upright or plain (full_range.py). The Face Landmarks node, the demo
+    `meshing` (full_range mode only): steady, upright or plain (crop_mesh.py). The Face Landmarks node, the demo
     and the shipped workflows use mode "full_range"; this function keeps "standard" as its default so existing
     callers inside the pack keep their behaviour.
     """

@@ -18,40 +18,26 @@ Find (bounded memory, any image size; a detector pass costs ~5 ms whatever it ho
      face's roll. Candidates seen small are confirmed four crops to a pass; those seen large, and those the mosaic
      does not confirm, one to a pass. A candidate already seen at >= CONFIRM_SKIP_PX in the detector's input with a
      score >= CONFIRM_SKIP_SCORE is kept as found.
-  Every other tile runs on a worker thread's own detector instance (_worker): two passes overlap on two cores.
+  Every other tile runs on a worker thread's own detector instance (landmarker.worker): two passes overlap.
 
-Mesh (per face, on its own crop of MESH_FACTOR x the box, MESH_OUT px):
-  plain    the crop is axis-aligned.
-  upright  the crop is rotated so the eyes are level (the landmarker's mesh is most accurate on upright faces);
-           the landmarks are mapped back through the same rotation.
-  steady   upright, plus the mirrored crop; the mirrored mesh is flipped back, its points renumbered through the
-           mesh's left/right correspondence (zone_atlas.MIRROR, all 478 points) and averaged with the first.
-           Each face records how far the two meshes disagreed ("mesh_disagreement_pct": median and max point
-           distance in % of the eye distance), so a bad mesh can be seen. The mirrored crop is meshed on the
-           worker thread while the main thread meshes the crop.
-
-Coordinates: pixel i's centre is coordinate i (MediaPipe's output convention, see detection.py); PIL's affine
-transform works in pixel-edge coordinates, so points are shifted by 0.5 on the way in and out.
+Mesh: each found face on its own crop (crop_mesh.py: plain, upright, steady).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import threading
-from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 from PIL import Image
 
 from .. import comfy_adapter
 from . import landmarker
-from .face_landmarks import bbox_from_landmarks, box_iou
-from .zone_atlas import MIRROR
+from .crop_mesh import MESHING_MODES, mesh_face  # noqa: F401  (MESHING_MODES: detection's and the node's choices)
+from .face_landmarks import box_iou
+from .region_resize import read_rgb
 
 log = logging.getLogger("FaceLab")
-
-MESHING_MODES = ("steady", "upright", "plain")
 
 DETECTOR_INPUT = 192  # the full-range model's input side: every pass is handed exactly this (no resize inside Tasks)
 # Smallest face (detector box width) the model finds reliably in its 192 px input, measured on 17 real faces
@@ -64,7 +50,6 @@ REFINE_SEEN_PX = 16  # a candidate seen narrower than this in the detector's inp
 REFINE_ROUNDS = 3  # refinement rounds at most (each round's new small faces may need tiles of their own)
 REFINE_REACH = 2.0  # face widths around such a face that the finer tiles cover
 TILE_MAX_OVERLAP = 0.25  # of the tile side (thin images, where the next level cannot see the face larger)
-FAST_READ_MAX_PX = 1_700_000  # boxes up to ~1300 px square are read as uint8 at full size, then shrunk by PIL (_read)
 BAND_PX = 500_000  # pixels per band of rows when the whole frame is shrunk (_shrink_frame): ~12 MB of temporaries
 CONFIRM_FACTOR = 3.0  # confirmation crop side / candidate box side
 CONFIRM_GRID = 2  # confirmation crops per row of one detector pass: 4 crops of 96 px, each face ~32 px there
@@ -72,32 +57,8 @@ CONFIRM_GRID = 2  # confirmation crops per row of one detector pass: 4 crops of 
 # 0.8-0.93 there; a weaker one is confirmed (biden.jpg's suit scores 0.53 on a large tile and fails confirmation).
 CONFIRM_SKIP_PX = 28
 CONFIRM_SKIP_SCORE = 0.75
-MESH_FACTOR = 2.2  # mesh crop side / detector box side: the landmarker's own detector sees a large, whole face
-MESH_OUT = 320
-MESH_CONFIDENCE = 0.3  # the landmarker's detector on a crop that holds a confirmed face
-MESH_MAX_FACES = 3  # a crop may hold neighbours; the one at its centre is kept
 CANDIDATE_MIN = 0.35  # tile score a candidate needs (or min_confidence if lower); 30-40 px faces score 0.48 there
 DUPLICATE_IOU = 0.3
-_MIRROR = np.asarray(MIRROR, dtype=np.int64)
-_EYE_OUTER = (33, 263)
-
-
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
-
-
-def _worker() -> ThreadPoolExecutor:
-    """One worker thread (made on first use) that runs MediaPipe passes on task instances of its own (slot 1).
-
-    A MediaPipe pass runs outside the GIL, so two passes overlap on a multi-core CPU: measured on the 2-core
-    machine at load ~4.8, a steady face's two meshes took 26-39 ms of wall time instead of 37-51 ms (the CPU time
-    is the same). One worker: ComfyUI runs one prompt at a time, and more threads would only contend.
-    """
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="FaceLab-mediapipe")
-    return _pool
 
 
 def _origins(extent: int, side: int, overlap: float) -> list[int]:
@@ -154,18 +115,6 @@ def _same_face(a, b) -> bool:
     return box_iou(a, b) > DUPLICATE_IOU or inside(ca, b) or inside(cb, a)
 
 
-def _read(frame, box, ow: int, oh: int) -> np.ndarray:
-    """RGB uint8 of box resized to ow x oh (a small box: converted to uint8 at full size, resized by PIL)."""
-    x0, y0, x1, y1 = box
-    if (x1 - x0) * (y1 - y0) > FAST_READ_MAX_PX or ow > x1 - x0:
-        return frame.region(box, ow, oh)
-    img = Image.fromarray(frame.region(box, x1 - x0, y1 - y0))  # same size: uint8 in row blocks
-    factor = min((x1 - x0) // ow, (y1 - y0) // oh)
-    if factor >= 2:  # a box filter by an integer factor first: half the cost of PIL's antialiased resize alone
-        img = img.reduce(factor)
-    return np.asarray(img.resize((ow, oh), Image.BILINEAR))
-
-
 def _shrink_frame(frame, w: int, h: int) -> np.ndarray:
     """The whole frame as RGB uint8 at w x h (smaller), read in bands of rows: extra memory about one band.
 
@@ -214,9 +163,8 @@ def _to_image(boxes, kps, x0: float, y0: float, sx: float, sy: float):
     return boxes, kps
 
 
-def _detect_tiles(frame, floor: float):
-    """Full-range detections of every tile: [(tile box, boxes, scores, keypoints)] in full-image pixels."""
-    levels = tile_levels(frame.W, frame.H)
+def _detect_tiles(frame, levels: list, floor: float):
+    """Full-range detections of every tile of `levels` (tile_levels): [(tile, boxes, scores, keypoints)], image px."""
     images = _levels(frame, [side for side, _ in levels])
     jobs = []
     for (_side, tiles), img in zip(levels, images):
@@ -231,10 +179,12 @@ def _detect_tiles(frame, floor: float):
 def _run(jobs: list, floor: float):
     """Detector passes over (tile, rgb, x0, y0, sx, sy) jobs -> [(tile, boxes, scores, keypoints)], image pixels.
 
-    Every other job goes to the worker thread's own detector instance (see _worker): the passes overlap.
+    Every other job goes to the worker thread's own detector instance (landmarker.worker): the passes overlap.
     """
     pending = {
-        i: _worker().submit(landmarker.detect_full_range, job[1], floor, 1) for i, job in enumerate(jobs) if i % 2
+        i: landmarker.worker().submit(landmarker.detect_full_range, job[1], floor, 1)
+        for i, job in enumerate(jobs)
+        if i % 2
     }
     out = []
     for i, (tile, rgb, x0, y0, sx, sy) in enumerate(jobs):
@@ -278,7 +228,7 @@ def _detect_refined(frame, tiles: list, floor: float):
         w, h = tile[2] - tile[0], tile[3] - tile[1]
         k = DETECTOR_INPUT / max(w, h)
         ow, oh = max(1, round(w * k)), max(1, round(h * k))
-        jobs.append((tile, _read(frame, tile, ow, oh), tile[0], tile[1], w / ow, h / oh))
+        jobs.append((tile, read_rgb(frame, tile, ow, oh), tile[0], tile[1], w / ow, h / oh))
     return _run(jobs, floor)
 
 
@@ -313,7 +263,7 @@ def _confirm(frame, cands: list, min_confidence: float, grid: int) -> list[dict 
             k = cell / max(crop[2] - crop[0], crop[3] - crop[1])
             ow, oh = max(1, round((crop[2] - crop[0]) * k)), max(1, round((crop[3] - crop[1]) * k))
             mx, my = (j % grid) * cell, (j // grid) * cell
-            mosaic[my : my + oh, mx : mx + ow] = _read(frame, crop, ow, oh)
+            mosaic[my : my + oh, mx : mx + ow] = read_rgb(frame, crop, ow, oh)
             sx, sy = (crop[2] - crop[0]) / ow, (crop[3] - crop[1]) / oh
             places.append((mx, my, crop[0] - mx * sx, crop[1] - my * sy, sx, sy, cx, cy))
         boxes, scores, kps = landmarker.detect_full_range(mosaic, min_confidence)
@@ -360,19 +310,22 @@ def _candidates(frame, detections, min_confidence: float) -> list:
 def find_faces(frame, min_confidence: float) -> list[dict]:
     """Confirmed faces: {"box" xyxy, "score", "keypoints" (6, 2)} in full-image pixels, best score first."""
     floor = min(CANDIDATE_MIN, min_confidence)
-    cands = _candidates(frame, _detect_tiles(frame, floor), min_confidence)
-    coarse = tile_levels(frame.W, frame.H)[0][0]  # the finest level's tile side
-    # Small at the finest level (whatever level found it: a face seen small on the whole image is large on a tile).
-    small = [c[0] for c in cands if (c[0][2] - c[0][0]) * DETECTOR_INPUT / coarse < REFINE_SEEN_PX]
-    done: list = []
+    levels = tile_levels(frame.W, frame.H)
+    cands = _candidates(frame, _detect_tiles(frame, levels, floor), min_confidence)
+    coarse = levels[0][0]  # the finest level's tile side
+
+    def small(found: list) -> list:  # seen small at the finest level, whatever level found it
+        return [c[0] for c in found if (c[0][2] - c[0][0]) * DETECTOR_INPUT / coarse < REFINE_SEEN_PX]
+
+    seeds, done = small(cands), []
     for _ in range(REFINE_ROUNDS):  # faces found by a round may show further neighbours
-        tiles = refine_tiles(frame.W, frame.H, small, coarse, done) if small else []
+        tiles = refine_tiles(frame.W, frame.H, seeds, coarse, done) if seeds else []
         if not tiles:
             break
         found = _candidates(frame, _detect_refined(frame, tiles, floor), min_confidence)
         cands += found
         done += tiles
-        small = [c[0] for c in found if (c[0][2] - c[0][0]) * DETECTOR_INPUT / coarse < REFINE_SEEN_PX]
+        seeds = small(found)
     cands.sort(key=lambda c: -c[1])
     kept: list = []
     for c in cands:  # greedy NMS over tiles and levels
@@ -393,157 +346,6 @@ def find_faces(frame, min_confidence: float) -> list[dict]:
         if face is not None and not any(_same_face(face["box"], f["box"]) for f in faces):
             faces.append(face)
     return sorted(faces, key=lambda f: -f["score"])
-
-
-# --- meshing ---------------------------------------------------------------------------------------------------
-
-
-def _warp(region: np.ndarray, data: tuple, out: int, cubic: bool) -> np.ndarray:
-    """out x out RGB of `region` through PIL's AFFINE `data` (output pixel edge -> region pixel edge), black outside.
-
-    OpenCV (installed with mediapipe) when it imports: 0.3 ms where PIL's transform takes 4-7 ms (measured, 320 px
-    bilinear); the two differ by rounding only (0.5 levels mean).
-    """
-    try:
-        import cv2  # type: ignore[import-not-found]
-    except ImportError:  # pragma: no cover - mediapipe depends on opencv-contrib-python
-        resample = Image.BICUBIC if cubic else Image.BILINEAR
-        return np.asarray(Image.fromarray(region).transform((out, out), Image.AFFINE, data, resample=resample))
-    a = np.asarray(data, dtype=np.float64).reshape(2, 3)
-    a[:, 2] += a[:, :2].sum(axis=1) * 0.5 - 0.5  # pixel edges -> OpenCV's pixel centres
-    flags = (cv2.INTER_CUBIC if cubic else cv2.INTER_LINEAR) | cv2.WARP_INVERSE_MAP
-    return cv2.warpAffine(np.ascontiguousarray(region), a, (out, out), flags=flags, borderMode=cv2.BORDER_CONSTANT)
-
-
-class _Crop:
-    """A square crop of the frame, rotated by `angle` (radians, y down) about (cx, cy), `out` px for `side` px."""
-
-    def __init__(self, frame, cx: float, cy: float, side: float, angle: float, out: int):
-        self.out, self.c, self.s = out, math.cos(angle), math.sin(angle)
-        half = side / 2 * (abs(self.c) + abs(self.s))  # the rotated square's axis-aligned half-extent
-        box = (max(0, math.floor(cx - half)), max(0, math.floor(cy - half)),
-               min(frame.W, math.ceil(cx + half)), min(frame.H, math.ceil(cy + half)))  # fmt: skip
-        bw, bh = box[2] - box[0], box[3] - box[1]
-        k = out / side
-        # One resampling for a face smaller than the crop: the region at its own size, scaled up (bicubic) and
-        # rotated by one affine transform. A larger face is shrunk first (uint8, PIL: cheaper than torch's
-        # float resize, 7-14 ms per crop measured) to about the crop's scale, then only rotated.
-        rw, rh = (bw, bh) if k >= 1 else (max(1, round(bw * k)), max(1, round(bh * k)))
-        region = frame.region(box, bw, bh) if k >= 1 else _read(frame, box, rw, rh)
-        self.x0, self.y0 = box[0], box[1]
-        self.sx, self.sy = bw / rw, bh / rh  # image px per region px
-        self.scale = side / out  # image px per crop px
-        mx, my = self.scale / self.sx, self.scale / self.sy  # region px per crop px
-        # Centre in region edge coordinates; crop edge q -> region edge r = M Rot(q - out/2) + rc, M = diag(mx, my).
-        self.m = (mx, my)
-        self.rc = ((cx + 0.5 - box[0]) / self.sx, (cy + 0.5 - box[1]) / self.sy)
-        c, s, h = self.c, self.s, out / 2
-        data = (mx * c, -mx * s, self.rc[0] - mx * (c * h - s * h), my * s, my * c, self.rc[1] - my * (s * h + c * h))
-        self.rgb = _warp(region, data, out, cubic=k > 1)
-
-    def to_image(self, lm3: np.ndarray) -> np.ndarray:
-        """Crop landmarks (pixel-centre coordinates, z in crop px) -> full-image pixels."""
-        q = lm3[:, :2].astype(np.float64) + 0.5 - self.out / 2
-        rx = self.m[0] * (self.c * q[:, 0] - self.s * q[:, 1]) + self.rc[0]
-        ry = self.m[1] * (self.s * q[:, 0] + self.c * q[:, 1]) + self.rc[1]
-        out = np.empty_like(lm3, dtype=np.float64)
-        out[:, 0] = self.x0 + rx * self.sx - 0.5
-        out[:, 1] = self.y0 + ry * self.sy - 0.5
-        out[:, 2] = lm3[:, 2] * self.scale
-        return out
-
-    def rotate_matrix(self, m):
-        """MediaPipe's face pose measured in the crop -> in the image (camera axes x right, y up: roll is -angle)."""
-        if m is None:
-            return None
-        c, s = self.c, -self.s
-        rz = np.array([[c, -s, 0, 0], [s, c, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]], dtype=np.float64)
-        return (rz @ np.asarray(m, dtype=np.float64)).astype(np.float32)
-
-
-def _mesh_crop(rgb: np.ndarray, slot: int = 0) -> dict | None:
-    """The landmarker's face at the crop centre (crop pixels), or None. `slot`: which landmarker instance."""
-    faces = landmarker.detect_faces(rgb, max_faces=MESH_MAX_FACES, min_confidence=MESH_CONFIDENCE, slot=slot)
-    c = (rgb.shape[1] - 1) / 2
-    hits = [
-        f for f in faces if f["bbox_xyxy"][0] <= c <= f["bbox_xyxy"][2] and f["bbox_xyxy"][1] <= c <= f["bbox_xyxy"][3]
-    ]
-    return min(hits, key=lambda f: float(np.hypot(*(f["landmarks_xy"][1] - c))), default=None)
-
-
-def _mirror_mesh(crop: _Crop) -> Future:
-    """The mesh of the mirrored crop, computed in the worker thread by a second landmarker instance."""
-    return _worker().submit(_mesh_crop, np.ascontiguousarray(crop.rgb[:, ::-1]), 1)
-
-
-def _swap_sides(name: str) -> str:
-    return name.replace("Left", "\0").replace("Right", "Left").replace("\0", "Right")
-
-
-def _mirror_back(face: dict, out: int) -> tuple[np.ndarray, dict]:
-    """A mesh of the mirrored crop as a mesh of the crop: x flipped, points renumbered left <-> right."""
-    lm3 = np.asarray(face["landmarks_3d"], dtype=np.float64).copy()
-    lm3[:, 0] = out - 1 - lm3[:, 0]
-    return lm3[_MIRROR], {_swap_sides(k): v for k, v in face["blendshapes"].items()}
-
-
-def disagreement_pct(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
-    """(median, max) distance between two meshes of one face, in % of its outer-eye-corner distance."""
-    eye = float(
-        np.linalg.norm(
-            (a[_EYE_OUTER[0], :2] + b[_EYE_OUTER[0], :2]) / 2 - (a[_EYE_OUTER[1], :2] + b[_EYE_OUTER[1], :2]) / 2
-        )
-    )
-    d = np.linalg.norm(a[:, :2] - b[:, :2], axis=1) / max(eye, 1e-6) * 100
-    return float(np.median(d)), float(d.max())
-
-
-def mesh_face(frame, found: dict, meshing: str = "upright") -> dict | None:
-    """Core-format face dict (full-image pixels) of one confirmed face, or None when the landmarker finds no mesh."""
-    if meshing not in MESHING_MODES:
-        raise ValueError(f"FaceLab: unknown meshing mode {meshing!r}; choose one of {MESHING_MODES}")
-    x0, y0, x1, y1 = found["box"]
-    cx, cy, side = (x0 + x1) / 2, (y0 + y1) / 2, max(x1 - x0, y1 - y0) * MESH_FACTOR
-    eye_r, eye_l = found["keypoints"][0], found["keypoints"][1]  # the subject's right eye is on the image's left
-    angle = 0.0 if meshing == "plain" else math.atan2(float(eye_l[1] - eye_r[1]), float(eye_l[0] - eye_r[0]))
-    crop = _Crop(frame, cx, cy, side, angle, MESH_OUT)
-    pending = _mirror_mesh(crop) if meshing == "steady" else None
-    face = _mesh_crop(crop.rgb)
-    if face is None and angle != 0.0:  # keypoints of a hard face can mislead the rotation: try the plain crop
-        crop = _Crop(frame, cx, cy, side, 0.0, MESH_OUT)
-        if pending is not None:
-            pending.result()  # the mirror of the rotated crop: not needed any more
-            pending = _mirror_mesh(crop)
-        face = _mesh_crop(crop.rgb)
-    mirrored = pending.result() if pending is not None else None  # always waited for: errors surface here
-    if face is None:
-        return None
-    lm3 = np.asarray(face["landmarks_3d"], dtype=np.float64)
-    blend = dict(face["blendshapes"])
-    extra = {}
-    if meshing == "steady":
-        if mirrored is not None:
-            lm3_m, blend_m = _mirror_back(mirrored, crop.out)
-            med, worst = disagreement_pct(lm3, lm3_m)
-            extra["mesh_disagreement_pct"] = {"median": round(med, 3), "max": round(worst, 3)}
-            lm3 = (lm3 + lm3_m) / 2
-            blend = {k: (v + blend_m.get(k, v)) / 2 for k, v in blend.items()}
-        else:
-            extra["mesh_disagreement_pct"] = None  # the mirrored crop gave no mesh: nothing to compare
-    full = crop.to_image(lm3).astype(np.float32)
-    return {
-        "bbox_xyxy": bbox_from_landmarks(full[:, :2]),
-        "landmarks_xy": np.ascontiguousarray(full[:, :2]),
-        "landmarks_3d": full,
-        "blendshapes": blend,
-        "score": found["score"],
-        "presence": 1.0,
-        # Pose measured in the crop, turned into the image's frame; its translation stays relative to the crop.
-        "transformation_matrix": crop.rotate_matrix(face["transformation_matrix"]),
-        "detector_box_xyxy": np.asarray(found["box"], dtype=np.float32),
-        "meshing": meshing,
-        **extra,
-    }
 
 
 def detect_frame(frame, min_confidence: float, meshing: str = "steady") -> list[dict]:
